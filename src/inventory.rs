@@ -1,0 +1,1 @@
+//! (inventory) placeholder: filled in by the work on this module.

@@ -1,0 +1,13 @@
+//! cutover: change a whole fleet at the same instant, from a reviewed plan file.
+//!
+//! The crate is a pure core (plan model and validation, inventory selection, batching,
+//! rendering) wrapped by thin async shells (SSH transport, executor, terminal, CLI).
+//! See `docs/architecture.md` for the module map and the no-I/O rule of the core.
+
+pub mod cli;
+pub mod clock;
+pub mod executor;
+pub mod inventory;
+pub mod plan;
+pub mod sanitize;
+pub mod transport;

@@ -1,0 +1,1 @@
+//! (sanitize) placeholder: filled in by the work on this module.

@@ -1,0 +1,1 @@
+//! (transport) placeholder: filled in by the work on this module.
