@@ -1,6 +1,68 @@
 //! Command-line layer: argument syntax, dispatch, and the one place errors become exit codes.
+//!
+//! Exit codes: 0 success; 1 the tool worked and found problems (a plan with errors, a host
+//! that failed); 2 usage or I/O error (unreadable file, bad flag).
+
+mod check;
+mod load;
+mod render;
+mod schema;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// `cutover`: change a whole fleet at the same instant, from a reviewed plan file.
+#[derive(Debug, Parser)]
+#[command(name = "cutover", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Lint a plan: report every problem with file:line:col, a snippet and a hint.
+    Check(check::Args),
+    /// Render a plan as a Markdown runbook for the merge request.
+    Render(render::Args),
+    /// Print the JSON Schema of the plan format (for taplo / Even Better TOML).
+    Schema,
+}
+
+/// An error that ends the command: what went wrong and, where known, what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Anything else that is the user's to fix.
+    #[error("{0}")]
+    Usage(String),
+}
 
 /// Entry point used by `main.rs`.
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Render(args) => render::run(&args),
+        Command::Schema => schema::run(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("cutover: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Reads a file, naming it in the error.
+pub(crate) fn read(path: &std::path::Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|source| CliError::Io { path: path.display().to_string(), source })
 }

@@ -9,5 +9,6 @@ pub mod clock;
 pub mod executor;
 pub mod inventory;
 pub mod plan;
+pub mod remote;
 pub mod sanitize;
 pub mod transport;

@@ -1,0 +1,118 @@
+//! Reads a plan and its inventory from disk and runs the pure parse and validation over them.
+
+use super::{CliError, read};
+use crate::inventory::{self, Inventory};
+use crate::plan::diagnostic::{Diagnostic, FileId, SourceFile, render};
+use crate::plan::model::Plan;
+use crate::plan::parse::parse;
+use crate::plan::validate::{Context, validate};
+use chrono::{DateTime, Utc};
+use std::path::{Path, PathBuf};
+
+/// Flags shared by every command that reads a plan.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanArgs {
+    /// The plan file (TOML).
+    pub plan: PathBuf,
+    /// Inventory file; overrides the plan's `[inventory] path` (e.g. staging for a rehearsal).
+    #[arg(long, short = 'i')]
+    pub inventory: Option<PathBuf>,
+    /// Judge time rules (fire time in the past / too soon) as of this RFC 3339 instant.
+    #[arg(long, value_parser = parse_now)]
+    pub now: Option<DateTime<Utc>>,
+}
+
+fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s).map(|t| t.to_utc()).map_err(|e| format!("{e}; write e.g. 2027-01-14T02:00:00Z"))
+}
+
+/// A plan read and checked: the texts for rendering diagnostics, and the outcome.
+pub struct Loaded {
+    /// Plan file name as given.
+    pub plan_name: String,
+    /// Plan text.
+    pub plan_text: String,
+    /// Inventory file name and text, if one was read.
+    pub inventory_file: Option<(String, String)>,
+    /// The validated plan, if it had no errors.
+    pub plan: Option<Plan>,
+    /// The resolved inventory, if it loaded.
+    pub inventory: Option<Inventory>,
+    /// Every problem, plan and inventory.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// Renders every diagnostic against the file it points into.
+    pub fn render_diagnostics(&self) -> String {
+        self.diagnostics.iter().map(|d| render(d, self.source_of(d))).collect::<Vec<_>>().join("\n")
+    }
+
+    /// The file a diagnostic points into.
+    pub fn source_of(&self, d: &Diagnostic) -> SourceFile<'_> {
+        match (&d.file, &self.inventory_file) {
+            (FileId::Inventory, Some((name, text))) => SourceFile { name, text },
+            _ => SourceFile { name: &self.plan_name, text: &self.plan_text },
+        }
+    }
+
+    /// True when any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.plan.is_none()
+    }
+}
+
+/// Reads and checks a plan; I/O errors on the plan itself are returned, everything else is a diagnostic.
+pub fn load(args: &PlanArgs) -> Result<Loaded, CliError> {
+    let plan_text = read(&args.plan)?;
+    let parsed = parse(&plan_text);
+    let mut diagnostics = parsed.diagnostics;
+    let mut loaded = Loaded {
+        plan_name: args.plan.display().to_string(),
+        plan_text: String::new(),
+        inventory_file: None,
+        plan: None,
+        inventory: None,
+        diagnostics: Vec::new(),
+    };
+    if let Some(raw) = &parsed.raw {
+        let from_plan = raw.inventory.as_ref().map(|i| relative_to(&args.plan, &i.path));
+        let inv_path = args.inventory.clone().or(from_plan);
+        let inventory = match &inv_path {
+            Some(p) => load_inventory(p, &mut diagnostics, &mut loaded.inventory_file),
+            None => {
+                diagnostics.push(Diagnostic::warning("no inventory: host-dependent checks were skipped", None)
+                    .with_hint("add [inventory] path = \"...\" or pass --inventory FILE"));
+                None
+            }
+        };
+        let now = args.now.unwrap_or_else(crate::clock::now);
+        let (plan, diags) = validate(raw, &parsed.spans, Context { now, inventory: inventory.as_ref() });
+        diagnostics.extend(diags);
+        let inventory_ok = !diagnostics.iter().any(|d| d.file == FileId::Inventory && d.severity == crate::plan::diagnostic::Severity::Error);
+        loaded.plan = plan.filter(|_| inventory_ok);
+        loaded.inventory = inventory;
+    }
+    loaded.plan_text = plan_text;
+    loaded.diagnostics = diagnostics;
+    Ok(loaded)
+}
+
+fn load_inventory(path: &Path, diags: &mut Vec<Diagnostic>, file: &mut Option<(String, String)>) -> Option<Inventory> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        *file = Some((path.display().to_string(), text));
+    }
+    match inventory::load(path) {
+        Ok(inv) => Some(inv),
+        Err(e) => {
+            diags.push(Diagnostic::error(format!("inventory {}: {e}", path.display()), None).in_inventory());
+            None
+        }
+    }
+}
+
+/// Resolves a path written in the plan relative to the plan file's directory.
+pub fn relative_to(plan: &Path, path: &str) -> PathBuf {
+    let p = Path::new(path);
+    if p.is_absolute() { p.to_path_buf() } else { plan.parent().unwrap_or(Path::new(".")).join(p) }
+}
