@@ -266,17 +266,76 @@ fn unknown_name(message: &str) -> Option<(String, Vec<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::diagnostic::{SourceFile, render};
+    use proptest::prelude::*;
 
-    fn messages(text: &str) -> String {
-        let p = parse(text);
-        let file = SourceFile { name: "t.toml", text };
-        p.diagnostics.iter().map(|d| render(d, file)).collect()
+    const OK: &str = "[plan]\nname = \"x\"\n[action]\nat = 2030-01-01T00:00:00Z\nrun = \"true\"\n";
+
+    fn errors(text: &str) -> Vec<(String, String)> {
+        parse(text).diagnostics.iter().map(|d| {
+            let s = d.span.clone().unwrap_or(0..0);
+            (d.message.clone(), text.get(s).unwrap_or("").to_string())
+        }).collect()
     }
 
     #[test]
-    fn scratch() {
-        let text = "[plan]\nname = \"x\"\nownr = \"me\"\n\n[[preflight]]\ncheck = \"clok\"\n\n[[preflight]]\ncheck = \"sudo\"\nfoo = 1\n\n[[stage]]\nstep = \"command\"\nrun = 3\n\n[exection]\n[action]\nrun = \"x\"\n";
-        println!("{}", messages(text));
+    fn a_minimal_plan_parses() {
+        let p = parse(OK);
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        assert_eq!(p.raw.unwrap().plan.name, "x");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_its_own_place() {
+        let text = format!("{OK}ownr = 1\n[[preflight]]\ncheck = \"clok\"\n[[preflight]]\ncheck = \"sudo\"\nfoo = 1\n[[stage]]\nstep = \"command\"\nrun = 3\n[exection]\n");
+        let e = errors(&text);
+        assert_eq!(e.len(), 5, "{e:?}");
+        assert!(e.iter().any(|(m, at)| m.contains("unknown section") && at == "exection"));
+        assert!(e.iter().any(|(m, at)| m.contains("unknown field `ownr`") && at == "ownr"));
+        assert!(e.iter().any(|(m, at)| m.contains("unknown variant `clok`") && at == "\"clok\""));
+        assert!(e.iter().any(|(m, at)| m == "unknown field `foo`" && at == "foo"));
+        assert!(e.iter().any(|(m, at)| m.contains("expected a string") && at == "3"));
+    }
+
+    #[test]
+    fn a_tagged_entry_without_its_kind_is_named() {
+        let e = errors(&format!("{OK}[[stage]]\nrun = \"x\"\n"));
+        assert_eq!(e[0].0, "this [[stage]] entry has no `step` kind");
+    }
+
+    #[test]
+    fn missing_sections_are_reported() {
+        let e = errors("[plan]\nname = \"x\"\n");
+        assert_eq!(e[0].0, "missing [action] section");
+    }
+
+    #[test]
+    fn syntax_errors_point_at_the_line() {
+        let p = parse("[plan\nname = 1\n");
+        assert!(p.raw.is_none());
+        assert_eq!(p.diagnostics[0].span.as_ref().map(|s| s.start), Some(5));
+    }
+
+    #[test]
+    fn span_index_finds_nested_and_listed_keys() {
+        let text = format!("{OK}[[stage]]\nstep = \"command\"\nrun = \"a\"\nbatch_size = 0\n");
+        let p = parse(&text);
+        let span = p.spans.value("stage[0].batch_size").unwrap();
+        assert_eq!(&text[span], "0");
+        let fallback = p.spans.value("stage[0].timeout").unwrap();
+        let shown = &text[fallback]; assert!(shown.contains("stage"), "{shown:?}");
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn plan_like_text_never_panics(lines in proptest::collection::vec("(\\[\\[?[a-z]{1,9}\\]\\]?|[a-z_]{1,10} = (\"[a-z%0-9]*\"|[0-9-]{1,4}|true|\\[\\]|\\{\\}))", 0..20)) {
+            let text = format!("{OK}{}", lines.join("\n"));
+            let _ = parse(&text);
+        }
     }
 }

@@ -92,9 +92,10 @@ pub fn mode(text: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("`{text}` is not an octal file mode like \"0644\""))
 }
 
-/// An absolute path on a host.
+/// An absolute path on a host, or one starting with a host variable (`{{ vars.root }}/etc/x`).
 pub fn abs_path(text: &str) -> Result<String, String> {
-    if text.starts_with('/') && !text.contains('\0') {
+    let templated = text.starts_with("{{ vars.") || text.starts_with("{{vars.");
+    if (text.starts_with('/') || templated) && !text.contains('\0') {
         Ok(text.to_string())
     } else {
         Err(format!("`{text}` must be an absolute path on the host"))

@@ -1,0 +1,168 @@
+//! Plan files as a user meets them: `cutover check`, `render` and `schema` on fixtures and examples.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+/// The instant fixture plans are judged at (their fire times are around 2030-01-01).
+const FIXTURE_NOW: &str = "2029-12-31T23:59:00Z";
+/// The instant example plans are judged at (their fire times are in 2027).
+const EXAMPLE_NOW: &str = "2026-12-01T00:00:00Z";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn cutover(args: &[&str]) -> Run {
+    let out = Command::cargo_bin("cutover").expect("binary").args(args).output().expect("runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn toml_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no plans in {dir}");
+    files
+}
+
+fn stem(p: &Path) -> String {
+    p.file_stem().expect("stem").to_string_lossy().into_owned()
+}
+
+mod check {
+    use super::*;
+
+    #[test]
+    fn every_valid_fixture_passes() {
+        for plan in toml_files("tests/fixtures/plans/valid") {
+            let r = cutover(&["check", plan.to_str().expect("utf8"), "--now", FIXTURE_NOW]);
+            assert_eq!(r.code, 0, "{}:\n{}{}", plan.display(), r.stdout, r.stderr);
+            assert!(r.stdout.contains("ok ("), "{}", r.stdout);
+            assert!(r.stdout.contains("digest sha256:"), "{}", r.stdout);
+        }
+    }
+
+    #[test]
+    fn every_invalid_fixture_fails_with_a_snapshotted_diagnostic() {
+        for plan in toml_files("tests/fixtures/plans/invalid") {
+            let r = cutover(&["check", plan.to_str().expect("utf8"), "--now", FIXTURE_NOW]);
+            assert_eq!(r.code, 1, "{} should fail:\n{}{}", plan.display(), r.stdout, r.stderr);
+            insta::assert_snapshot!(format!("check-{}", stem(&plan)), r.stderr);
+        }
+    }
+
+    #[test]
+    fn every_example_plan_passes() {
+        for plan in toml_files("plans") {
+            let r = cutover(&["check", plan.to_str().expect("utf8"), "--now", EXAMPLE_NOW]);
+            assert_eq!(r.code, 0, "{}:\n{}{}", plan.display(), r.stdout, r.stderr);
+        }
+    }
+
+    #[test]
+    fn json_output_names_line_and_column() {
+        let r = cutover(&["check", "tests/fixtures/plans/invalid/batch-size-zero.toml", "--now", FIXTURE_NOW, "--json"]);
+        assert_eq!(r.code, 1);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+        let first = &v[0];
+        assert_eq!(first["severity"], "error");
+        assert_eq!(first["line"], 8);
+        assert!(first["message"].as_str().expect("msg").contains("batch_size 0"));
+    }
+
+    #[test]
+    fn a_missing_plan_file_is_a_usage_error() {
+        let r = cutover(&["check", "tests/fixtures/plans/does-not-exist.toml"]);
+        assert_eq!(r.code, 2);
+        assert!(r.stderr.contains("does-not-exist.toml"), "{}", r.stderr);
+    }
+
+    #[test]
+    fn inventory_flag_overrides_the_plan() {
+        let plan = "tests/fixtures/plans/valid/minimal.toml";
+        let r = cutover(&["check", plan, "--now", FIXTURE_NOW, "--inventory", "tests/fixtures/plans/dup-inventory.toml"]);
+        assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("dup-inventory.toml"), "{}", r.stderr);
+    }
+}
+
+mod render {
+    use super::*;
+
+    #[test]
+    fn example_runbooks_are_snapshotted() {
+        for plan in toml_files("plans") {
+            let r = cutover(&["render", plan.to_str().expect("utf8"), "--now", EXAMPLE_NOW]);
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            insta::assert_snapshot!(format!("render-{}", stem(&plan)), r.stdout);
+        }
+    }
+
+    #[test]
+    fn render_is_deterministic() {
+        let args = ["render", "tests/fixtures/plans/valid/full.toml", "--now", FIXTURE_NOW];
+        let a = cutover(&args);
+        let b = cutover(&args);
+        assert_eq!(a.code, 0, "{}", a.stderr);
+        assert_eq!(a.stdout, b.stdout);
+    }
+
+    #[test]
+    fn render_refuses_a_plan_with_errors() {
+        let r = cutover(&["render", "tests/fixtures/plans/invalid/batch-size-zero.toml", "--now", FIXTURE_NOW]);
+        assert_eq!(r.code, 1);
+        assert!(r.stderr.contains("batch_size 0"), "{}", r.stderr);
+    }
+
+    #[test]
+    fn digest_ignores_comments_but_not_values() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let src = std::fs::read_to_string("tests/fixtures/plans/valid/minimal.toml").expect("read");
+        let fleet = std::fs::canonicalize("tests/fixtures/plans/fleet.toml").expect("fleet");
+        let src = src.replace("../fleet.toml", fleet.to_str().expect("utf8"));
+        let write = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).expect("write");
+            p
+        };
+        let digest_of = |p: &Path| {
+            let r = cutover(&["check", p.to_str().expect("utf8"), "--now", FIXTURE_NOW]);
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            r.stdout.split("digest ").nth(1).expect("digest").trim().to_string()
+        };
+        let a = digest_of(&write("a.toml", &src));
+        let b = digest_of(&write("b.toml", &format!("# reviewed\n{src}")));
+        let c = digest_of(&write("c.toml", &src.replace("restart consul", "restart consul.service")));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+}
+
+mod schema {
+    use super::*;
+
+    #[test]
+    fn committed_schema_is_current() {
+        let r = cutover(&["schema"]);
+        assert_eq!(r.code, 0);
+        let committed = std::fs::read_to_string("docs/plan.schema.json").unwrap_or_default();
+        assert!(committed == r.stdout, "docs/plan.schema.json is stale: run `just schema` (cargo run -- schema > docs/plan.schema.json)");
+    }
+
+    #[test]
+    fn schema_closes_tagged_tables_against_typos() {
+        let v: serde_json::Value = serde_json::from_str(&cutover(&["schema"]).stdout).expect("json");
+        assert_eq!(v["$defs"]["RawCheck"]["unevaluatedProperties"], false);
+        assert_eq!(v["$defs"]["RawStep"]["unevaluatedProperties"], false);
+        assert_eq!(v["$defs"]["RawExecution"]["additionalProperties"], false);
+    }
+}
