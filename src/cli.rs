@@ -64,5 +64,8 @@ pub fn main() -> ExitCode {
 
 /// Reads a file, naming it in the error.
 pub(crate) fn read(path: &std::path::Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(|source| CliError::Io { path: path.display().to_string(), source })
+    std::fs::read_to_string(path).map_err(|source| CliError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }

@@ -54,7 +54,11 @@ pub struct SelectError(String);
 impl Selector {
     /// Parse.
     pub fn parse(s: &str) -> Result<Self, SelectorError> {
-        if s == "all" { Ok(Self::All) } else { Ok(Self::Group(s.to_string())) }
+        if s == "all" {
+            Ok(Self::All)
+        } else {
+            Ok(Self::Group(s.to_string()))
+        }
     }
 }
 
@@ -63,13 +67,18 @@ impl Inventory {
     pub fn select(&self, sels: &[Selector]) -> Result<Vec<&Host>, SelectError> {
         let mut out = Vec::new();
         for h in &self.hosts {
-            if sels.iter().any(|s| match s { Selector::All => true, Selector::Group(g) => h.groups.contains(g) }) {
+            if sels.iter().any(|s| match s {
+                Selector::All => true,
+                Selector::Group(g) => h.groups.contains(g),
+            }) {
                 out.push(h);
             }
         }
         for s in sels {
             if let Selector::Group(g) = s {
-                if !self.hosts.iter().any(|h| h.groups.contains(g)) { return Err(SelectError(g.clone())); }
+                if !self.hosts.iter().any(|h| h.groups.contains(g)) {
+                    return Err(SelectError(g.clone()));
+                }
             }
         }
         Ok(out)
@@ -77,12 +86,19 @@ impl Inventory {
     /// Groups.
     pub fn groups(&self) -> BTreeMap<String, Vec<&Host>> {
         let mut m: BTreeMap<String, Vec<&Host>> = BTreeMap::new();
-        for h in &self.hosts { for g in &h.groups { m.entry(g.clone()).or_default().push(h); } }
+        for h in &self.hosts {
+            for g in &h.groups {
+                m.entry(g.clone()).or_default().push(h);
+            }
+        }
         m
     }
     /// Digest input.
     pub fn digest_input(&self) -> String {
-        self.hosts.iter().map(|h| format!("{} {}:{}\n", h.name, h.address, h.port)).collect()
+        self.hosts
+            .iter()
+            .map(|h| format!("{} {}:{}\n", h.name, h.address, h.port))
+            .collect()
     }
 }
 
@@ -93,5 +109,8 @@ pub struct InventoryError(String);
 
 /// Loads an inventory file.
 pub fn load(path: &std::path::Path) -> Result<Inventory, InventoryError> {
-    Err(InventoryError(format!("cannot load {} yet", path.display())))
+    Err(InventoryError(format!(
+        "cannot load {} yet",
+        path.display()
+    )))
 }

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod edit;
 pub mod executor;
 pub mod inventory;
 pub mod plan;

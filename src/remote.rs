@@ -7,7 +7,9 @@ use crate::plan::model::{CheckKind, Mechanism, StepKind};
 
 /// Quotes one word for a POSIX shell.
 pub fn quote(word: &str) -> String {
-    shlex::try_quote(word).map(|q| q.into_owned()).unwrap_or_else(|_| "''".to_string())
+    shlex::try_quote(word)
+        .map(|q| q.into_owned())
+        .unwrap_or_else(|_| "''".to_string())
 }
 
 /// What a step does on a host: a script, or a description when the step is not a plain script.
@@ -27,9 +29,13 @@ pub fn step(kind: &StepKind) -> Script {
         StepKind::Command { run } => Script::Remote(run.clone()),
         StepKind::DisableService { unit } => {
             let u = quote(unit);
-            Script::Remote(format!("systemctl disable --now {u}\nsystemctl is-enabled --quiet {u} && exit 1\nsystemctl is-active --quiet {u} && exit 1\nexit 0"))
+            Script::Remote(format!(
+                "systemctl disable --now {u}\nsystemctl is-enabled --quiet {u} && exit 1\nsystemctl is-active --quiet {u} && exit 1\nexit 0"
+            ))
         }
-        StepKind::EnableService { unit } => Script::Remote(format!("systemctl enable --now {}", quote(unit))),
+        StepKind::EnableService { unit } => {
+            Script::Remote(format!("systemctl enable --now {}", quote(unit)))
+        }
         StepKind::EditFile { path, edit } => Script::PerHost(format!(
             "read {p}; apply {e}; show the diff; write {p}.cutover-tmp (same owner and mode), fsync, keep {p}.cutover-bak, rename over {p}; record sha256",
             p = path,
@@ -98,7 +104,11 @@ fn scheduler_probe(m: Mechanism) -> String {
 
 /// How the action's command is invoked when it fires (with `sudo -n` when asked).
 pub fn fired_command(run: &str, sudo: bool) -> String {
-    if sudo { format!("sudo -n sh -c {}", quote(run)) } else { run.to_string() }
+    if sudo {
+        format!("sudo -n sh -c {}", quote(run))
+    } else {
+        run.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -108,16 +118,27 @@ mod tests {
 
     #[test]
     fn values_cannot_inject_shell() {
-        let s = step(&StepKind::DisableService { unit: "x; touch /tmp/pwned".into() });
+        let s = step(&StepKind::DisableService {
+            unit: "x; touch /tmp/pwned".into(),
+        });
         let Script::Remote(s) = s else { panic!() };
         assert!(s.contains("'x; touch /tmp/pwned'"));
-        let w = step(&StepKind::WaitFor { run: "test -f $(touch /tmp/p)".into(), interval: Duration::from_secs(2) });
-        assert_eq!(w, Script::Remote("until sh -c 'test -f $(touch /tmp/p)'; do sleep 2; done".into()));
+        let w = step(&StepKind::WaitFor {
+            run: "test -f $(touch /tmp/p)".into(),
+            interval: Duration::from_secs(2),
+        });
+        assert_eq!(
+            w,
+            Script::Remote("until sh -c 'test -f $(touch /tmp/p)'; do sleep 2; done".into())
+        );
     }
 
     #[test]
     fn fired_command_goes_through_sudo_without_prompt() {
-        assert_eq!(fired_command("systemctl restart consul", true), "sudo -n sh -c 'systemctl restart consul'");
+        assert_eq!(
+            fired_command("systemctl restart consul", true),
+            "sudo -n sh -c 'systemctl restart consul'"
+        );
         assert_eq!(fired_command("true", false), "true");
     }
 }

@@ -15,7 +15,11 @@ struct Run {
 }
 
 fn cutover(args: &[&str]) -> Run {
-    let out = Command::cargo_bin("cutover").expect("binary").args(args).output().expect("runs");
+    let out = Command::cargo_bin("cutover")
+        .expect("binary")
+        .args(args)
+        .output()
+        .expect("runs");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -55,7 +59,14 @@ mod check {
     fn every_invalid_fixture_fails_with_a_snapshotted_diagnostic() {
         for plan in toml_files("tests/fixtures/plans/invalid") {
             let r = cutover(&["check", plan.to_str().expect("utf8"), "--now", FIXTURE_NOW]);
-            assert_eq!(r.code, 1, "{} should fail:\n{}{}", plan.display(), r.stdout, r.stderr);
+            assert_eq!(
+                r.code,
+                1,
+                "{} should fail:\n{}{}",
+                plan.display(),
+                r.stdout,
+                r.stderr
+            );
             insta::assert_snapshot!(format!("check-{}", stem(&plan)), r.stderr);
         }
     }
@@ -70,13 +81,24 @@ mod check {
 
     #[test]
     fn json_output_names_line_and_column() {
-        let r = cutover(&["check", "tests/fixtures/plans/invalid/batch-size-zero.toml", "--now", FIXTURE_NOW, "--json"]);
+        let r = cutover(&[
+            "check",
+            "tests/fixtures/plans/invalid/batch-size-zero.toml",
+            "--now",
+            FIXTURE_NOW,
+            "--json",
+        ]);
         assert_eq!(r.code, 1);
         let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
         let first = &v[0];
         assert_eq!(first["severity"], "error");
         assert_eq!(first["line"], 8);
-        assert!(first["message"].as_str().expect("msg").contains("batch_size 0"));
+        assert!(
+            first["message"]
+                .as_str()
+                .expect("msg")
+                .contains("batch_size 0")
+        );
     }
 
     #[test]
@@ -89,7 +111,14 @@ mod check {
     #[test]
     fn inventory_flag_overrides_the_plan() {
         let plan = "tests/fixtures/plans/valid/minimal.toml";
-        let r = cutover(&["check", plan, "--now", FIXTURE_NOW, "--inventory", "tests/fixtures/plans/dup-inventory.toml"]);
+        let r = cutover(&[
+            "check",
+            plan,
+            "--now",
+            FIXTURE_NOW,
+            "--inventory",
+            "tests/fixtures/plans/dup-inventory.toml",
+        ]);
         assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
         assert!(r.stderr.contains("dup-inventory.toml"), "{}", r.stderr);
     }
@@ -109,7 +138,12 @@ mod render {
 
     #[test]
     fn render_is_deterministic() {
-        let args = ["render", "tests/fixtures/plans/valid/full.toml", "--now", FIXTURE_NOW];
+        let args = [
+            "render",
+            "tests/fixtures/plans/valid/full.toml",
+            "--now",
+            FIXTURE_NOW,
+        ];
         let a = cutover(&args);
         let b = cutover(&args);
         assert_eq!(a.code, 0, "{}", a.stderr);
@@ -118,7 +152,12 @@ mod render {
 
     #[test]
     fn render_refuses_a_plan_with_errors() {
-        let r = cutover(&["render", "tests/fixtures/plans/invalid/batch-size-zero.toml", "--now", FIXTURE_NOW]);
+        let r = cutover(&[
+            "render",
+            "tests/fixtures/plans/invalid/batch-size-zero.toml",
+            "--now",
+            FIXTURE_NOW,
+        ]);
         assert_eq!(r.code, 1);
         assert!(r.stderr.contains("batch_size 0"), "{}", r.stderr);
     }
@@ -137,11 +176,19 @@ mod render {
         let digest_of = |p: &Path| {
             let r = cutover(&["check", p.to_str().expect("utf8"), "--now", FIXTURE_NOW]);
             assert_eq!(r.code, 0, "{}", r.stderr);
-            r.stdout.split("digest ").nth(1).expect("digest").trim().to_string()
+            r.stdout
+                .split("digest ")
+                .nth(1)
+                .expect("digest")
+                .trim()
+                .to_string()
         };
         let a = digest_of(&write("a.toml", &src));
         let b = digest_of(&write("b.toml", &format!("# reviewed\n{src}")));
-        let c = digest_of(&write("c.toml", &src.replace("restart consul", "restart consul.service")));
+        let c = digest_of(&write(
+            "c.toml",
+            &src.replace("restart consul", "restart consul.service"),
+        ));
         assert_eq!(a, b);
         assert_ne!(a, c);
     }
@@ -155,12 +202,16 @@ mod schema {
         let r = cutover(&["schema"]);
         assert_eq!(r.code, 0);
         let committed = std::fs::read_to_string("docs/plan.schema.json").unwrap_or_default();
-        assert!(committed == r.stdout, "docs/plan.schema.json is stale: run `just schema` (cargo run -- schema > docs/plan.schema.json)");
+        assert!(
+            committed == r.stdout,
+            "docs/plan.schema.json is stale: run `just schema` (cargo run -- schema > docs/plan.schema.json)"
+        );
     }
 
     #[test]
     fn schema_closes_tagged_tables_against_typos() {
-        let v: serde_json::Value = serde_json::from_str(&cutover(&["schema"]).stdout).expect("json");
+        let v: serde_json::Value =
+            serde_json::from_str(&cutover(&["schema"]).stdout).expect("json");
         assert_eq!(v["$defs"]["RawCheck"]["unevaluatedProperties"], false);
         assert_eq!(v["$defs"]["RawStep"]["unevaluatedProperties"], false);
         assert_eq!(v["$defs"]["RawExecution"]["additionalProperties"], false);

@@ -19,7 +19,11 @@ pub struct Args {
 /// Runs the check; exit 0 when the plan has no error (warnings allowed), 1 otherwise.
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let loaded = load(&args.plan)?;
-    let errors = loaded.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let warnings = loaded.diagnostics.len() - errors;
     if args.json {
         let items: Vec<_> = loaded.diagnostics.iter().map(|d| {
@@ -27,7 +31,10 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             let (line, column) = d.span.as_ref().map_or((0, 0), |s| src.line_col(s.start));
             serde_json::json!({ "severity": d.severity, "file": src.name, "line": line, "column": column, "message": d.message, "hint": d.hint })
         }).collect();
-        println!("{}", serde_json::to_string_pretty(&items).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&items).unwrap_or_default()
+        );
     } else {
         if !loaded.diagnostics.is_empty() {
             eprintln!("{}", loaded.render_diagnostics());
@@ -35,10 +42,22 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         match &loaded.plan {
             Some(plan) => {
                 let hosts = loaded.inventory.as_ref().map_or(0, |i| i.hosts.len());
-                println!("{}: ok ({} hosts, {warnings} warning(s)), digest {}", loaded.plan_name, hosts, digest(plan, loaded.inventory.as_ref()));
+                println!(
+                    "{}: ok ({} hosts, {warnings} warning(s)), digest {}",
+                    loaded.plan_name,
+                    hosts,
+                    digest(plan, loaded.inventory.as_ref())
+                );
             }
-            None => eprintln!("{}: {errors} error(s), {warnings} warning(s)", loaded.plan_name),
+            None => eprintln!(
+                "{}: {errors} error(s), {warnings} warning(s)",
+                loaded.plan_name
+            ),
         }
     }
-    Ok(if loaded.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if loaded.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -23,7 +23,9 @@ pub struct PlanArgs {
 }
 
 fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s).map(|t| t.to_utc()).map_err(|e| format!("{e}; write e.g. 2027-01-14T02:00:00Z"))
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.to_utc())
+        .map_err(|e| format!("{e}; write e.g. 2027-01-14T02:00:00Z"))
 }
 
 /// A plan read and checked: the texts for rendering diagnostics, and the outcome.
@@ -45,14 +47,21 @@ pub struct Loaded {
 impl Loaded {
     /// Renders every diagnostic against the file it points into.
     pub fn render_diagnostics(&self) -> String {
-        self.diagnostics.iter().map(|d| render(d, self.source_of(d))).collect::<Vec<_>>().join("\n")
+        self.diagnostics
+            .iter()
+            .map(|d| render(d, self.source_of(d)))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// The file a diagnostic points into.
     pub fn source_of(&self, d: &Diagnostic) -> SourceFile<'_> {
         match (&d.file, &self.inventory_file) {
             (FileId::Inventory, Some((name, text))) => SourceFile { name, text },
-            _ => SourceFile { name: &self.plan_name, text: &self.plan_text },
+            _ => SourceFile {
+                name: &self.plan_name,
+                text: &self.plan_text,
+            },
         }
     }
 
@@ -76,20 +85,34 @@ pub fn load(args: &PlanArgs) -> Result<Loaded, CliError> {
         diagnostics: Vec::new(),
     };
     if let Some(raw) = &parsed.raw {
-        let from_plan = raw.inventory.as_ref().map(|i| relative_to(&args.plan, &i.path));
+        let from_plan = raw
+            .inventory
+            .as_ref()
+            .map(|i| relative_to(&args.plan, &i.path));
         let inv_path = args.inventory.clone().or(from_plan);
         let inventory = match &inv_path {
             Some(p) => load_inventory(p, &mut diagnostics, &mut loaded.inventory_file),
             None => {
-                diagnostics.push(Diagnostic::warning("no inventory: host-dependent checks were skipped", None)
-                    .with_hint("add [inventory] path = \"...\" or pass --inventory FILE"));
+                diagnostics.push(
+                    Diagnostic::warning("no inventory: host-dependent checks were skipped", None)
+                        .with_hint("add [inventory] path = \"...\" or pass --inventory FILE"),
+                );
                 None
             }
         };
         let now = args.now.unwrap_or_else(crate::clock::now);
-        let (plan, diags) = validate(raw, &parsed.spans, Context { now, inventory: inventory.as_ref() });
+        let (plan, diags) = validate(
+            raw,
+            &parsed.spans,
+            Context {
+                now,
+                inventory: inventory.as_ref(),
+            },
+        );
         diagnostics.extend(diags);
-        let inventory_ok = !diagnostics.iter().any(|d| d.file == FileId::Inventory && d.severity == crate::plan::diagnostic::Severity::Error);
+        let inventory_ok = !diagnostics.iter().any(|d| {
+            d.file == FileId::Inventory && d.severity == crate::plan::diagnostic::Severity::Error
+        });
         loaded.plan = plan.filter(|_| inventory_ok);
         loaded.inventory = inventory;
     }
@@ -98,14 +121,21 @@ pub fn load(args: &PlanArgs) -> Result<Loaded, CliError> {
     Ok(loaded)
 }
 
-fn load_inventory(path: &Path, diags: &mut Vec<Diagnostic>, file: &mut Option<(String, String)>) -> Option<Inventory> {
+fn load_inventory(
+    path: &Path,
+    diags: &mut Vec<Diagnostic>,
+    file: &mut Option<(String, String)>,
+) -> Option<Inventory> {
     if let Ok(text) = std::fs::read_to_string(path) {
         *file = Some((path.display().to_string(), text));
     }
     match inventory::load(path) {
         Ok(inv) => Some(inv),
         Err(e) => {
-            diags.push(Diagnostic::error(format!("inventory {}: {e}", path.display()), None).in_inventory());
+            diags.push(
+                Diagnostic::error(format!("inventory {}: {e}", path.display()), None)
+                    .in_inventory(),
+            );
             None
         }
     }
@@ -114,5 +144,9 @@ fn load_inventory(path: &Path, diags: &mut Vec<Diagnostic>, file: &mut Option<(S
 /// Resolves a path written in the plan relative to the plan file's directory.
 pub fn relative_to(plan: &Path, path: &str) -> PathBuf {
     let p = Path::new(path);
-    if p.is_absolute() { p.to_path_buf() } else { plan.parent().unwrap_or(Path::new(".")).join(p) }
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        plan.parent().unwrap_or(Path::new(".")).join(p)
+    }
 }

@@ -24,7 +24,10 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     };
     let md = crate::plan::runbook::render(plan, loaded.inventory.as_ref());
     match &args.output {
-        Some(path) => std::fs::write(path, md).map_err(|source| CliError::Io { path: path.display().to_string(), source })?,
+        Some(path) => std::fs::write(path, md).map_err(|source| CliError::Io {
+            path: path.display().to_string(),
+            source,
+        })?,
         None => print!("{md}"),
     }
     Ok(ExitCode::SUCCESS)

@@ -45,12 +45,21 @@ pub enum FileId {
 impl Diagnostic {
     /// An error in the plan file at `span`.
     pub fn error(message: impl Into<String>, span: Option<Range<usize>>) -> Self {
-        Self { severity: Severity::Error, message: message.into(), file: FileId::Plan, span, hint: None }
+        Self {
+            severity: Severity::Error,
+            message: message.into(),
+            file: FileId::Plan,
+            span,
+            hint: None,
+        }
     }
 
     /// A warning in the plan file at `span`.
     pub fn warning(message: impl Into<String>, span: Option<Range<usize>>) -> Self {
-        Self { severity: Severity::Warning, ..Self::error(message, span) }
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(message, span)
+        }
     }
 
     /// Adds what to do about it.
@@ -116,7 +125,13 @@ pub fn render(d: &Diagnostic, file: SourceFile<'_>) -> String {
     let width = caret_width(file, span, text, col);
     let _ = writeln!(out, "{:gutter$} |", "");
     let _ = writeln!(out, "{line} | {text}");
-    let _ = writeln!(out, "{:gutter$} | {}{}", "", " ".repeat(col - 1), "^".repeat(width));
+    let _ = writeln!(
+        out,
+        "{:gutter$} | {}{}",
+        "",
+        " ".repeat(col - 1),
+        "^".repeat(width)
+    );
     push_hint(&mut out, d, gutter);
     out
 }
@@ -171,7 +186,13 @@ mod tests {
         let at = TEXT.find("0\n").unwrap();
         let d = Diagnostic::error("batch_size must be at least 1", Some(at..at + 1))
             .with_hint("the reference run used 20");
-        let out = render(&d, SourceFile { name: "p.toml", text: TEXT });
+        let out = render(
+            &d,
+            SourceFile {
+                name: "p.toml",
+                text: TEXT,
+            },
+        );
         assert_eq!(
             out,
             "p.toml:5:14: error: batch_size must be at least 1\n  |\n5 | batch_size = 0\n  |              ^\n  = hint: the reference run used 20\n"
@@ -181,20 +202,32 @@ mod tests {
     #[test]
     fn renders_without_span() {
         let d = Diagnostic::warning("no [watch] section", None);
-        let out = render(&d, SourceFile { name: "p.toml", text: TEXT });
+        let out = render(
+            &d,
+            SourceFile {
+                name: "p.toml",
+                text: TEXT,
+            },
+        );
         assert_eq!(out, "p.toml: warning: no [watch] section\n");
     }
 
     #[test]
     fn line_col_counts_characters_not_bytes() {
-        let f = SourceFile { name: "x", text: "a = \"é\"\nb = 1" };
+        let f = SourceFile {
+            name: "x",
+            text: "a = \"é\"\nb = 1",
+        };
         assert_eq!(f.line_col(f.text.find('b').unwrap()), (2, 1));
         assert_eq!(f.line_col(f.text.find('"').unwrap() + 3), (1, 7));
     }
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(did_you_mean("exection", ["execution", "action"]), Some("execution"));
+        assert_eq!(
+            did_you_mean("exection", ["execution", "action"]),
+            Some("execution")
+        );
         assert_eq!(did_you_mean("zzz", ["execution", "action"]), None);
     }
 }

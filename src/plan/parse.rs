@@ -6,8 +6,8 @@
 
 use super::diagnostic::{Diagnostic, did_you_mean};
 use super::raw::{
-    RawAction, RawCheck, RawCheckKind, RawCommon, RawExecution, RawInventoryRef, RawMeta,
-    RawPlan, RawSsh, RawStep, RawStepKind, RawWatch,
+    RawAction, RawCheck, RawCheckKind, RawCommon, RawExecution, RawInventoryRef, RawMeta, RawPlan,
+    RawSsh, RawStep, RawStepKind, RawWatch,
 };
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
@@ -66,7 +66,11 @@ impl SpanIndex {
 }
 
 fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") }
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
 }
 
 /// The result of parsing: the raw plan when its shape is right, and every problem found.
@@ -81,11 +85,27 @@ pub struct Parsed {
 }
 
 const SECTIONS: [&str; 10] = [
-    "plan", "inventory", "ssh", "execution", "preflight", "stage", "verify", "action", "watch",
+    "plan",
+    "inventory",
+    "ssh",
+    "execution",
+    "preflight",
+    "stage",
+    "verify",
+    "action",
+    "watch",
     "post",
 ];
-const COMMON_KEYS: [&str; 8] =
-    ["name", "targets", "gate", "once", "sudo", "timeout", "batch_size", "max_failures"];
+const COMMON_KEYS: [&str; 8] = [
+    "name",
+    "targets",
+    "gate",
+    "once",
+    "sudo",
+    "timeout",
+    "batch_size",
+    "max_failures",
+];
 
 /// Parses plan text; never panics, whatever the bytes.
 pub fn parse(text: &str) -> Parsed {
@@ -93,13 +113,24 @@ pub fn parse(text: &str) -> Parsed {
     let mut spans = SpanIndex::default();
     if !errors.is_empty() {
         let diagnostics = errors.iter().map(toml_diagnostic).collect();
-        return Parsed { raw: None, spans, diagnostics };
+        return Parsed {
+            raw: None,
+            spans,
+            diagnostics,
+        };
     }
     spans.record("", root.get_ref());
-    let mut cx = Cx { diags: Vec::new(), doc_span: root.span() };
+    let mut cx = Cx {
+        diags: Vec::new(),
+        doc_span: root.span(),
+    };
     let raw = cx.plan(root.get_ref());
     let raw = if cx.diags.is_empty() { raw } else { None };
-    Parsed { raw, spans, diagnostics: cx.diags }
+    Parsed {
+        raw,
+        spans,
+        diagnostics: cx.diags,
+    }
 }
 
 struct Cx {
@@ -119,10 +150,22 @@ impl Cx {
         plan.watch = self.section::<RawWatch>(root, "watch");
         let check = |(common, kind)| RawCheck { common, kind };
         let step = |(common, kind)| RawStep { common, kind };
-        plan.preflight = self.list::<RawCheckKind>(root, "preflight", "check").map(check).collect();
-        plan.verify = self.list::<RawCheckKind>(root, "verify", "check").map(check).collect();
-        plan.stage = self.list::<RawStepKind>(root, "stage", "step").map(step).collect();
-        plan.post = self.list::<RawStepKind>(root, "post", "step").map(step).collect();
+        plan.preflight = self
+            .list::<RawCheckKind>(root, "preflight", "check")
+            .map(check)
+            .collect();
+        plan.verify = self
+            .list::<RawCheckKind>(root, "verify", "check")
+            .map(check)
+            .collect();
+        plan.stage = self
+            .list::<RawStepKind>(root, "stage", "step")
+            .map(step)
+            .collect();
+        plan.post = self
+            .list::<RawStepKind>(root, "post", "step")
+            .map(step)
+            .collect();
         plan.plan = meta?;
         plan.action = action?;
         Some(plan)
@@ -142,10 +185,18 @@ impl Cx {
         }
     }
 
-    fn required<T: DeserializeOwned>(&mut self, root: &DeTable<'_>, key: &str, eg: &str) -> Option<T> {
+    fn required<T: DeserializeOwned>(
+        &mut self,
+        root: &DeTable<'_>,
+        key: &str,
+        eg: &str,
+    ) -> Option<T> {
         if root.get(key).is_none() {
-            let d = Diagnostic::error(format!("missing [{key}] section"), Some(self.doc_span.start..self.doc_span.start))
-                .with_hint(format!("add it, e.g.\n{eg}"));
+            let d = Diagnostic::error(
+                format!("missing [{key}] section"),
+                Some(self.doc_span.start..self.doc_span.start),
+            )
+            .with_hint(format!("add it, e.g.\n{eg}"));
             self.diags.push(d);
             return None;
         }
@@ -155,7 +206,10 @@ impl Cx {
     fn section<T: DeserializeOwned>(&mut self, root: &DeTable<'_>, key: &str) -> Option<T> {
         let value = root.get(key)?;
         let Some(table) = value.get_ref().as_table() else {
-            self.diags.push(Diagnostic::error(format!("`{key}` must be a table: [{key}]"), Some(value.span())));
+            self.diags.push(Diagnostic::error(
+                format!("`{key}` must be a table: [{key}]"),
+                Some(value.span()),
+            ));
             return None;
         };
         self.de(Spanned::new(value.span(), table.clone()))
@@ -177,13 +231,18 @@ impl Cx {
         key: &str,
         tag: &str,
     ) -> std::vec::IntoIter<(RawCommon, K)> {
-        let Some(value) = root.get(key) else { return Vec::new().into_iter() };
+        let Some(value) = root.get(key) else {
+            return Vec::new().into_iter();
+        };
         let Some(items) = value.get_ref().as_array() else {
             let msg = format!("`{key}` must be a list of tables: [[{key}]]");
             self.diags.push(Diagnostic::error(msg, Some(value.span())));
             return Vec::new().into_iter();
         };
-        let parsed: Vec<_> = items.iter().filter_map(|item| self.tagged(item, key, tag)).collect();
+        let parsed: Vec<_> = items
+            .iter()
+            .filter_map(|item| self.tagged(item, key, tag))
+            .collect();
         parsed.into_iter()
     }
 
@@ -198,13 +257,21 @@ impl Cx {
             self.diags.push(Diagnostic::error(msg, Some(item.span())));
             return None;
         };
-        let Some(kind) = table.iter().find(|(k, _)| k.get_ref() == tag).map(|(_, v)| v) else {
+        let Some(kind) = table
+            .iter()
+            .find(|(k, _)| k.get_ref() == tag)
+            .map(|(_, v)| v)
+        else {
             let msg = format!("this [[{key}]] entry has no `{tag}` kind");
-            self.diags.push(Diagnostic::error(msg, Some(item.span())).with_hint(kind_hint(tag)));
+            self.diags
+                .push(Diagnostic::error(msg, Some(item.span())).with_hint(kind_hint(tag)));
             return None;
         };
         let Some(kind_name) = kind.get_ref().as_str() else {
-            self.diags.push(Diagnostic::error(format!("`{tag}` must be a string"), Some(kind.span())));
+            self.diags.push(Diagnostic::error(
+                format!("`{tag}` must be a string"),
+                Some(kind.span()),
+            ));
             return None;
         };
         let (common, rest) = split_common(table, tag);
@@ -225,7 +292,11 @@ fn split_common<'i>(table: &DeTable<'i>, tag: &str) -> (DeTable<'i>, DeTable<'i>
         if name == tag {
             continue;
         }
-        let target = if COMMON_KEYS.contains(&name) { &mut common } else { &mut rest };
+        let target = if COMMON_KEYS.contains(&name) {
+            &mut common
+        } else {
+            &mut rest
+        };
         target.insert(k.clone(), v.clone());
     }
     (common, rest)
@@ -243,7 +314,10 @@ fn toml_diagnostic(e: &toml::de::Error) -> Diagnostic {
     if let Some(rest) = message.strip_prefix("unexpected keys in table: ") {
         let keys = rest.split(", available keys:").next().unwrap_or(rest);
         let d = Diagnostic::error(format!("unknown field `{keys}`"), e.span());
-        return d.with_hint(format!("this kind takes only the common fields: {}", COMMON_KEYS.join(", ")));
+        return d.with_hint(format!(
+            "this kind takes only the common fields: {}",
+            COMMON_KEYS.join(", ")
+        ));
     }
     let d = Diagnostic::error(message.clone(), e.span());
     match unknown_name(&message) {
@@ -257,9 +331,16 @@ fn toml_diagnostic(e: &toml::de::Error) -> Diagnostic {
 
 /// Pulls `wrong` and the expected names out of serde's "unknown field/variant" messages.
 fn unknown_name(message: &str) -> Option<(String, Vec<String>)> {
-    let rest = message.strip_prefix("unknown field `").or_else(|| message.strip_prefix("unknown variant `"))?;
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))?;
     let (wrong, expected) = rest.split_once('`')?;
-    let names = expected.split('`').skip(1).step_by(2).map(str::to_string).collect();
+    let names = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect();
     Some((wrong.to_string(), names))
 }
 
@@ -271,10 +352,14 @@ mod tests {
     const OK: &str = "[plan]\nname = \"x\"\n[action]\nat = 2030-01-01T00:00:00Z\nrun = \"true\"\n";
 
     fn errors(text: &str) -> Vec<(String, String)> {
-        parse(text).diagnostics.iter().map(|d| {
-            let s = d.span.clone().unwrap_or(0..0);
-            (d.message.clone(), text.get(s).unwrap_or("").to_string())
-        }).collect()
+        parse(text)
+            .diagnostics
+            .iter()
+            .map(|d| {
+                let s = d.span.clone().unwrap_or(0..0);
+                (d.message.clone(), text.get(s).unwrap_or("").to_string())
+            })
+            .collect()
     }
 
     #[test]
@@ -286,14 +371,31 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_at_its_own_place() {
-        let text = format!("{OK}ownr = 1\n[[preflight]]\ncheck = \"clok\"\n[[preflight]]\ncheck = \"sudo\"\nfoo = 1\n[[stage]]\nstep = \"command\"\nrun = 3\n[exection]\n");
+        let text = format!(
+            "{OK}ownr = 1\n[[preflight]]\ncheck = \"clok\"\n[[preflight]]\ncheck = \"sudo\"\nfoo = 1\n[[stage]]\nstep = \"command\"\nrun = 3\n[exection]\n"
+        );
         let e = errors(&text);
         assert_eq!(e.len(), 5, "{e:?}");
-        assert!(e.iter().any(|(m, at)| m.contains("unknown section") && at == "exection"));
-        assert!(e.iter().any(|(m, at)| m.contains("unknown field `ownr`") && at == "ownr"));
-        assert!(e.iter().any(|(m, at)| m.contains("unknown variant `clok`") && at == "\"clok\""));
-        assert!(e.iter().any(|(m, at)| m == "unknown field `foo`" && at == "foo"));
-        assert!(e.iter().any(|(m, at)| m.contains("expected a string") && at == "3"));
+        assert!(
+            e.iter()
+                .any(|(m, at)| m.contains("unknown section") && at == "exection")
+        );
+        assert!(
+            e.iter()
+                .any(|(m, at)| m.contains("unknown field `ownr`") && at == "ownr")
+        );
+        assert!(
+            e.iter()
+                .any(|(m, at)| m.contains("unknown variant `clok`") && at == "\"clok\"")
+        );
+        assert!(
+            e.iter()
+                .any(|(m, at)| m == "unknown field `foo`" && at == "foo")
+        );
+        assert!(
+            e.iter()
+                .any(|(m, at)| m.contains("expected a string") && at == "3")
+        );
     }
 
     #[test]
@@ -322,7 +424,8 @@ mod tests {
         let span = p.spans.value("stage[0].batch_size").unwrap();
         assert_eq!(&text[span], "0");
         let fallback = p.spans.value("stage[0].timeout").unwrap();
-        let shown = &text[fallback]; assert!(shown.contains("stage"), "{shown:?}");
+        let shown = &text[fallback];
+        assert!(shown.contains("stage"), "{shown:?}");
     }
 
     proptest! {

@@ -15,14 +15,38 @@ pub fn render(plan: &Plan, inventory: Option<&Inventory>) -> String {
     summary(&mut md, plan, inventory);
     timeline(&mut md, plan, inventory);
     hosts(&mut md, inventory);
-    phase(&mut md, "Preflight (read-only)", &plan.preflight.iter().map(Item::Check).collect::<Vec<_>>(), inventory);
-    phase(&mut md, "Stage", &plan.stage.iter().map(Item::Step).collect::<Vec<_>>(), inventory);
-    phase(&mut md, "Verify (after staging, and again at T-minus)", &plan.verify.iter().map(Item::Check).collect::<Vec<_>>(), inventory);
+    phase(
+        &mut md,
+        "Preflight (read-only)",
+        &plan.preflight.iter().map(Item::Check).collect::<Vec<_>>(),
+        inventory,
+    );
+    phase(
+        &mut md,
+        "Stage",
+        &plan.stage.iter().map(Item::Step).collect::<Vec<_>>(),
+        inventory,
+    );
+    phase(
+        &mut md,
+        "Verify (after staging, and again at T-minus)",
+        &plan.verify.iter().map(Item::Check).collect::<Vec<_>>(),
+        inventory,
+    );
     action(&mut md, &plan.action, inventory);
     watch(&mut md, plan.watch.as_ref(), plan);
-    phase(&mut md, "Post", &plan.post.iter().map(Item::Step).collect::<Vec<_>>(), inventory);
+    phase(
+        &mut md,
+        "Post",
+        &plan.post.iter().map(Item::Step).collect::<Vec<_>>(),
+        inventory,
+    );
     let _ = writeln!(md, "---\nPlan digest: `{}`  ", digest(plan, inventory));
-    let _ = writeln!(md, "Run it with `cutover run PLAN --expect-digest {}` to refuse a plan changed after review.", digest(plan, inventory));
+    let _ = writeln!(
+        md,
+        "Run it with `cutover run PLAN --expect-digest {}` to refuse a plan changed after review.",
+        digest(plan, inventory)
+    );
     md
 }
 
@@ -42,13 +66,35 @@ fn summary(md: &mut String, plan: &Plan, inv: Option<&Inventory>) {
     };
     row(md, "Inventory", &inv_text);
     row(md, "Fire time", &fire_time(&plan.action.at));
-    row(md, "Action", &format!("`{}` via `{}`", remote::fired_command(&plan.action.run, plan.action.sudo), plan.action.mechanism.as_str()));
+    row(
+        md,
+        "Action",
+        &format!(
+            "`{}` via `{}`",
+            remote::fired_command(&plan.action.run, plan.action.sudo),
+            plan.action.mechanism.as_str()
+        ),
+    );
     let e = &plan.execution;
-    row(md, "Execution", &format!("batches of {}, failure budget {}, {} handshakes/s, command timeout {}", e.batch_size, e.max_failures, e.connect_rate, human(e.command_timeout)));
+    row(
+        md,
+        "Execution",
+        &format!(
+            "batches of {}, failure budget {}, {} handshakes/s, command timeout {}",
+            e.batch_size,
+            e.max_failures,
+            e.connect_rate,
+            human(e.command_timeout)
+        ),
+    );
     row(md, "Digest", &format!("`{}`", digest(plan, inv)));
     md.push('\n');
     if let Some(bg) = &m.break_glass {
-        let _ = writeln!(md, "> **Break glass:** {}\n", bg.trim().replace('\n', "\n> "));
+        let _ = writeln!(
+            md,
+            "> **Break glass:** {}\n",
+            bg.trim().replace('\n', "\n> ")
+        );
     }
 }
 
@@ -58,26 +104,70 @@ fn row(md: &mut String, k: &str, v: &str) {
 
 fn fire_time(at: &DateTime<FixedOffset>) -> String {
     let utc = at.to_utc().format("%Y-%m-%d %H:%M:%S UTC");
-    if at.offset().local_minus_utc() == 0 { utc.to_string() } else { format!("{utc} ({} as written)", at.to_rfc3339()) }
+    if at.offset().local_minus_utc() == 0 {
+        utc.to_string()
+    } else {
+        format!("{utc} ({} as written)", at.to_rfc3339())
+    }
 }
 
 fn timeline(md: &mut String, plan: &Plan, inv: Option<&Inventory>) {
     let a = &plan.action;
     let at = a.at.to_utc();
-    let _ = writeln!(md, "## T-minus timeline\n\n| When | UTC | What |\n|---|---|---|");
+    let _ = writeln!(
+        md,
+        "## T-minus timeline\n\n| When | UTC | What |\n|---|---|---|"
+    );
     let mut line = |offset: &str, t: Option<DateTime<Utc>>, what: String| {
         let when = t.map_or("before".to_string(), |t| t.format("%H:%M:%S").to_string());
         let _ = writeln!(md, "| {offset} | {when} | {what} |");
     };
-    line("before T-arm", None, format!("preflight ({} checks), stage ({} steps), verify ({} checks)", plan.preflight.len(), plan.stage.len(), plan.verify.len()));
-    let arming = inv.and_then(|i| i.select(&a.targets.selectors).ok()).map(|h| arming_estimate(h.len(), plan.execution.batch_size, plan.execution.connect_rate));
+    line(
+        "before T-arm",
+        None,
+        format!(
+            "preflight ({} checks), stage ({} steps), verify ({} checks)",
+            plan.preflight.len(),
+            plan.stage.len(),
+            plan.verify.len()
+        ),
+    );
+    let arming = inv
+        .and_then(|i| i.select(&a.targets.selectors).ok())
+        .map(|h| {
+            arming_estimate(
+                h.len(),
+                plan.execution.batch_size,
+                plan.execution.connect_rate,
+            )
+        });
     let est = arming.map_or(String::new(), |d| format!(" (estimated {})", human(d)));
-    line(&format!("T-{}", human(a.arm_window)), Some(at - dur(a.arm_window)), format!("arming window opens: re-verify, then arm every host{est}"));
-    line(&format!("T-{}", human(a.arm_deadline)), Some(at - dur(a.arm_deadline)), "arming deadline: any host not armed means disarm everywhere and abort".into());
-    line(&format!("T-{}", human(a.reverify_before)), Some(at - dur(a.reverify_before)), "last drift check (agents, files); drift disarms".into());
-    line("T", Some(at), format!("**fire**: `{}` on every target host", a.run));
+    line(
+        &format!("T-{}", human(a.arm_window)),
+        Some(at - dur(a.arm_window)),
+        format!("arming window opens: re-verify, then arm every host{est}"),
+    );
+    line(
+        &format!("T-{}", human(a.arm_deadline)),
+        Some(at - dur(a.arm_deadline)),
+        "arming deadline: any host not armed means disarm everywhere and abort".into(),
+    );
+    line(
+        &format!("T-{}", human(a.reverify_before)),
+        Some(at - dur(a.reverify_before)),
+        "last drift check (agents, files); drift disarms".into(),
+    );
+    line(
+        "T",
+        Some(at),
+        format!("**fire**: `{}` on every target host", a.run),
+    );
     if let Some(w) = &plan.watch {
-        line(&format!("T+{}", human(w.timeout)), Some(at + dur(w.timeout)), "watch timeout: not complete by now means failed (break glass)".into());
+        line(
+            &format!("T+{}", human(w.timeout)),
+            Some(at + dur(w.timeout)),
+            "watch timeout: not complete by now means failed (break glass)".into(),
+        );
     }
     md.push('\n');
 }
@@ -89,7 +179,10 @@ fn dur(d: Duration) -> chrono::Duration {
 fn hosts(md: &mut String, inv: Option<&Inventory>) {
     let _ = writeln!(md, "## Hosts\n");
     let Some(inv) = inv else {
-        let _ = writeln!(md, "Inventory not resolved; render with `--inventory FILE` to list hosts and batches.\n");
+        let _ = writeln!(
+            md,
+            "Inventory not resolved; render with `--inventory FILE` to list hosts and batches.\n"
+        );
         return;
     };
     let _ = writeln!(md, "| Group | Count | Hosts |\n|---|---|---|");
@@ -123,31 +216,53 @@ fn phase(md: &mut String, title: &str, items: &[Item<'_>], inv: Option<&Inventor
         let _ = writeln!(md, "### {}. {}\n", i + 1, settings.name);
         let _ = writeln!(md, "- {}", settings_line(settings, inv));
         if let Some(g) = &settings.gate {
-            let _ = writeln!(md, "- **Gate:** the operator types `{g}` before this step runs");
+            let _ = writeln!(
+                md,
+                "- **Gate:** the operator types `{g}` before this step runs"
+            );
         }
         script_block(md, &script, settings.sudo);
     }
 }
 
 fn settings_line(s: &StepSettings, inv: Option<&Inventory>) -> String {
-    let count = inv.and_then(|i| i.select(&s.targets.selectors).ok()).map(|h| h.len());
+    let count = inv
+        .and_then(|i| i.select(&s.targets.selectors).ok())
+        .map(|h| h.len());
     let hosts = match (count, s.once) {
         (Some(_), true) => "one host of".to_string(),
-        (Some(n), false) => format!("{n} hosts in {} batch(es) of {},", n.div_ceil(s.batch_size.max(1)), s.batch_size),
+        (Some(n), false) => format!(
+            "{n} hosts in {} batch(es) of {},",
+            n.div_ceil(s.batch_size.max(1)),
+            s.batch_size
+        ),
         (None, _) => "hosts".to_string(),
     };
-    format!("{hosts} targets `{}`; failure budget {}; timeout {}", s.targets.text.join(", "), s.max_failures, human(s.timeout))
+    format!(
+        "{hosts} targets `{}`; failure budget {}; timeout {}",
+        s.targets.text.join(", "),
+        s.max_failures,
+        human(s.timeout)
+    )
 }
 
 fn script_block(md: &mut String, script: &Script, sudo: bool) {
     match script {
         Script::Remote(s) => {
             let how = if sudo { "sudo -n sh -s" } else { "sh -s" };
-            let _ = writeln!(md, "- Runs on each host via `{how}`:\n\n```sh\n{}\n```\n", s.trim_end());
+            let _ = writeln!(
+                md,
+                "- Runs on each host via `{how}`:\n\n```sh\n{}\n```\n",
+                s.trim_end()
+            );
         }
         Script::Local(argv) => {
             let words: Vec<String> = argv.iter().map(|w| remote::quote(w)).collect();
-            let _ = writeln!(md, "- Runs on the orchestrator:\n\n```sh\n{}\n```\n", words.join(" "));
+            let _ = writeln!(
+                md,
+                "- Runs on the orchestrator:\n\n```sh\n{}\n```\n",
+                words.join(" ")
+            );
         }
         Script::PerHost(what) => {
             let _ = writeln!(md, "- On each host: {what}\n");
@@ -157,15 +272,39 @@ fn script_block(md: &mut String, script: &Script, sudo: bool) {
 
 fn action(md: &mut String, a: &Action, inv: Option<&Inventory>) {
     let _ = writeln!(md, "## Action: {}\n", a.name);
-    let count = inv.and_then(|i| i.select(&a.targets.selectors).ok()).map_or("the".to_string(), |h| h.len().to_string());
-    let _ = writeln!(md, "- Fires at **{}** on {count} hosts (targets `{}`)", fire_time(&a.at), a.targets.text.join(", "));
-    let _ = writeln!(md, "- Mechanism `{}`; arming between T-{} and T-{}; arming failure budget {}", a.mechanism.as_str(), human(a.arm_window), human(a.arm_deadline), a.max_failures);
+    let count = inv
+        .and_then(|i| i.select(&a.targets.selectors).ok())
+        .map_or("the".to_string(), |h| h.len().to_string());
+    let _ = writeln!(
+        md,
+        "- Fires at **{}** on {count} hosts (targets `{}`)",
+        fire_time(&a.at),
+        a.targets.text.join(", ")
+    );
+    let _ = writeln!(
+        md,
+        "- Mechanism `{}`; arming between T-{} and T-{}; arming failure budget {}",
+        a.mechanism.as_str(),
+        human(a.arm_window),
+        human(a.arm_deadline),
+        a.max_failures
+    );
     if let Some(g) = &a.gate {
         let _ = writeln!(md, "- **Gate:** the operator types `{g}` before arming");
     }
-    let _ = writeln!(md, "- All or nothing: if any host fails to arm or verify by the deadline, every armed host is disarmed and the run aborts.");
-    let _ = writeln!(md, "- Each host records a receipt (planned time, actual start, exit code); the fire spread is measured.\n");
-    let _ = writeln!(md, "```sh\n{}\n```\n", remote::fired_command(&a.run, a.sudo));
+    let _ = writeln!(
+        md,
+        "- All or nothing: if any host fails to arm or verify by the deadline, every armed host is disarmed and the run aborts."
+    );
+    let _ = writeln!(
+        md,
+        "- Each host records a receipt (planned time, actual start, exit code); the fire spread is measured.\n"
+    );
+    let _ = writeln!(
+        md,
+        "```sh\n{}\n```\n",
+        remote::fired_command(&a.run, a.sudo)
+    );
 }
 
 fn watch(md: &mut String, w: Option<&Watch>, plan: &Plan) {
@@ -174,39 +313,84 @@ fn watch(md: &mut String, w: Option<&Watch>, plan: &Plan) {
         let _ = writeln!(md, "No `[watch]`: nothing decides completion.\n");
         return;
     };
-    let _ = writeln!(md, "- Poll every {}; complete when {} hold for {} continuously; fail after {}", human(w.poll_interval), conditions(&w.complete_when), human(w.stable_for), human(w.timeout));
+    let _ = writeln!(
+        md,
+        "- Poll every {}; complete when {} hold for {} continuously; fail after {}",
+        human(w.poll_interval),
+        conditions(&w.complete_when),
+        human(w.stable_for),
+        human(w.timeout)
+    );
     if let Some(q) = &w.quorum {
-        let voters = q.voters.map_or("all targets".to_string(), |v| v.to_string());
-        let _ = writeln!(md, "- Quorum: `{:?}` on `{}`, expecting {voters} voters; missing or stale readings count as unhealthy", q.source, q.targets.text.join(", "));
+        let voters = q
+            .voters
+            .map_or("all targets".to_string(), |v| v.to_string());
+        let _ = writeln!(
+            md,
+            "- Quorum: `{:?}` on `{}`, expecting {voters} voters; missing or stale readings count as unhealthy",
+            q.source,
+            q.targets.text.join(", ")
+        );
     }
     for p in &w.probes {
         let _ = writeln!(md, "- Probe `{}`: {}", p.name, probe_text(p));
     }
     if !w.abort_if.is_empty() {
         let list: Vec<String> = w.abort_if.iter().map(|a| format!("`{a:?}`")).collect();
-        let _ = writeln!(md, "- **Abort before the fire time (disarm everywhere) if:** {}", list.join(", "));
+        let _ = writeln!(
+            md,
+            "- **Abort before the fire time (disarm everywhere) if:** {}",
+            list.join(", ")
+        );
     }
     if let Some(bg) = &plan.meta.break_glass {
-        let _ = writeln!(md, "- On timeout: **break glass**: {}", bg.trim().replace('\n', " "));
+        let _ = writeln!(
+            md,
+            "- On timeout: **break glass**: {}",
+            bg.trim().replace('\n', " ")
+        );
     }
     md.push('\n');
 }
 
 fn conditions(c: &[super::model::Condition]) -> String {
-    let v: Vec<String> = c.iter().map(|c| match c {
-        super::model::Condition::Quorum => "quorum".to_string(),
-        super::model::Condition::AllProbes => "all probes".to_string(),
-        super::model::Condition::Probe(n) => format!("probe `{n}`"),
-    }).collect();
+    let v: Vec<String> = c
+        .iter()
+        .map(|c| match c {
+            super::model::Condition::Quorum => "quorum".to_string(),
+            super::model::Condition::AllProbes => "all probes".to_string(),
+            super::model::Condition::Probe(n) => format!("probe `{n}`"),
+        })
+        .collect();
     v.join(" and ")
 }
 
 fn probe_text(p: &super::model::Probe) -> String {
     use super::model::ProbeKind;
-    let on = if p.targets.text.is_empty() { "from the orchestrator".to_string() } else { format!("on `{}`, {}% must pass", p.targets.text.join(", "), p.min_pass * 100.0) };
+    let on = if p.targets.text.is_empty() {
+        "from the orchestrator".to_string()
+    } else {
+        format!(
+            "on `{}`, {}% must pass",
+            p.targets.text.join(", "),
+            p.min_pass * 100.0
+        )
+    };
     match &p.kind {
-        ProbeKind::Http { url, expect_status, metric, .. } => {
-            let m = metric.as_ref().map_or(String::new(), |m| format!("; metric `{}` within [{}, {}]", m.pattern, m.min.map_or("-inf".into(), |v| v.to_string()), m.max.map_or("+inf".into(), |v| v.to_string())));
+        ProbeKind::Http {
+            url,
+            expect_status,
+            metric,
+            ..
+        } => {
+            let m = metric.as_ref().map_or(String::new(), |m| {
+                format!(
+                    "; metric `{}` within [{}, {}]",
+                    m.pattern,
+                    m.min.map_or("-inf".into(), |v| v.to_string()),
+                    m.max.map_or("+inf".into(), |v| v.to_string())
+                )
+            });
             format!("HTTP {url} expects {expect_status} {on}{m}")
         }
         ProbeKind::Tcp { port } => format!("TCP port {port} {on}"),

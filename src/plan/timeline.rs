@@ -20,7 +20,11 @@ pub fn arming_estimate(hosts: usize, batch_size: usize, connect_rate: f64) -> Du
 
 /// A duration as the runbook and diagnostics show it: `4m 30s`, `2s`, `250ms`.
 pub fn human(d: Duration) -> String {
-    let rounded = if d >= Duration::from_secs(1) { Duration::from_secs(d.as_secs()) } else { Duration::from_millis(d.as_millis() as u64) };
+    let rounded = if d >= Duration::from_secs(1) {
+        Duration::from_secs(d.as_secs())
+    } else {
+        Duration::from_millis(d.as_millis() as u64)
+    };
     humantime::format_duration(rounded).to_string()
 }
 
@@ -31,7 +35,10 @@ mod tests {
     #[test]
     fn reference_fleet_arms_in_under_a_minute_at_ten_per_second() {
         let d = arming_estimate(255, 20, 10.0);
-        assert_eq!(d, Duration::from_secs_f64(25.5) + Duration::from_secs(13 * 3));
+        assert_eq!(
+            d,
+            Duration::from_secs_f64(25.5) + Duration::from_secs(13 * 3)
+        );
     }
 
     #[test]

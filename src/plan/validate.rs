@@ -34,18 +34,49 @@ pub struct Context<'a> {
 }
 
 /// Validates a raw plan; returns the plan only if no error was found.
-pub fn validate(raw: &RawPlan, spans: &SpanIndex, cx: Context<'_>) -> (Option<Plan>, Vec<Diagnostic>) {
-    let mut v = V { spans, cx, diags: Vec::new() };
+pub fn validate(
+    raw: &RawPlan,
+    spans: &SpanIndex,
+    cx: Context<'_>,
+) -> (Option<Plan>, Vec<Diagnostic>) {
+    let mut v = V {
+        spans,
+        cx,
+        diags: Vec::new(),
+    };
     let meta = v.meta(&raw.plan);
     let ssh = v.ssh(raw.ssh.as_ref());
     let execution = v.execution(raw.execution.as_ref());
-    let preflight = raw.preflight.iter().enumerate().map(|(i, c)| v.check("preflight", i, c, &execution)).collect();
-    let verify = raw.verify.iter().enumerate().map(|(i, c)| v.check("verify", i, c, &execution)).collect();
-    let stage = raw.stage.iter().enumerate().map(|(i, s)| v.step("stage", i, s, &execution)).collect();
-    let post = raw.post.iter().enumerate().map(|(i, s)| v.step("post", i, s, &execution)).collect();
+    let preflight = raw
+        .preflight
+        .iter()
+        .enumerate()
+        .map(|(i, c)| v.check("preflight", i, c, &execution))
+        .collect();
+    let verify = raw
+        .verify
+        .iter()
+        .enumerate()
+        .map(|(i, c)| v.check("verify", i, c, &execution))
+        .collect();
+    let stage = raw
+        .stage
+        .iter()
+        .enumerate()
+        .map(|(i, s)| v.step("stage", i, s, &execution))
+        .collect();
+    let post = raw
+        .post
+        .iter()
+        .enumerate()
+        .map(|(i, s)| v.step("post", i, s, &execution))
+        .collect();
     let action = v.action(&raw.action, &execution);
     let watch = v.watch(raw.watch.as_ref());
-    let failed = v.diags.iter().any(|d| d.severity == super::diagnostic::Severity::Error);
+    let failed = v
+        .diags
+        .iter()
+        .any(|d| d.severity == super::diagnostic::Severity::Error);
     let plan = action.filter(|_| !failed).map(|action| Plan {
         meta,
         inventory_path: raw.inventory.as_ref().map(|i| i.path.clone()),
@@ -70,13 +101,19 @@ struct V<'a> {
 
 impl V<'_> {
     fn error(&mut self, path: &str, message: impl Into<String>) -> &mut Diagnostic {
-        self.diags.push(Diagnostic::error(message, self.spans.value(path)));
-        self.diags.last_mut().expect("just pushed")
+        let d = Diagnostic::error(message, self.spans.value(path));
+        self.push(d)
     }
 
     fn warning(&mut self, path: &str, message: impl Into<String>) -> &mut Diagnostic {
-        self.diags.push(Diagnostic::warning(message, self.spans.value(path)));
-        self.diags.last_mut().expect("just pushed")
+        let d = Diagnostic::warning(message, self.spans.value(path));
+        self.push(d)
+    }
+
+    fn push(&mut self, d: Diagnostic) -> &mut Diagnostic {
+        self.diags.push(d);
+        let last = self.diags.len() - 1;
+        &mut self.diags[last]
     }
 
     fn hint(d: &mut Diagnostic, hint: impl Into<String>) {
@@ -84,7 +121,13 @@ impl V<'_> {
     }
 
     /// Runs a value parser; on error reports it at `path` and returns the fallback.
-    fn value<T, R>(&mut self, path: &str, raw: Option<R>, default: T, parse: impl FnOnce(R) -> Result<T, String>) -> T {
+    fn value<T, R>(
+        &mut self,
+        path: &str,
+        raw: Option<R>,
+        default: T,
+        parse: impl FnOnce(R) -> Result<T, String>,
+    ) -> T {
         let Some(raw) = raw else { return default };
         match parse(raw) {
             Ok(v) => v,
@@ -102,10 +145,19 @@ impl V<'_> {
     fn meta(&mut self, raw: &RawMeta) -> Meta {
         let slug = !raw.name.is_empty()
             && raw.name.len() <= 64
-            && raw.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+            && raw
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
         if !slug {
-            let d = self.error("plan.name", format!("plan name `{}` is not a slug", raw.name));
-            V::hint(d, "use lowercase letters, digits, - and _ (it names run directories and locks)");
+            let d = self.error(
+                "plan.name",
+                format!("plan name `{}` is not a slug", raw.name),
+            );
+            V::hint(
+                d,
+                "use lowercase letters, digits, - and _ (it names run directories and locks)",
+            );
         }
         Meta {
             name: raw.name.clone(),
@@ -125,26 +177,60 @@ impl V<'_> {
             use_agent: raw.use_agent.unwrap_or(true),
             known_hosts: raw.known_hosts.clone(),
             proxy_jump: raw.proxy_jump.clone(),
-            connect_timeout: self.duration("ssh.connect_timeout", raw.connect_timeout.as_ref(), Duration::from_secs(10)),
-            keepalive: self.duration("ssh.keepalive", raw.keepalive.as_ref(), Duration::from_secs(15)),
+            connect_timeout: self.duration(
+                "ssh.connect_timeout",
+                raw.connect_timeout.as_ref(),
+                Duration::from_secs(10),
+            ),
+            keepalive: self.duration(
+                "ssh.keepalive",
+                raw.keepalive.as_ref(),
+                Duration::from_secs(15),
+            ),
         }
     }
 
     fn execution(&mut self, raw: Option<&RawExecution>) -> Execution {
         let d = RawExecution::default();
         let raw = raw.unwrap_or(&d);
-        let batch_size = self.batch_size("execution.batch_size", raw.batch_size).unwrap_or(DEFAULT_BATCH_SIZE);
+        let batch_size = self
+            .batch_size("execution.batch_size", raw.batch_size)
+            .unwrap_or(DEFAULT_BATCH_SIZE);
         let rate = raw.connect_rate.unwrap_or(DEFAULT_CONNECT_RATE);
         if !(rate > 0.0 && rate.is_finite()) {
-            let d = self.error("execution.connect_rate", format!("connect_rate {rate} must be above 0"));
-            V::hint(d, "it is new SSH handshakes per second; 10 keeps well under sshd MaxStartups");
+            let d = self.error(
+                "execution.connect_rate",
+                format!("connect_rate {rate} must be above 0"),
+            );
+            V::hint(
+                d,
+                "it is new SSH handshakes per second; 10 keeps well under sshd MaxStartups",
+            );
         }
         Execution {
             batch_size,
-            max_failures: self.value("execution.max_failures", raw.max_failures.as_ref(), Budget::Count(0), values::budget),
-            connect_rate: if rate > 0.0 && rate.is_finite() { rate } else { DEFAULT_CONNECT_RATE },
-            command_timeout: self.duration("execution.command_timeout", raw.command_timeout.as_ref(), Duration::from_secs(60)),
-            output_cap: self.value("execution.output_cap", raw.output_cap.as_ref(), 64 * 1024, |s| values::size(s)),
+            max_failures: self.value(
+                "execution.max_failures",
+                raw.max_failures.as_ref(),
+                Budget::Count(0),
+                values::budget,
+            ),
+            connect_rate: if rate > 0.0 && rate.is_finite() {
+                rate
+            } else {
+                DEFAULT_CONNECT_RATE
+            },
+            command_timeout: self.duration(
+                "execution.command_timeout",
+                raw.command_timeout.as_ref(),
+                Duration::from_secs(60),
+            ),
+            output_cap: self.value(
+                "execution.output_cap",
+                raw.output_cap.as_ref(),
+                64 * 1024,
+                |s| values::size(s),
+            ),
         }
     }
 
@@ -154,7 +240,10 @@ impl V<'_> {
             Ok(n) if (1..=MAX_BATCH_SIZE).contains(&n) => Some(n),
             _ => {
                 let d = self.error(path, format!("batch_size {n} is out of range"));
-                V::hint(d, format!("use 1 to {MAX_BATCH_SIZE}; the reference run used 20"));
+                V::hint(
+                    d,
+                    format!("use 1 to {MAX_BATCH_SIZE}; the reference run used 20"),
+                );
                 None
             }
         }
@@ -164,7 +253,11 @@ impl V<'_> {
     fn targets(&mut self, path: &str, text: Vec<String>) -> Targets {
         let mut selectors = Vec::new();
         for (i, s) in text.iter().enumerate() {
-            let at = if text.len() > 1 { format!("{path}[{i}]") } else { path.to_string() };
+            let at = if text.len() > 1 {
+                format!("{path}[{i}]")
+            } else {
+                path.to_string()
+            };
             match Selector::parse(s) {
                 Ok(sel) => selectors.push(sel),
                 Err(e) => {
@@ -181,7 +274,13 @@ impl V<'_> {
         let Some(inv) = self.cx.inventory else { return };
         match inv.select(&targets.selectors) {
             Ok(hosts) if hosts.is_empty() => {
-                let d = self.error(path, format!("targets {:?} select no host in inventory `{}`", targets.text, inv.name));
+                let d = self.error(
+                    path,
+                    format!(
+                        "targets {:?} select no host in inventory `{}`",
+                        targets.text, inv.name
+                    ),
+                );
                 V::hint(d, "check the group names with `cutover inventory show`");
             }
             Ok(_) => {}
@@ -194,7 +293,10 @@ impl V<'_> {
 
     /// Number of hosts a target set selects, when an inventory is known.
     fn host_count(&self, targets: &Targets) -> Option<usize> {
-        self.cx.inventory?.select(&targets.selectors).ok().map(|h| h.len())
+        self.cx
+            .inventory?
+            .select(&targets.selectors)
+            .ok()
+            .map(|h| h.len())
     }
 }
-

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 /// `"90s"`, `"2m"`, `"500ms"`: humantime syntax.
 pub fn duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. \"30s\", \"2m\", \"500ms\""))
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("`{text}` is not a duration ({e}); write e.g. \"30s\", \"2m\", \"500ms\"")
+    })
 }
 
 /// `"64KiB"`, `"1MB"`, `"4096"`.
@@ -25,13 +26,20 @@ pub fn budget(raw: &RawBudget) -> Result<Budget, String> {
         RawBudget::Text(t) => t.trim(),
     };
     if let Some(p) = text.strip_suffix('%') {
-        let p: f64 = p.trim().parse().map_err(|_| format!("`{text}` is not a percentage"))?;
+        let p: f64 = p
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{text}` is not a percentage"))?;
         if !(0.0..=100.0).contains(&p) {
-            return Err(format!("failure budget {text} is out of range: use 0% to 100%"));
+            return Err(format!(
+                "failure budget {text} is out of range: use 0% to 100%"
+            ));
         }
         return Ok(Budget::Percent(p));
     }
-    let n: i64 = text.parse().map_err(|_| format!("`{text}` is not a count or a percentage like \"5%\""))?;
+    let n: i64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a count or a percentage like \"5%\""))?;
     count(n).map(Budget::Count)
 }
 
@@ -55,7 +63,9 @@ pub fn mechanism(text: &str) -> Result<Mechanism, String> {
         "at" => Ok(Mechanism::At),
         "waiter" => Ok(Mechanism::Waiter),
         "auto" => Ok(Mechanism::Auto),
-        _ => Err(format!("unknown mechanism `{text}`: use systemd, at, waiter or auto")),
+        _ => Err(format!(
+            "unknown mechanism `{text}`: use systemd, at, waiter or auto"
+        )),
     }
 }
 
@@ -75,13 +85,17 @@ pub fn quorum_source(text: &str) -> Result<QuorumSource, String> {
         "etcd" => Ok(QuorumSource::Etcd),
         "consul" => Ok(QuorumSource::Consul),
         "command" => Ok(QuorumSource::Command),
-        _ => Err(format!("unknown quorum source `{text}`: use etcd, consul or command")),
+        _ => Err(format!(
+            "unknown quorum source `{text}`: use etcd, consul or command"
+        )),
     }
 }
 
 /// A regular expression that compiles.
 pub fn regex(text: &str) -> Result<String, String> {
-    regex::Regex::new(text).map(|_| text.to_string()).map_err(|e| format!("invalid regular expression: {e}"))
+    regex::Regex::new(text)
+        .map(|_| text.to_string())
+        .map_err(|e| format!("invalid regular expression: {e}"))
 }
 
 /// An octal file mode such as `"0644"`.
@@ -109,20 +123,33 @@ pub fn fraction(text: &str) -> Result<f64, String> {
         .strip_suffix('%')
         .and_then(|p| p.trim().parse().ok())
         .ok_or_else(|| format!("`{text}` is not a percentage like \"90%\""))?;
-    if (0.0..=100.0).contains(&p) { Ok(p / 100.0) } else { Err(format!("{text} is out of range: use 0% to 100%")) }
+    if (0.0..=100.0).contains(&p) {
+        Ok(p / 100.0)
+    } else {
+        Err(format!("{text} is out of range: use 0% to 100%"))
+    }
 }
 
 /// A TCP port.
 pub fn port(n: i64) -> Result<u16, String> {
-    u16::try_from(n).ok().filter(|p| *p > 0).ok_or_else(|| format!("{n} is not a TCP port (1-65535)"))
+    u16::try_from(n)
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("{n} is not a TCP port (1-65535)"))
 }
 
 /// A word for an operator gate: non-empty, no spaces.
 pub fn gate(text: &str) -> Result<String, String> {
-    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         Ok(text.to_string())
     } else {
-        Err(format!("gate `{text}` must be one word (letters, digits, - or _) for the operator to type"))
+        Err(format!(
+            "gate `{text}` must be one word (letters, digits, - or _) for the operator to type"
+        ))
     }
 }
 
@@ -147,10 +174,24 @@ mod tests {
     #[test]
     fn budgets() {
         assert_eq!(budget(&RawBudget::Count(3)).unwrap(), Budget::Count(3));
-        assert_eq!(budget(&RawBudget::Text("5%".into())).unwrap(), Budget::Percent(5.0));
-        assert_eq!(budget(&RawBudget::Text("2".into())).unwrap(), Budget::Count(2));
-        assert!(budget(&RawBudget::Text("150%".into())).unwrap_err().contains("out of range"));
-        assert!(budget(&RawBudget::Count(-1)).unwrap_err().contains("negative"));
+        assert_eq!(
+            budget(&RawBudget::Text("5%".into())).unwrap(),
+            Budget::Percent(5.0)
+        );
+        assert_eq!(
+            budget(&RawBudget::Text("2".into())).unwrap(),
+            Budget::Count(2)
+        );
+        assert!(
+            budget(&RawBudget::Text("150%".into()))
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(
+            budget(&RawBudget::Count(-1))
+                .unwrap_err()
+                .contains("negative")
+        );
         assert_eq!(Budget::Percent(5.0).allowed(255), 12);
         assert_eq!(Budget::Percent(0.0).allowed(255), 0);
         assert_eq!(Budget::Percent(100.0).allowed(7), 7);

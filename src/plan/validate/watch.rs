@@ -1,7 +1,9 @@
 //! Validation of `[watch]`: quorum source, probes, completion and abort conditions.
 
 use super::{V, values};
-use crate::plan::model::{AbortCondition, Condition, MetricBound, Probe, ProbeKind, Quorum, Targets, Watch};
+use crate::plan::model::{
+    AbortCondition, Condition, MetricBound, Probe, ProbeKind, Quorum, Targets, Watch,
+};
 use crate::plan::raw::{RawProbe, RawQuorum, RawWatch};
 use crate::plan::timeline::human;
 use std::time::Duration;
@@ -12,41 +14,97 @@ pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
 impl V<'_> {
     pub(super) fn watch(&mut self, raw: Option<&RawWatch>) -> Option<Watch> {
         let Some(raw) = raw else {
-            let d = self.warning("action", "the plan has no [watch]: nothing decides when the cutover is complete");
-            V::hint(d, "add [watch] with a timeout, a quorum source or probes, and complete_when");
+            let d = self.warning(
+                "action",
+                "the plan has no [watch]: nothing decides when the cutover is complete",
+            );
+            V::hint(
+                d,
+                "add [watch] with a timeout, a quorum source or probes, and complete_when",
+            );
             return None;
         };
-        let poll_interval = self.duration("watch.poll_interval", raw.poll_interval.as_ref(), Duration::from_secs(1));
+        let poll_interval = self.duration(
+            "watch.poll_interval",
+            raw.poll_interval.as_ref(),
+            Duration::from_secs(1),
+        );
         if poll_interval < MIN_POLL_INTERVAL {
-            self.error("watch.poll_interval", format!("poll_interval {} is below the 100ms minimum", human(poll_interval)));
+            self.error(
+                "watch.poll_interval",
+                format!(
+                    "poll_interval {} is below the 100ms minimum",
+                    human(poll_interval)
+                ),
+            );
         }
         let timeout = match &raw.timeout {
             Some(t) => self.duration("watch.timeout", Some(t), Duration::from_secs(600)),
             None => {
                 let d = self.error("watch", "[watch] has no timeout: a cutover that never completes would be watched forever");
-                V::hint(d, "add e.g. timeout = \"10m\"; on timeout the run fails and prints break_glass");
+                V::hint(
+                    d,
+                    "add e.g. timeout = \"10m\"; on timeout the run fails and prints break_glass",
+                );
                 Duration::from_secs(600)
             }
         };
-        let stable_for = self.duration("watch.stable_for", raw.stable_for.as_ref(), Duration::from_secs(10));
+        let stable_for = self.duration(
+            "watch.stable_for",
+            raw.stable_for.as_ref(),
+            Duration::from_secs(10),
+        );
         if stable_for >= timeout {
-            self.error("watch.stable_for", format!("stable_for {} is not shorter than timeout {}", human(stable_for), human(timeout)));
+            self.error(
+                "watch.stable_for",
+                format!(
+                    "stable_for {} is not shorter than timeout {}",
+                    human(stable_for),
+                    human(timeout)
+                ),
+            );
         }
         let quorum = raw.quorum.as_ref().map(|q| self.quorum(q));
-        let probes: Vec<Probe> = raw.probe.iter().enumerate().map(|(i, p)| self.probe(i, p)).collect();
+        let probes: Vec<Probe> = raw
+            .probe
+            .iter()
+            .enumerate()
+            .map(|(i, p)| self.probe(i, p))
+            .collect();
         self.duplicate_probes(&probes);
         let names: Vec<&str> = probes.iter().map(|p| p.name.as_str()).collect();
         let complete_when = self.complete_when(raw, quorum.is_some(), &names);
         let abort_if = self.abort_if(raw, quorum.is_some(), &names);
-        Some(Watch { poll_interval, stable_for, timeout, complete_when, abort_if, quorum, probes })
+        Some(Watch {
+            poll_interval,
+            stable_for,
+            timeout,
+            complete_when,
+            abort_if,
+            quorum,
+            probes,
+        })
     }
 
     fn quorum(&mut self, raw: &RawQuorum) -> Quorum {
-        let source = self.value("watch.quorum.source", Some(&raw.source), crate::plan::model::QuorumSource::Command, |s| values::quorum_source(s));
-        let targets = self.targets("watch.quorum.targets", values::targets(raw.targets.as_ref()));
-        let voters = raw.voters.map(|n| self.value("watch.quorum.voters", Some(n), 0, |n| {
-            usize::try_from(n).ok().filter(|n| *n > 0).ok_or(format!("voters {n} must be 1 or more"))
-        }));
+        let source = self.value(
+            "watch.quorum.source",
+            Some(&raw.source),
+            crate::plan::model::QuorumSource::Command,
+            |s| values::quorum_source(s),
+        );
+        let targets = self.targets(
+            "watch.quorum.targets",
+            values::targets(raw.targets.as_ref()),
+        );
+        let voters = raw.voters.map(|n| {
+            self.value("watch.quorum.voters", Some(n), 0, |n| {
+                usize::try_from(n)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(format!("voters {n} must be 1 or more"))
+            })
+        });
         if source == crate::plan::model::QuorumSource::Command && raw.run.is_none() {
             self.error("watch.quorum", "quorum source `command` needs `run`");
         }
@@ -54,22 +112,38 @@ impl V<'_> {
             self.url(&format!("watch.quorum.endpoints[{i}]"), e);
         }
         self.voters_consistent(voters, &targets);
-        Quorum { source, targets, voters, endpoints: raw.endpoints.clone(), run: raw.run.clone() }
+        Quorum {
+            source,
+            targets,
+            voters,
+            endpoints: raw.endpoints.clone(),
+            run: raw.run.clone(),
+        }
     }
 
     fn voters_consistent(&mut self, voters: Option<usize>, targets: &Targets) {
         let members = self.host_count(targets);
-        if let (Some(v), Some(m)) = (voters, members) {
-            if v > m {
-                let d = self.error("watch.quorum.voters", format!("voters = {v} but the quorum targets select only {m} hosts"));
-                V::hint(d, "a cluster cannot have more voters than member hosts; fix voters or targets");
-            }
+        if let (Some(v), Some(m)) = (voters, members)
+            && v > m
+        {
+            let d = self.error(
+                "watch.quorum.voters",
+                format!("voters = {v} but the quorum targets select only {m} hosts"),
+            );
+            V::hint(
+                d,
+                "a cluster cannot have more voters than member hosts; fix voters or targets",
+            );
         }
-        if let Some(v) = voters.or(members) {
-            if v % 2 == 0 && v > 0 {
-                let d = self.warning("watch.quorum.voters", format!("{v} voters tolerate no more failures than {}", v - 1));
-                V::hint(d, "odd voter counts are the norm for raft clusters");
-            }
+        if let Some(v) = voters.or(members)
+            && v % 2 == 0
+            && v > 0
+        {
+            let d = self.warning(
+                "watch.quorum.voters",
+                format!("{v} voters tolerate no more failures than {}", v - 1),
+            );
+            V::hint(d, "odd voter counts are the norm for raft clusters");
         }
     }
 
@@ -78,9 +152,14 @@ impl V<'_> {
         let p = |f: &str| format!("{path}.{f}");
         let targets = match &raw.targets {
             Some(t) => self.targets(&p("targets"), values::targets(Some(t))),
-            None => Targets { text: Vec::new(), selectors: Vec::new() },
+            None => Targets {
+                text: Vec::new(),
+                selectors: Vec::new(),
+            },
         };
-        let min_pass = self.value(&p("min_pass"), raw.min_pass.as_ref(), 1.0, |s| values::fraction(s));
+        let min_pass = self.value(&p("min_pass"), raw.min_pass.as_ref(), 1.0, |s| {
+            values::fraction(s)
+        });
         let kind = match raw.kind.as_str() {
             "http" => {
                 let url = raw.url.as_deref().unwrap_or_default();
@@ -92,18 +171,33 @@ impl V<'_> {
                     max: raw.max_value,
                     min: raw.min_value,
                 });
-                if metric.as_ref().is_some_and(|m| m.max.is_none() && m.min.is_none()) {
-                    self.error(&p("metric"), "a metric needs max_value or min_value to compare with");
+                if metric
+                    .as_ref()
+                    .is_some_and(|m| m.max.is_none() && m.min.is_none())
+                {
+                    self.error(
+                        &p("metric"),
+                        "a metric needs max_value or min_value to compare with",
+                    );
                 }
                 ProbeKind::Http {
-                    url: if url.is_empty() { String::new() } else { self.url(&p("url"), url) },
+                    url: if url.is_empty() {
+                        String::new()
+                    } else {
+                        self.url(&p("url"), url)
+                    },
                     expect_status: self.status(&p("expect_status"), raw.expect_status),
                     body_matches: self.regex(&p("body_matches"), raw.body_matches.as_ref()),
-                    max_latency: raw.max_latency.as_ref().map(|l| self.duration(&p("max_latency"), Some(l), Duration::ZERO)),
+                    max_latency: raw
+                        .max_latency
+                        .as_ref()
+                        .map(|l| self.duration(&p("max_latency"), Some(l), Duration::ZERO)),
                     metric,
                 }
             }
-            "tcp" => ProbeKind::Tcp { port: self.value(&p("port"), raw.port.or(Some(0)), 0, values::port) },
+            "tcp" => ProbeKind::Tcp {
+                port: self.value(&p("port"), raw.port.or(Some(0)), 0, values::port),
+            },
             "command" => {
                 if raw.run.is_none() {
                     self.error(&path, "a command probe needs `run`");
@@ -111,27 +205,48 @@ impl V<'_> {
                 if raw.targets.is_none() {
                     self.error(&path, "a command probe needs `targets` to run on");
                 }
-                ProbeKind::Command { run: raw.run.clone().unwrap_or_default() }
+                ProbeKind::Command {
+                    run: raw.run.clone().unwrap_or_default(),
+                }
             }
             other => {
-                self.error(&p("kind"), format!("unknown probe kind `{other}`: use http, tcp or command"));
+                self.error(
+                    &p("kind"),
+                    format!("unknown probe kind `{other}`: use http, tcp or command"),
+                );
                 ProbeKind::Command { run: String::new() }
             }
         };
-        Probe { name: raw.name.clone(), targets, min_pass, kind }
+        Probe {
+            name: raw.name.clone(),
+            targets,
+            min_pass,
+            kind,
+        }
     }
 
     fn duplicate_probes(&mut self, probes: &[Probe]) {
         for (i, p) in probes.iter().enumerate() {
             if probes[..i].iter().any(|q| q.name == p.name) {
-                self.error(&format!("watch.probe[{i}].name"), format!("probe name `{}` is used twice", p.name));
+                self.error(
+                    &format!("watch.probe[{i}].name"),
+                    format!("probe name `{}` is used twice", p.name),
+                );
             }
         }
     }
 
-    fn complete_when(&mut self, raw: &RawWatch, has_quorum: bool, names: &[&str]) -> Vec<Condition> {
+    fn complete_when(
+        &mut self,
+        raw: &RawWatch,
+        has_quorum: bool,
+        names: &[&str],
+    ) -> Vec<Condition> {
         if raw.complete_when.is_empty() {
-            let d = self.error("watch", "[watch] has no complete_when: nothing can declare the cutover complete");
+            let d = self.error(
+                "watch",
+                "[watch] has no complete_when: nothing can declare the cutover complete",
+            );
             V::hint(d, "add e.g. complete_when = [\"quorum\", \"all_probes\"]");
         }
         let mut out = Vec::new();
@@ -140,13 +255,15 @@ impl V<'_> {
             let cond = match c.as_str() {
                 "quorum" => Condition::Quorum,
                 "all_probes" => Condition::AllProbes,
-                other => match other.strip_prefix("probe:") {
-                    Some(name) => Condition::Probe(name.to_string()),
-                    None => {
-                        self.error(&path, format!("unknown condition `{other}`: use quorum, all_probes or probe:NAME"));
-                        continue;
+                other => {
+                    match other.strip_prefix("probe:") {
+                        Some(name) => Condition::Probe(name.to_string()),
+                        None => {
+                            self.error(&path, format!("unknown condition `{other}`: use quorum, all_probes or probe:NAME"));
+                            continue;
+                        }
                     }
-                },
+                }
             };
             self.condition_refs(&path, &cond, has_quorum, names);
             out.push(cond);
@@ -157,10 +274,16 @@ impl V<'_> {
     fn condition_refs(&mut self, path: &str, cond: &Condition, has_quorum: bool, names: &[&str]) {
         match cond {
             Condition::Quorum if !has_quorum => {
-                self.error(path, "`quorum` is a condition but [watch.quorum] is missing");
+                self.error(
+                    path,
+                    "`quorum` is a condition but [watch.quorum] is missing",
+                );
             }
             Condition::AllProbes if names.is_empty() => {
-                self.error(path, "`all_probes` is a condition but there is no [[watch.probe]]");
+                self.error(
+                    path,
+                    "`all_probes` is a condition but there is no [[watch.probe]]",
+                );
             }
             Condition::Probe(n) if !names.contains(&n.as_str()) => {
                 let d = self.error(path, format!("no probe named `{n}`"));
@@ -170,7 +293,12 @@ impl V<'_> {
         }
     }
 
-    fn abort_if(&mut self, raw: &RawWatch, has_quorum: bool, names: &[&str]) -> Vec<AbortCondition> {
+    fn abort_if(
+        &mut self,
+        raw: &RawWatch,
+        has_quorum: bool,
+        names: &[&str],
+    ) -> Vec<AbortCondition> {
         let mut out = Vec::new();
         for (i, c) in raw.abort_if.iter().enumerate() {
             let path = format!("watch.abort_if[{i}]");
