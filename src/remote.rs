@@ -3,6 +3,8 @@
 //! Every plan value that lands in a script is quoted with `shlex` (or passed base64-encoded),
 //! so no plan value or host variable can inject shell. Scripts go to a fixed `sh -s` on stdin.
 
+pub mod files;
+
 use crate::plan::model::{CheckKind, Mechanism, StepKind};
 
 /// Quotes one word for a POSIX shell.
