@@ -4,6 +4,7 @@
 //! rendering) wrapped by thin async shells (SSH transport, executor, terminal, CLI).
 //! See `docs/architecture.md` for the module map and the no-I/O rule of the core.
 
+pub mod arm;
 pub mod checks;
 pub mod cli;
 pub mod clock;

@@ -1,0 +1,63 @@
+//! The job wrapper every mechanism fires: late guard, wake/start/end times, receipt.
+
+use crate::remote::quote;
+
+/// How late a job may wake and still fire. Past this the job records `skipped=late` instead:
+/// a host that was down or suspended must not restart a service minutes after the fleet did
+/// (`at` runs missed jobs when atd comes back; systemd's `Persistent=` would too).
+pub const MAX_LATE_NS: i64 = 5_000_000_000;
+
+/// What the job needs to know: where its files live, when it should fire, and what to run.
+#[derive(Debug, Clone)]
+pub struct Job<'a> {
+    /// Per-run directory on the host.
+    pub dir: &'a str,
+    /// Planned fire time, ns since the epoch (UTC).
+    pub fire_ns: i128,
+    /// The action, e.g. `sudo -n sh -c 'systemctl restart consul'`.
+    pub command: &'a str,
+}
+
+/// The wrapper script written to `DIR/job.sh` at arming time.
+///
+/// The receipt is `key=value` lines, appended as the job progresses, so a crash mid-action
+/// still leaves `woke_ns` and `started_ns` behind.
+pub fn script(job: &Job<'_>) -> String {
+    format!(
+        "#!/bin/sh\n# cutover job: fires the action once, records a receipt.\nd={dir}\nr=\"$d/receipt\"\nwoke=$(date +%s%N)\nplanned={fire}\necho \"planned_ns=$planned\" > \"$r.tmp\"\necho \"woke_ns=$woke\" >> \"$r.tmp\"\nif [ $((woke - planned)) -gt {late} ]; then echo 'skipped=late' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nmv \"$r.tmp\" \"$r\"\necho \"started_ns=$(date +%s%N)\" >> \"$r\"\n{cmd} > \"$d/output\" 2>&1\nrc=$?\necho \"ended_ns=$(date +%s%N)\" >> \"$r\"\necho \"exit=$rc\" >> \"$r\"\ntail -c 4096 \"$d/output\" > \"$d/output.tail\" 2>/dev/null\necho 'done=1' >> \"$r\"\n",
+        dir = quote(job.dir),
+        fire = job.fire_ns,
+        late = MAX_LATE_NS,
+        cmd = job.command,
+    )
+}
+
+/// The script that installs the wrapper (base64, so no quoting issues) and prints its sha256.
+pub fn install_script(dir: &str, wrapper: &str) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(wrapper);
+    format!(
+        "set -eu\nd={d}\nmkdir -p \"$d\"\nchmod 0700 \"$d\"\nrm -f \"$d/receipt\" \"$d/output\" \"$d/output.tail\"\necho {b64} | base64 -d > \"$d/job.sh.tmp\"\nchmod 0700 \"$d/job.sh.tmp\"\nmv \"$d/job.sh.tmp\" \"$d/job.sh\"\nsha256sum \"$d/job.sh\" | cut -d' ' -f1\n",
+        d = quote(dir)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapper_records_before_it_acts_and_guards_lateness() {
+        let s = script(&Job {
+            dir: "/var/tmp/cutover/r1",
+            fire_ns: 1_800_000_000_000_000_000,
+            command: "true",
+        });
+        let woke = s.find("woke=").unwrap();
+        let started = s.find("started_ns").unwrap();
+        let act = s.find("true > \"$d/output\"").unwrap();
+        assert!(woke < started && started < act);
+        assert!(s.contains("-gt 5000000000"));
+        assert!(s.contains("planned=1800000000000000000"));
+    }
+}

@@ -1,0 +1,209 @@
+//! Arm, verify and disarm scripts for each mechanism, and parsers for what they print.
+//!
+//! Each script prints one `armed=<id>` / `verified` / `disarmed` line the shell looks for, so a
+//! host that prints anything else (or nothing) is never taken as armed.
+
+use crate::plan::model::Mechanism;
+use crate::remote::quote;
+use chrono::{DateTime, Utc};
+
+/// The scripts for one concrete mechanism (`auto` is resolved per host before this).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Concrete {
+    /// systemd-run transient timer.
+    Systemd,
+    /// at / atd.
+    At,
+    /// A detached sleeper.
+    Waiter,
+}
+
+impl Concrete {
+    /// From the plan's mechanism; `None` for `auto`.
+    pub fn from_plan(m: Mechanism) -> Option<Self> {
+        match m {
+            Mechanism::Systemd => Some(Concrete::Systemd),
+            Mechanism::At => Some(Concrete::At),
+            Mechanism::Waiter => Some(Concrete::Waiter),
+            Mechanism::Auto => None,
+        }
+    }
+}
+
+/// `auto`: prefer systemd timers (microsecond accuracy), then the waiter; `at` only when asked
+/// (minute resolution). Input: the `command -v` probe lines a host printed.
+pub fn pick_auto(probe_stdout: &str) -> Concrete {
+    if probe_stdout
+        .lines()
+        .any(|l| l.trim_end().ends_with("/systemd-run"))
+    {
+        Concrete::Systemd
+    } else {
+        Concrete::Waiter
+    }
+}
+
+/// The systemd unit name for a run.
+pub fn unit_name(run_id: &str) -> String {
+    format!("cutover-{run_id}")
+}
+
+/// The arming script; `dir` holds the installed `job.sh`.
+pub fn arm_script(m: Concrete, run_id: &str, dir: &str, at: DateTime<Utc>) -> String {
+    let d = quote(dir);
+    match m {
+        Concrete::Systemd => format!(
+            "systemd-run --unit={unit} --description={desc} --on-calendar={cal} --timer-property=AccuracySec=1us --timer-property=Persistent=false --timer-property=RemainAfterElapse=yes --property=Type=oneshot /bin/sh {d}/job.sh >/dev/null 2>&1 || exit 1\necho armed={unit}",
+            unit = unit_name(run_id),
+            desc = quote(&format!("cutover {run_id}")),
+            cal = quote(&at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+        ),
+        Concrete::At => format!(
+            "out=$(echo \"/bin/sh {d}/job.sh\" | TZ=UTC at -t {t} 2>&1) || {{ echo \"$out\" >&2; exit 1; }}\njob=$(echo \"$out\" | sed -n 's/^job \\([0-9][0-9]*\\) at .*/\\1/p')\n[ -n \"$job\" ] || {{ echo \"$out\" >&2; exit 1; }}\necho \"$job\" > {d}/at.job\necho armed=$job",
+            t = at.format("%Y%m%d%H%M.%S"),
+        ),
+        Concrete::Waiter => format!(
+            "fire={fire}\nsetsid sh -c 'd=$1; fire=$2; echo $$ > \"$d/waiter.pid\"; while :; do now=$(date +%s%N); rem=$((fire - now)); [ \"$rem\" -le 0 ] && break; if [ \"$rem\" -gt 2000000000 ]; then sleep $(( (rem - 1000000000) / 1000000000 )); else sleep \"$(printf \"%d.%09d\" $((rem / 1000000000)) $((rem % 1000000000)))\"; fi; done; exec /bin/sh \"$d/job.sh\"' cutover-waiter-{run_id} {d} \"$fire\" </dev/null >/dev/null 2>&1 &\nfor i in 1 2 3 4 5 6 7 8 9 10; do [ -s {d}/waiter.pid ] && break; sleep 0.05; done\n[ -s {d}/waiter.pid ] || exit 1\necho armed=$(cat {d}/waiter.pid)",
+            fire = at.timestamp_nanos_opt().unwrap_or(i64::MAX),
+        ),
+    }
+}
+
+/// The verification script: prints `verified` only if the job is queued and its wrapper hash matches.
+pub fn verify_script(m: Concrete, run_id: &str, dir: &str, job_sha: &str) -> String {
+    let d = quote(dir);
+    let hash = format!(
+        "echo '{job_sha}  '{d}/job.sh | sha256sum -c --status || {{ echo 'job.sh changed' >&2; exit 1; }}"
+    );
+    let queued = match m {
+        Concrete::Systemd => format!(
+            "[ \"$(systemctl show -p ActiveState --value {}.timer)\" = active ] || exit 1",
+            unit_name(run_id)
+        ),
+        Concrete::At => format!(
+            "job=$(cat {d}/at.job) && atq | awk '{{print $1}}' | grep -qx \"$job\" && at -c \"$job\" | grep -qF {d}/job.sh || exit 1"
+        ),
+        Concrete::Waiter => format!(
+            "pid=$(cat {d}/waiter.pid) && tr '\\0' ' ' < /proc/$pid/cmdline 2>/dev/null | grep -qF cutover-waiter-{run_id} || exit 1"
+        ),
+    };
+    format!("{hash}\n{queued}\necho verified")
+}
+
+/// The disarm script: idempotent; prints `disarmed` only when nothing remains queued.
+pub fn disarm_script(m: Concrete, run_id: &str, dir: &str) -> String {
+    let d = quote(dir);
+    let body = match m {
+        Concrete::Systemd => {
+            let u = unit_name(run_id);
+            format!(
+                "systemctl stop {u}.timer {u}.service 2>/dev/null || true\nsystemctl reset-failed {u}.timer {u}.service 2>/dev/null || true\n[ \"$(systemctl show -p ActiveState --value {u}.timer 2>/dev/null)\" != active ] || exit 1"
+            )
+        }
+        Concrete::At => format!(
+            "if [ -s {d}/at.job ]; then job=$(cat {d}/at.job); atrm \"$job\" 2>/dev/null || true; ! atq | awk '{{print $1}}' | grep -qx \"$job\" || exit 1; fi"
+        ),
+        Concrete::Waiter => format!(
+            "ours() {{ tr '\\0' ' ' < /proc/$1/cmdline 2>/dev/null | grep -qF cutover-waiter-{run_id}; }}\nif [ -s {d}/waiter.pid ]; then pid=$(cat {d}/waiter.pid); if ours \"$pid\"; then kill -TERM -- \"-$pid\" 2>/dev/null || kill -TERM \"$pid\"; for i in 1 2 3 4 5 6 7 8 9 10; do ours \"$pid\" || break; sleep 0.1; done; ours \"$pid\" && exit 1; fi; fi"
+        ),
+    };
+    format!("{body}\n[ -e {d}/receipt ] && echo 'already fired' >&2 && exit 2\necho disarmed")
+}
+
+/// The script that prints the receipt (empty when the job has not written one).
+pub fn collect_script(dir: &str) -> String {
+    let d = quote(dir);
+    format!(
+        "cat {d}/receipt 2>/dev/null; echo '--- output tail'; cat {d}/output.tail 2>/dev/null; true"
+    )
+}
+
+/// The armed id a successful arm script printed (`armed=<id>`), if any.
+pub fn parse_armed(stdout: &str) -> Option<String> {
+    stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("armed="))
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+}
+
+/// Parses `systemctl show -p ActiveState -p NextElapseUSecRealtime ...` key=value output.
+pub fn parse_systemctl_show(stdout: &str) -> std::collections::BTreeMap<String, String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// Job ids in `atq` output (`5\tThu Jan 14 02:20:00 2027 a root`).
+pub fn parse_atq(stdout: &str) -> Vec<u32> {
+    stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2027, 1, 14, 2, 20, 0).unwrap()
+    }
+
+    #[test]
+    fn systemd_timer_is_accurate_utc_and_not_persistent() {
+        let s = arm_script(Concrete::Systemd, "r1", "/var/tmp/cutover/r1", at());
+        assert_eq!(
+            s,
+            "systemd-run --unit=cutover-r1 --description='cutover r1' --on-calendar='2027-01-14 02:20:00 UTC' --timer-property=AccuracySec=1us --timer-property=Persistent=false --timer-property=RemainAfterElapse=yes --property=Type=oneshot /bin/sh /var/tmp/cutover/r1/job.sh >/dev/null 2>&1 || exit 1\necho armed=cutover-r1"
+        );
+    }
+
+    #[test]
+    fn at_runs_in_utc_and_records_its_job() {
+        let s = arm_script(Concrete::At, "r1", "/var/tmp/cutover/r1", at());
+        assert!(s.contains("TZ=UTC at -t 202701140220.00"), "{s}");
+        assert!(s.contains("at.job"));
+    }
+
+    #[test]
+    fn waiter_is_detached_and_named_for_its_run() {
+        let s = arm_script(Concrete::Waiter, "r1", "/var/tmp/cutover/r1", at());
+        assert!(s.starts_with(&format!(
+            "fire={}\nsetsid sh -c",
+            at().timestamp_nanos_opt().unwrap()
+        )));
+        assert!(s.contains("cutover-waiter-r1"));
+    }
+
+    #[test]
+    fn only_an_explicit_armed_line_counts() {
+        assert_eq!(parse_armed("noise\narmed=17\n"), Some("17".into()));
+        assert_eq!(parse_armed("armed=\n"), None);
+        assert_eq!(parse_armed(""), None);
+    }
+
+    #[test]
+    fn parses_systemctl_show_and_atq() {
+        let m = parse_systemctl_show(
+            "ActiveState=active\nNextElapseUSecRealtime=Thu 2027-01-14 02:20:00 UTC\n",
+        );
+        assert_eq!(m["ActiveState"], "active");
+        assert_eq!(
+            parse_atq("5\tThu Jan 14 02:20:00 2027 a root\n12\tThu Jan 14 02:21:00 2027 a root\n"),
+            vec![5, 12]
+        );
+    }
+
+    #[test]
+    fn auto_prefers_systemd_timers() {
+        assert_eq!(
+            pick_auto("/usr/bin/systemd-run\n/usr/bin/at\n"),
+            Concrete::Systemd
+        );
+        assert_eq!(pick_auto("/usr/bin/at\n"), Concrete::Waiter);
+    }
+}

@@ -1,0 +1,105 @@
+//! The waiter mechanism and job wrapper, run by a real `sh` on this machine (the same scripts go over SSH).
+
+use cutover::arm::job::{Job, install_script, script};
+use cutover::arm::mechanism::{Concrete, arm_script, disarm_script, parse_armed, verify_script};
+use cutover::arm::receipt;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn sh(script: &str) -> (i32, String, String) {
+    let mut child = Command::new("sh")
+        .arg("-s")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// Arms a waiter in `dir` for `at`, returning the job hash and pid.
+fn arm(
+    dir: &str,
+    run_id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    command: &str,
+) -> (String, String) {
+    let fire_ns = i128::from(at.timestamp_nanos_opt().expect("ns"));
+    let (code, out, err) = sh(&install_script(
+        dir,
+        &script(&Job {
+            dir,
+            fire_ns,
+            command,
+        }),
+    ));
+    assert_eq!(code, 0, "{err}");
+    let sha = out.trim().to_string();
+    let (code, out, err) = sh(&arm_script(Concrete::Waiter, run_id, dir, at));
+    assert_eq!(code, 0, "{err}");
+    let pid = parse_armed(&out).expect("armed line");
+    let (code, out, err) = sh(&verify_script(Concrete::Waiter, run_id, dir, &sha));
+    assert_eq!((code, out.trim()), (0, "verified"), "{err}");
+    (sha, pid)
+}
+
+#[test]
+fn a_waiter_fires_once_no_earlier_than_planned_and_leaves_a_receipt() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("run");
+    let dir = dir.to_str().expect("utf8");
+    let at = cutover::clock::now() + chrono::Duration::milliseconds(1500);
+    arm(dir, "t-fire", at, "echo fired");
+    let deadline = cutover::clock::instant() + Duration::from_secs(15);
+    let r = loop {
+        let r =
+            receipt::parse(&std::fs::read_to_string(format!("{dir}/receipt")).unwrap_or_default());
+        if r.done || cutover::clock::instant() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(r.done, "job did not finish: {r:?}");
+    let planned = i128::from(at.timestamp_nanos_opt().expect("ns"));
+    let started = r.started_ns.expect("started");
+    assert!(started >= planned, "fired {} ns early", planned - started);
+    assert!(
+        started - planned < 1_000_000_000,
+        "fired {} ms late",
+        (started - planned) / 1_000_000
+    );
+    assert_eq!(r.exit, Some(0));
+    assert_eq!(
+        std::fs::read_to_string(format!("{dir}/output")).expect("output"),
+        "fired\n"
+    );
+}
+
+#[test]
+fn disarm_leaves_no_waiter_and_is_idempotent() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("run");
+    let dir = dir.to_str().expect("utf8");
+    let at = cutover::clock::now() + chrono::Duration::seconds(60);
+    let (_, pid) = arm(dir, "t-disarm", at, "echo never");
+    for _ in 0..2 {
+        let (code, out, err) = sh(&disarm_script(Concrete::Waiter, "t-disarm", dir));
+        assert_eq!((code, out.trim()), (0, "disarmed"), "{err}");
+    }
+    // A killed waiter may linger as a zombie until its parent reaps it; it must not be running.
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(cmdline.is_empty(), "waiter {pid} still running");
+    assert!(!std::path::Path::new(&format!("{dir}/receipt")).exists());
+}
