@@ -11,6 +11,7 @@ pub mod clock;
 pub mod edit;
 pub mod executor;
 pub mod inventory;
+pub mod journal;
 pub mod plan;
 pub mod remote;
 pub mod sanitize;
