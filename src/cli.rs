@@ -4,6 +4,7 @@
 //! that failed); 2 usage or I/O error (unreadable file, bad flag).
 
 mod check;
+mod inventory;
 mod load;
 mod render;
 mod schema;
@@ -27,6 +28,9 @@ enum Command {
     Render(render::Args),
     /// Print the JSON Schema of the plan format (for taplo / Even Better TOML).
     Schema,
+    /// Inspect inventories.
+    #[command(subcommand)]
+    Inventory(inventory::Command),
 }
 
 /// An error that ends the command: what went wrong and, where known, what to do.
@@ -52,6 +56,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Render(args) => render::run(&args),
         Command::Schema => schema::run(),
+        Command::Inventory(cmd) => inventory::run(&cmd),
     };
     match result {
         Ok(code) => code,
