@@ -8,6 +8,7 @@ pub mod arm;
 pub mod checks;
 pub mod cli;
 pub mod clock;
+pub mod compile;
 pub mod edit;
 pub mod executor;
 pub mod inventory;
