@@ -1,31 +1,8 @@
-//! The atomic file scripts, run by a real `sh` on this machine (the same scripts go over SSH).
+//! The atomic file scripts.
 
+use super::sh;
 use cutover::remote::files::{EXIT_CHANGED, parse_read, read_script, sha256_hex, write_script};
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
-
-fn sh(script: &str) -> (i32, String, String) {
-    let mut child = Command::new("sh")
-        .arg("-s")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sh");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
 
 #[test]
 fn write_then_read_round_trips_and_keeps_mode_and_a_backup() {

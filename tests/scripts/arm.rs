@@ -1,33 +1,10 @@
-//! The waiter mechanism and job wrapper, run by a real `sh` on this machine (the same scripts go over SSH).
+//! The waiter mechanism and job wrapper.
 
+use super::sh;
 use cutover::arm::job::{Job, install_script, script};
 use cutover::arm::mechanism::{Concrete, arm_script, disarm_script, parse_armed, verify_script};
 use cutover::arm::receipt;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn sh(script: &str) -> (i32, String, String) {
-    let mut child = Command::new("sh")
-        .arg("-s")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sh");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
 
 /// Arms a waiter in `dir` for `at`, returning the job hash and pid.
 fn arm(
