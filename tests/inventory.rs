@@ -1,4 +1,5 @@
 //! Inventory spec: each format from fixtures, selection semantics, digest input, properties.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test binary: a panic is a failed test
 
 #[path = "inventory/formats.rs"]
 mod formats;
