@@ -1,116 +1,170 @@
-//! (stand-in until the inventory branch lands) Hosts, groups and selection.
+//! Inventory: the fleet a plan runs against, loaded from native TOML, Ansible JSON or host lists.
+//!
+//! Everything here is pure except [`load`], the thin shell that reads a file and picks a format.
+
+mod ansible;
+mod digest;
+mod error;
+mod hostlist;
+mod native;
+mod position;
+mod select;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
-/// A resolved inventory.
-#[derive(Debug, Clone)]
+pub use error::{HostlistError, InventoryError, SelectError, SelectorError};
+pub use hostlist::expand_hostlist;
+pub use position::Position;
+pub use select::Selector;
+
+/// Default SSH port when neither the host nor the defaults give one.
+pub const DEFAULT_PORT: u16 = 22;
+
+/// A resolved inventory: unique host names in a stable order, ready for selection.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inventory {
-    /// Name.
+    /// Inventory name; production runs require the operator to type it.
     pub name: String,
-    /// Production inventories require typed confirmation.
+    /// Whether runs against this inventory need the typed-name confirmation.
     pub production: bool,
-    /// Hosts.
+    /// Hosts with unique names, in the order the source lists them.
     pub hosts: Vec<Host>,
+    /// Where the inventory came from, for messages.
+    pub source: InventorySource,
 }
 
-/// One host.
-#[derive(Debug, Clone)]
+/// One host of an inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Host {
-    /// Name.
+    /// Unique name used in selectors, journals and reports.
     pub name: String,
-    /// Address.
+    /// Address to connect to (IP or DNS name).
     pub address: String,
-    /// Port.
+    /// SSH port.
     pub port: u16,
-    /// User.
+    /// SSH user; `None` means the transport's default.
     pub user: Option<String>,
-    /// Groups.
+    /// Groups the host belongs to (never contains `all`, which is implicit).
     pub groups: BTreeSet<String>,
-    /// Labels.
+    /// Free-form key/value labels, selectable with `label:key=value`.
     pub labels: BTreeMap<String, String>,
-    /// Vars.
+    /// Template variables for plan steps, stored as strings.
     pub vars: BTreeMap<String, String>,
 }
 
-/// A host selector.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Selector {
-    /// All.
-    All,
-    /// Group.
-    Group(String),
+/// The format of an inventory source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// cutover's own TOML format (`.toml`).
+    Native,
+    /// JSON printed by `ansible-inventory --list` (`.json`).
+    Ansible,
+    /// pdsh/pssh-style host list, one `[user@]host[:port]` pattern per line.
+    HostList,
 }
 
-/// Bad selector.
-#[derive(Debug, thiserror::Error)]
-#[error("bad selector {0}")]
-pub struct SelectorError(String);
+/// Which format and file an inventory was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventorySource {
+    /// Format the text was parsed as.
+    pub format: Format,
+    /// Path or other origin label, as given to [`parse`].
+    pub origin: String,
+}
 
-/// Bad selection.
-#[derive(Debug, thiserror::Error)]
-#[error("unknown group {0}")]
-pub struct SelectError(String);
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Format::Native => "native TOML",
+            Format::Ansible => "ansible-inventory JSON",
+            Format::HostList => "host list",
+        })
+    }
+}
 
-impl Selector {
-    /// Parse.
-    pub fn parse(s: &str) -> Result<Self, SelectorError> {
-        if s == "all" {
-            Ok(Self::All)
-        } else {
-            Ok(Self::Group(s.to_string()))
+impl Host {
+    /// A host named `name` at `address` with the default port and nothing else set.
+    pub fn new(name: impl Into<String>, address: impl Into<String>) -> Self {
+        Host {
+            name: name.into(),
+            address: address.into(),
+            port: DEFAULT_PORT,
+            user: None,
+            groups: BTreeSet::new(),
+            labels: BTreeMap::new(),
+            vars: BTreeMap::new(),
         }
     }
 }
 
 impl Inventory {
-    /// Select.
-    pub fn select(&self, sels: &[Selector]) -> Result<Vec<&Host>, SelectError> {
-        let mut out = Vec::new();
-        for h in &self.hosts {
-            if sels.iter().any(|s| match s {
-                Selector::All => true,
-                Selector::Group(g) => h.groups.contains(g),
-            }) {
-                out.push(h);
-            }
-        }
-        for s in sels {
-            if let Selector::Group(g) = s {
-                if !self.hosts.iter().any(|h| h.groups.contains(g)) {
-                    return Err(SelectError(g.clone()));
-                }
-            }
-        }
-        Ok(out)
-    }
-    /// Groups.
+    /// Hosts by group name, each list in inventory order (the implicit `all` is not listed).
     pub fn groups(&self) -> BTreeMap<String, Vec<&Host>> {
-        let mut m: BTreeMap<String, Vec<&Host>> = BTreeMap::new();
-        for h in &self.hosts {
-            for g in &h.groups {
-                m.entry(g.clone()).or_default().push(h);
+        let mut out: BTreeMap<String, Vec<&Host>> = BTreeMap::new();
+        for host in &self.hosts {
+            for group in &host.groups {
+                out.entry(group.clone()).or_default().push(host);
             }
         }
-        m
+        out
     }
-    /// Digest input.
-    pub fn digest_input(&self) -> String {
-        self.hosts
-            .iter()
-            .map(|h| format!("{} {}:{}\n", h.name, h.address, h.port))
-            .collect()
+
+    /// The host called `name`, if any.
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.iter().find(|h| h.name == name)
     }
 }
 
-/// Inventory load failure.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct InventoryError(String);
+/// Parses inventory `text` in `format`; `origin` names the source in messages (pure).
+pub fn parse(text: &str, format: Format, origin: &str) -> Result<Inventory, InventoryError> {
+    let source = InventorySource {
+        format,
+        origin: origin.to_string(),
+    };
+    match format {
+        Format::Native => native::parse(text, source),
+        Format::Ansible => ansible::parse(text, source),
+        Format::HostList => hostlist::parse_file(text, source),
+    }
+}
 
-/// Loads an inventory file.
-pub fn load(path: &std::path::Path) -> Result<Inventory, InventoryError> {
-    Err(InventoryError(format!(
-        "cannot load {} yet",
-        path.display()
-    )))
+/// Guesses the format from the file extension, then from the content.
+pub fn detect_format(path: &Path, text: &str) -> Format {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("toml") => return Format::Native,
+        Some("json") => return Format::Ansible,
+        _ => {}
+    }
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') {
+        Format::Ansible
+    } else if text.lines().any(|l| l.trim() == "[inventory]") {
+        Format::Native
+    } else {
+        Format::HostList
+    }
+}
+
+/// Reads the inventory file at `path`, picking its format with [`detect_format`].
+pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
+    let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(
+        &text,
+        detect_format(path, &text),
+        &path.display().to_string(),
+    )
+}
+
+/// The file stem of `origin`, used as the name of inventories whose format has none.
+fn stem_name(origin: &str) -> String {
+    Path::new(origin)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| !s.is_empty())
+        .unwrap_or("inventory")
+        .to_string()
 }
