@@ -4,7 +4,7 @@ use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
 /// The instant fixture plans are judged at (their fire times are around 2030-01-01).
-const FIXTURE_NOW: &str = "2029-12-31T23:59:00Z";
+const FIXTURE_NOW: &str = "2029-12-31T23:00:00Z";
 /// The instant example plans are judged at (their fire times are in 2027).
 const EXAMPLE_NOW: &str = "2026-12-01T00:00:00Z";
 
@@ -106,6 +106,22 @@ mod check {
         let r = cutover(&["check", "tests/fixtures/plans/does-not-exist.toml"]);
         assert_eq!(r.code, 2);
         assert!(r.stderr.contains("does-not-exist.toml"), "{}", r.stderr);
+    }
+
+    #[test]
+    fn an_unreadable_inventory_fails_and_points_at_its_path() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let plan = dir.path().join("p.toml");
+        let src = std::fs::read_to_string("tests/fixtures/plans/valid/minimal.toml").expect("read");
+        std::fs::write(&plan, src.replace("../fleet.toml", "missing.toml")).expect("write");
+        let r = cutover(&["check", plan.to_str().expect("utf8"), "--now", FIXTURE_NOW]);
+        assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr
+                .contains("p.toml:5:8: error: cannot read inventory"),
+            "{}",
+            r.stderr
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::{CliError, read};
 use crate::inventory::{self, Inventory};
-use crate::plan::diagnostic::{Diagnostic, FileId, SourceFile, render};
+use crate::plan::diagnostic::{Diagnostic, FileId, Severity, SourceFile, render};
 use crate::plan::model::Plan;
 use crate::plan::parse::parse;
 use crate::plan::validate::{Context, validate};
@@ -91,7 +91,14 @@ pub fn load(args: &PlanArgs) -> Result<Loaded, CliError> {
             .map(|i| relative_to(&args.plan, &i.path));
         let inv_path = args.inventory.clone().or(from_plan);
         let inventory = match &inv_path {
-            Some(p) => load_inventory(p, &mut diagnostics, &mut loaded.inventory_file),
+            Some(p) => {
+                let at = args
+                    .inventory
+                    .is_none()
+                    .then(|| parsed.spans.value("inventory.path"))
+                    .flatten();
+                load_inventory(p, at, &mut diagnostics, &mut loaded.inventory_file)
+            }
             None => {
                 diagnostics.push(
                     Diagnostic::warning("no inventory: host-dependent checks were skipped", None)
@@ -107,15 +114,20 @@ pub fn load(args: &PlanArgs) -> Result<Loaded, CliError> {
             Context {
                 now,
                 inventory: inventory.as_ref(),
+                failed: &parsed.failed,
             },
         );
         diagnostics.extend(diags);
-        let inventory_ok = !diagnostics.iter().any(|d| {
-            d.file == FileId::Inventory && d.severity == crate::plan::diagnostic::Severity::Error
-        });
-        loaded.plan = plan.filter(|_| inventory_ok);
+        let clean = !diagnostics.iter().any(|d| d.severity == Severity::Error);
+        loaded.plan = plan.filter(|_| clean);
         loaded.inventory = inventory;
     }
+    diagnostics.sort_by_key(|d| {
+        (
+            d.file == FileId::Inventory,
+            d.span.as_ref().map_or(0, |s| s.start),
+        )
+    });
     loaded.plan_text = plan_text;
     loaded.diagnostics = diagnostics;
     Ok(loaded)
@@ -123,19 +135,29 @@ pub fn load(args: &PlanArgs) -> Result<Loaded, CliError> {
 
 fn load_inventory(
     path: &Path,
+    named_at: Option<std::ops::Range<usize>>,
     diags: &mut Vec<Diagnostic>,
     file: &mut Option<(String, String)>,
 ) -> Option<Inventory> {
-    if let Ok(text) = std::fs::read_to_string(path) {
-        *file = Some((path.display().to_string(), text));
-    }
-    match inventory::load(path) {
+    let shown = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            let msg = format!("cannot read inventory {shown}: {e}");
+            diags.push(Diagnostic::error(msg, named_at).with_hint(
+                "paths in the plan are relative to the plan file; or pass --inventory FILE",
+            ));
+            return None;
+        }
+    };
+    let parsed = inventory::parse(&text, inventory::detect_format(path, &text), &shown);
+    *file = Some((shown, text));
+    match parsed {
         Ok(inv) => Some(inv),
         Err(e) => {
-            diags.push(
-                Diagnostic::error(format!("inventory {}: {e}", path.display()), None)
-                    .in_inventory(),
-            );
+            let text = file.as_ref().map_or("", |(_, t)| t.as_str());
+            let span = e.position().map(|p| p.to_offset(text)).map(|o| o..o + 1);
+            diags.push(Diagnostic::error(e.message(), span).in_inventory());
             None
         }
     }

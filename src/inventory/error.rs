@@ -210,3 +210,37 @@ fn did_you_mean(suggestion: &Option<String>) -> String {
         .as_ref()
         .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"))
 }
+
+impl InventoryError {
+    /// Where in the inventory text the problem is, when known.
+    pub fn position(&self) -> Option<Position> {
+        match self {
+            InventoryError::Read { .. } => None,
+            InventoryError::Toml { at, .. } => *at,
+            InventoryError::Json { at, .. }
+            | InventoryError::Host { at, .. }
+            | InventoryError::Range { at, .. }
+            | InventoryError::AddressCount { at, .. } => Some(*at),
+            InventoryError::DuplicateHost { second, .. } => Some(*second),
+        }
+    }
+
+    /// The message without its `origin:line:col: ` prefix (for renderers that show the location).
+    pub fn message(&self) -> String {
+        let full = self.to_string();
+        let prefix = match (self, self.position()) {
+            (InventoryError::Read { .. }, _) | (_, None) => return full,
+            (
+                InventoryError::Toml { origin, .. }
+                | InventoryError::Json { origin, .. }
+                | InventoryError::Host { origin, .. }
+                | InventoryError::Range { origin, .. }
+                | InventoryError::AddressCount { origin, .. }
+                | InventoryError::DuplicateHost { origin, .. },
+                Some(p),
+            ) => format!("{origin}:{p}: "),
+        };
+        full.strip_prefix(&prefix)
+            .map_or(full.clone(), str::to_string)
+    }
+}

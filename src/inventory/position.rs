@@ -25,6 +25,21 @@ impl Position {
         Position { line, col }
     }
 
+    /// The byte offset of this position in `text` (clamped to the text's end).
+    pub fn to_offset(&self, text: &str) -> usize {
+        let line_start: usize = text
+            .split_inclusive('\n')
+            .take(self.line.saturating_sub(1))
+            .map(str::len)
+            .sum();
+        let rest = &text[line_start.min(text.len())..];
+        line_start
+            + rest
+                .char_indices()
+                .nth(self.col.saturating_sub(1))
+                .map_or(rest.len(), |(i, _)| i)
+    }
+
     /// The start of 1-based `line`.
     pub fn line(line: usize) -> Self {
         Position { line, col: 1 }

@@ -76,8 +76,12 @@ fn join(prefix: &str, key: &str) -> String {
 /// The result of parsing: the raw plan when its shape is right, and every problem found.
 #[derive(Debug)]
 pub struct Parsed {
-    /// The plan as written, if it parsed without errors.
+    /// The plan as written, best effort: `None` only on TOML syntax errors. Sections or list
+    /// entries that failed to deserialize hold placeholders and are named in `failed`.
     pub raw: Option<RawPlan>,
+    /// Key paths (`plan`, `stage[2]`) that failed to deserialize: validation stays quiet about
+    /// them, so one typo does not cause a cascade of follow-on errors.
+    pub failed: Vec<String>,
     /// Where each key sits, for semantic diagnostics.
     pub spans: SpanIndex,
     /// Every syntax and shape problem.
@@ -115,6 +119,7 @@ pub fn parse(text: &str) -> Parsed {
         let diagnostics = errors.iter().map(toml_diagnostic).collect();
         return Parsed {
             raw: None,
+            failed: Vec::new(),
             spans,
             diagnostics,
         };
@@ -122,12 +127,13 @@ pub fn parse(text: &str) -> Parsed {
     spans.record("", root.get_ref());
     let mut cx = Cx {
         diags: Vec::new(),
+        failed: Vec::new(),
         doc_span: root.span(),
     };
     let raw = cx.plan(root.get_ref());
-    let raw = if cx.diags.is_empty() { raw } else { None };
     Parsed {
-        raw,
+        raw: Some(raw),
+        failed: cx.failed,
         spans,
         diagnostics: cx.diags,
     }
@@ -135,11 +141,29 @@ pub fn parse(text: &str) -> Parsed {
 
 struct Cx {
     diags: Vec<Diagnostic>,
+    failed: Vec<String>,
     doc_span: Range<usize>,
 }
 
+/// What stands in for a list entry that failed to parse (validation ignores it).
+trait Placeholder {
+    fn placeholder() -> Self;
+}
+
+impl Placeholder for RawCheckKind {
+    fn placeholder() -> Self {
+        RawCheckKind::Sudo {}
+    }
+}
+
+impl Placeholder for RawStepKind {
+    fn placeholder() -> Self {
+        RawStepKind::Command { run: String::new() }
+    }
+}
+
 impl Cx {
-    fn plan(&mut self, root: &DeTable<'_>) -> Option<RawPlan> {
+    fn plan(&mut self, root: &DeTable<'_>) -> RawPlan {
         self.unknown_sections(root);
         let mut plan = RawPlan::default();
         let meta = self.required::<RawMeta>(root, "plan", "[plan]\nname = \"my-change\"");
@@ -148,6 +172,9 @@ impl Cx {
         plan.ssh = self.section::<RawSsh>(root, "ssh");
         plan.execution = self.section::<RawExecution>(root, "execution");
         plan.watch = self.section::<RawWatch>(root, "watch");
+        if self.failed.iter().any(|f| f == "watch") {
+            plan.watch = Some(RawWatch::default());
+        }
         let check = |(common, kind)| RawCheck { common, kind };
         let step = |(common, kind)| RawStep { common, kind };
         plan.preflight = self
@@ -166,9 +193,9 @@ impl Cx {
             .list::<RawStepKind>(root, "post", "step")
             .map(step)
             .collect();
-        plan.plan = meta?;
-        plan.action = action?;
-        Some(plan)
+        plan.plan = meta;
+        plan.action = action;
+        plan
     }
 
     fn unknown_sections(&mut self, root: &DeTable<'_>) {
@@ -185,12 +212,12 @@ impl Cx {
         }
     }
 
-    fn required<T: DeserializeOwned>(
+    fn required<T: DeserializeOwned + Default>(
         &mut self,
         root: &DeTable<'_>,
         key: &str,
         eg: &str,
-    ) -> Option<T> {
+    ) -> T {
         if root.get(key).is_none() {
             let d = Diagnostic::error(
                 format!("missing [{key}] section"),
@@ -198,9 +225,10 @@ impl Cx {
             )
             .with_hint(format!("add it, e.g.\n{eg}"));
             self.diags.push(d);
-            return None;
+            self.failed.push(key.to_string());
+            return T::default();
         }
-        self.section(root, key)
+        self.section(root, key).unwrap_or_default()
     }
 
     fn section<T: DeserializeOwned>(&mut self, root: &DeTable<'_>, key: &str) -> Option<T> {
@@ -210,9 +238,14 @@ impl Cx {
                 format!("`{key}` must be a table: [{key}]"),
                 Some(value.span()),
             ));
+            self.failed.push(key.to_string());
             return None;
         };
-        self.de(Spanned::new(value.span(), table.clone()))
+        let parsed = self.de(Spanned::new(value.span(), table.clone()));
+        if parsed.is_none() {
+            self.failed.push(key.to_string());
+        }
+        parsed
     }
 
     fn de<T: DeserializeOwned>(&mut self, table: Spanned<DeTable<'_>>) -> Option<T> {
@@ -225,7 +258,7 @@ impl Cx {
         }
     }
 
-    fn list<K: DeserializeOwned>(
+    fn list<K: DeserializeOwned + Placeholder>(
         &mut self,
         root: &DeTable<'_>,
         key: &str,
@@ -239,10 +272,16 @@ impl Cx {
             self.diags.push(Diagnostic::error(msg, Some(value.span())));
             return Vec::new().into_iter();
         };
-        let parsed: Vec<_> = items
-            .iter()
-            .filter_map(|item| self.tagged(item, key, tag))
-            .collect();
+        let mut parsed = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match self.tagged(item, key, tag) {
+                Some(entry) => parsed.push(entry),
+                None => {
+                    self.failed.push(format!("{key}[{i}]"));
+                    parsed.push((RawCommon::default(), K::placeholder()));
+                }
+            }
+        }
         parsed.into_iter()
     }
 

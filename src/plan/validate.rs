@@ -31,6 +31,8 @@ pub struct Context<'a> {
     pub now: DateTime<Utc>,
     /// The inventory the plan would run against, if it could be loaded.
     pub inventory: Option<&'a Inventory>,
+    /// Key paths that failed to parse (`Parsed::failed`): no follow-on diagnostics there.
+    pub failed: &'a [String],
 }
 
 /// Validates a raw plan; returns the plan only if no error was found.
@@ -43,6 +45,7 @@ pub fn validate(
         spans,
         cx,
         diags: Vec::new(),
+        suppressed: Vec::new(),
     };
     let meta = v.meta(&raw.plan);
     let ssh = v.ssh(raw.ssh.as_ref());
@@ -97,23 +100,36 @@ struct V<'a> {
     spans: &'a SpanIndex,
     cx: Context<'a>,
     diags: Vec<Diagnostic>,
+    /// Follow-on problems under paths that failed to parse: collected, never shown.
+    suppressed: Vec<Diagnostic>,
 }
 
 impl V<'_> {
     fn error(&mut self, path: &str, message: impl Into<String>) -> &mut Diagnostic {
         let d = Diagnostic::error(message, self.spans.value(path));
-        self.push(d)
+        self.push(d, path)
     }
 
     fn warning(&mut self, path: &str, message: impl Into<String>) -> &mut Diagnostic {
         let d = Diagnostic::warning(message, self.spans.value(path));
-        self.push(d)
+        self.push(d, path)
     }
 
-    fn push(&mut self, d: Diagnostic) -> &mut Diagnostic {
-        self.diags.push(d);
-        let last = self.diags.len() - 1;
-        &mut self.diags[last]
+    fn push(&mut self, d: Diagnostic, path: &str) -> &mut Diagnostic {
+        let quiet = self.cx.failed.iter().any(|f| {
+            path == f
+                || path
+                    .strip_prefix(f.as_str())
+                    .is_some_and(|rest| rest.starts_with(['.', '[']))
+        });
+        let list = if quiet {
+            &mut self.suppressed
+        } else {
+            &mut self.diags
+        };
+        list.push(d);
+        let last = list.len() - 1;
+        &mut list[last]
     }
 
     fn hint(d: &mut Diagnostic, hint: impl Into<String>) {

@@ -95,7 +95,19 @@ pub fn quorum_source(text: &str) -> Result<QuorumSource, String> {
 pub fn regex(text: &str) -> Result<String, String> {
     regex::Regex::new(text)
         .map(|_| text.to_string())
-        .map_err(|e| format!("invalid regular expression: {e}"))
+        .map_err(|e| {
+            let detail = e.to_string();
+            let last = detail
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim();
+            format!(
+                "invalid regular expression `{text}`: {}",
+                last.trim_start_matches("error: ")
+            )
+        })
 }
 
 /// An octal file mode such as `"0644"`.

@@ -287,7 +287,12 @@ impl V<'_> {
             }
             Condition::Probe(n) if !names.contains(&n.as_str()) => {
                 let d = self.error(path, format!("no probe named `{n}`"));
-                V::hint(d, format!("probes are: {}", names.join(", ")));
+                let hint = if names.is_empty() {
+                    "there is no [[watch.probe]] yet".to_string()
+                } else {
+                    format!("probes are: {}", names.join(", "))
+                };
+                V::hint(d, hint);
             }
             _ => {}
         }
