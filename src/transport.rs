@@ -1,1 +1,3 @@
-//! (transport) placeholder: filled in by the work on this module.
+//! SSH transport: one verified connection per host, bounded command capture, paced handshakes.
+
+pub mod known_hosts;
