@@ -47,7 +47,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A manual clock starting at `start`.
     pub fn new(start: DateTime<Utc>) -> Self {
-        Self { inner: Arc::new(Mutex::new((start, instant()))) }
+        Self {
+            inner: Arc::new(Mutex::new((start, instant()))),
+        }
     }
 
     /// Moves both the wall clock and the monotonic clock forward.
@@ -80,7 +82,10 @@ mod tests {
         let t0 = clock.instant();
         assert_eq!(clock.now(), start);
         clock.advance(Duration::from_secs(90));
-        assert_eq!(clock.now(), Utc.with_ymd_and_hms(2026, 11, 25, 2, 11, 30).unwrap());
+        assert_eq!(
+            clock.now(),
+            Utc.with_ymd_and_hms(2026, 11, 25, 2, 11, 30).unwrap()
+        );
         assert_eq!(clock.instant() - t0, Duration::from_secs(90));
     }
 }

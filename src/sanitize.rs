@@ -2,15 +2,21 @@
 
 /// Unicode bidirectional controls that can reorder what a reviewer sees (Trojan Source).
 const BIDI_CONTROLS: &[char] = &[
-    '\u{061C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}',
-    '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+    '\u{061C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}',
+    '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
 ];
 
 /// Strips terminal escapes, C0/C1 controls (except `\n` and `\t`) and bidi controls; decodes lossily.
 pub fn clean(bytes: &[u8]) -> String {
     // strip-ansi-escapes also drops tabs, so strip each tab-separated piece on its own.
-    let pieces: Vec<Vec<u8>> = bytes.split(|b| *b == b'\t').map(strip_ansi_escapes::strip).collect();
-    String::from_utf8_lossy(&pieces.join(&b'\t')).chars().filter(|c| keep(*c)).collect()
+    let pieces: Vec<Vec<u8>> = bytes
+        .split(|b| *b == b'\t')
+        .map(strip_ansi_escapes::strip)
+        .collect();
+    String::from_utf8_lossy(&pieces.join(&b'\t'))
+        .chars()
+        .filter(|c| keep(*c))
+        .collect()
 }
 
 /// Whether a character may reach the terminal.
@@ -43,7 +49,10 @@ mod tests {
 
     #[test]
     fn c0_and_c1_controls_are_removed_but_not_newline_or_tab() {
-        assert_eq!(clean("a\rb\x08c\x07d\u{0085}e\u{009b}f\n".as_bytes()), "abcdef\n");
+        assert_eq!(
+            clean("a\rb\x08c\x07d\u{0085}e\u{009b}f\n".as_bytes()),
+            "abcdef\n"
+        );
     }
 
     #[test]

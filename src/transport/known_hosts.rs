@@ -58,7 +58,11 @@ pub enum Verdict {
 
 /// The name OpenSSH looks up: `addr`, or `[addr]:port` when the port is not 22.
 pub fn lookup_name(address: &str, port: u16) -> String {
-    if port == 22 { address.to_string() } else { format!("[{address}]:{port}") }
+    if port == 22 {
+        address.to_string()
+    } else {
+        format!("[{address}]:{port}")
+    }
 }
 
 /// Parses a known_hosts file; unparsable lines are skipped, as OpenSSH does.
@@ -88,14 +92,26 @@ fn parse_line(file: &Path, line: usize, text: &str) -> Option<Entry> {
     }
     let (algo, blob) = (fields.next()?, fields.next()?);
     let key = PublicKey::from_openssh(&format!("{algo} {blob}")).ok()?;
-    Some(Entry { file: file.to_path_buf(), line, marker, hosts: first.to_string(), key })
+    Some(Entry {
+        file: file.to_path_buf(),
+        line,
+        marker,
+        hosts: first.to_string(),
+        key,
+    })
 }
 
 /// Checks `key` presented by the host looked up as `name` against every entry, fail-closed.
 pub fn check(entries: &[Entry], name: &str, key: &PublicKey) -> Verdict {
     let same = |e: &Entry| e.key.key_data() == key.key_data();
-    if let Some(e) = entries.iter().find(|e| e.marker == Marker::Revoked && same(e)) {
-        return Verdict::Revoked { file: e.file.clone(), line: e.line };
+    if let Some(e) = entries
+        .iter()
+        .find(|e| e.marker == Marker::Revoked && same(e))
+    {
+        return Verdict::Revoked {
+            file: e.file.clone(),
+            line: e.line,
+        };
     }
     let for_host: Vec<&Entry> = entries
         .iter()
@@ -104,9 +120,14 @@ pub fn check(entries: &[Entry], name: &str, key: &PublicKey) -> Verdict {
     if for_host.iter().any(|e| same(e)) {
         return Verdict::Trusted;
     }
-    let same_algo = for_host.iter().find(|e| e.key.algorithm() == key.algorithm());
+    let same_algo = for_host
+        .iter()
+        .find(|e| e.key.algorithm() == key.algorithm());
     match same_algo.or(for_host.first()) {
-        Some(e) => Verdict::Changed { file: e.file.clone(), line: e.line },
+        Some(e) => Verdict::Changed {
+            file: e.file.clone(),
+            line: e.line,
+        },
         None => Verdict::Unknown,
     }
 }
@@ -129,11 +150,15 @@ pub fn host_matches(hosts: &str, name: &str) -> bool {
 
 /// Matches `salt|hash` (base64) against HMAC-SHA1(salt, name).
 fn hashed_matches(salt_and_hash: &str, name: &str) -> bool {
-    let Some((salt, hash)) = salt_and_hash.split_once('|') else { return false };
+    let Some((salt, hash)) = salt_and_hash.split_once('|') else {
+        return false;
+    };
     let (Ok(salt), Ok(hash)) = (STANDARD.decode(salt), STANDARD.decode(hash)) else {
         return false;
     };
-    let Ok(mut mac) = <Hmac<Sha1> as KeyInit>::new_from_slice(&salt) else { return false };
+    let Ok(mut mac) = <Hmac<Sha1> as KeyInit>::new_from_slice(&salt) else {
+        return false;
+    };
     mac.update(name.as_bytes());
     mac.verify_slice(&hash).is_ok()
 }

@@ -41,7 +41,13 @@ fn plain_entry_trusts_its_key() {
 fn different_key_for_known_host_is_changed_with_file_and_line() {
     let e = entries(&format!("other {K2}\nhost1 {K1}\n"));
     let verdict = check(&e, "host1", &key(K2));
-    assert_eq!(verdict, Verdict::Changed { file: "/kh".into(), line: 2 });
+    assert_eq!(
+        verdict,
+        Verdict::Changed {
+            file: "/kh".into(),
+            line: 2
+        }
+    );
 }
 
 #[test]
@@ -50,10 +56,13 @@ fn hashed_entries_match_only_their_name() {
     assert_eq!(check(&e, "[127.0.9.9]:2222", &key(K1)), Verdict::Trusted);
     assert_eq!(check(&e, "web1.example.com", &key(K1)), Verdict::Trusted);
     assert_eq!(check(&e, "127.0.9.9", &key(K1)), Verdict::Unknown);
-    assert_eq!(check(&e, "web1.example.com", &key(K2)), Verdict::Changed {
-        file: "/kh".into(),
-        line: 2
-    });
+    assert_eq!(
+        check(&e, "web1.example.com", &key(K2)),
+        Verdict::Changed {
+            file: "/kh".into(),
+            line: 2
+        }
+    );
 }
 
 #[test]
@@ -61,8 +70,14 @@ fn wildcards_and_negation() {
     assert!(host_matches("*.example.com", "web1.example.com"));
     assert!(host_matches("web?.example.com", "WEB1.example.com"));
     assert!(!host_matches("web?.example.com", "web12.example.com"));
-    assert!(!host_matches("*.example.com,!db*.example.com", "db1.example.com"));
-    assert!(host_matches("*.example.com,!db*.example.com", "web1.example.com"));
+    assert!(!host_matches(
+        "*.example.com,!db*.example.com",
+        "db1.example.com"
+    ));
+    assert!(host_matches(
+        "*.example.com,!db*.example.com",
+        "web1.example.com"
+    ));
     assert!(!host_matches("!web1", "web1"));
     assert!(host_matches("[127.0.0.*]:2222", "[127.0.0.5]:2222"));
 }
@@ -70,7 +85,13 @@ fn wildcards_and_negation() {
 #[test]
 fn revoked_key_is_refused_even_if_also_trusted() {
     let e = entries(&format!("host1 {K1}\n@revoked * {K1}\n"));
-    assert_eq!(check(&e, "host1", &key(K1)), Verdict::Revoked { file: "/kh".into(), line: 2 });
+    assert_eq!(
+        check(&e, "host1", &key(K1)),
+        Verdict::Revoked {
+            file: "/kh".into(),
+            line: 2
+        }
+    );
 }
 
 #[test]
