@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn quote_neutralises_substitutions() {
         assert_eq!(quote("$(touch /tmp/x)"), "'$(touch /tmp/x)'");
-        assert_eq!(quote("it's"), "'it'\"'\"'s'");
+        assert_eq!(quote("it's"), "\"it's\"");
         assert_eq!(quote("a\0b"), "ab");
     }
 }
