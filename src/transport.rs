@@ -56,7 +56,7 @@ pub struct SshSettings {
     pub proxy_jump: Option<Endpoint>,
     /// New handshakes per second, fleet-wide, to stay under sshd `MaxStartups`.
     pub connect_rate: f64,
-    /// Handshakes allowed at once before pacing starts.
+    /// Handshakes allowed in a burst and in flight at once; keep it below sshd's `MaxStartups` start.
     pub connect_burst: u32,
 }
 

@@ -44,13 +44,7 @@ impl Connection {
             .map_err(|e| self.channel_error(e))?;
         let (mut read, write) = channel.split();
         let limit = cmd.timeout + Duration::from_secs(KILL_AFTER_SECS) + CLIENT_GRACE;
-        let both = async {
-            tokio::join!(
-                send_script(&write, &cmd.script),
-                collect(&mut read, cmd.output_cap)
-            )
-            .1
-        };
+        let both = drive(&write, &mut read, &cmd.script, cmd.output_cap);
         let outcome = match tokio::time::timeout(limit, both).await {
             Ok(outcome) => outcome,
             Err(_) => Outcome::client_timeout(cmd.output_cap),
@@ -75,9 +69,28 @@ impl Connection {
     }
 }
 
+/// Sends the script while draining output; done when the channel ends, sent or not.
+async fn drive(
+    write: &ChannelWriteHalf<Msg>,
+    read: &mut ChannelReadHalf,
+    script: &str,
+    cap: usize,
+) -> Outcome {
+    let send = send_script(write, script);
+    let collect = collect(read, cap);
+    tokio::pin!(send, collect);
+    let mut sent = false;
+    loop {
+        tokio::select! {
+            () = &mut send, if !sent => sent = true,
+            outcome = &mut collect => return outcome,
+        }
+    }
+}
+
 /// Sends the script then EOF; a remote that exits early just stops reading, which is fine.
 async fn send_script(write: &ChannelWriteHalf<Msg>, script: &str) {
-    let _ = write.data(script.as_bytes()).await;
+    let _ = write.data_bytes(script.as_bytes().to_vec()).await;
     let _ = write.eof().await;
 }
 

@@ -2,13 +2,17 @@
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
-/// A token bucket handing out handshake slots in arrival order.
+/// A token bucket handing out handshake slots in arrival order, plus a cap on handshakes in
+/// flight: sshd's `MaxStartups` counts unauthenticated connections, so a slow handshake must
+/// hold its slot until authentication ends, whatever the rate.
 #[derive(Debug)]
 pub struct Pacer {
     rate: f64,
     burst: f64,
     state: Mutex<Bucket>,
+    in_flight: Semaphore,
 }
 
 #[derive(Debug)]
@@ -34,6 +38,7 @@ impl Pacer {
                 tokens: burst,
                 at: now,
             }),
+            in_flight: Semaphore::new(burst as usize),
         }
     }
 
@@ -50,12 +55,15 @@ impl Pacer {
         Duration::from_secs_f64(-b.tokens / self.rate)
     }
 
-    /// Waits for a slot (the shell: reads the clock and sleeps).
-    pub async fn acquire(&self) {
+    /// Waits for a handshake slot: one of `burst` in flight, then a token (reads the clock, sleeps).
+    /// Hold the permit until the handshake and authentication are over.
+    pub async fn acquire(&self) -> Option<SemaphorePermit<'_>> {
+        let permit = self.in_flight.acquire().await.ok();
         let wait = self.reserve(crate::clock::instant());
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
+        permit
     }
 }
 

@@ -33,7 +33,7 @@ pub async fn scan_host_keys(
         .map(|ep| {
             let (ep, pacer, after) = (ep.clone(), pacer.clone(), settings.connect_timeout);
             tokio::spawn(async move {
-                pacer.acquire().await;
+                let _slot = pacer.acquire().await;
                 let key = tokio::time::timeout(after, fetch_key(&ep))
                     .await
                     .unwrap_or_else(|_| {

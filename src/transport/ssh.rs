@@ -118,7 +118,7 @@ impl Transport {
 
     /// Paced TCP connect, then handshake and auth, all under the connect timeout.
     async fn connect_direct(&self, ep: &Endpoint) -> Result<Connection, TransportError> {
-        self.pacer.acquire().await;
+        let _slot = self.pacer.acquire().await;
         let work = async {
             let addr = (ep.address.as_str(), ep.port);
             let tcp = tokio::net::TcpStream::connect(addr)
@@ -140,7 +140,7 @@ impl Transport {
         jump: &Connection,
         ep: &Endpoint,
     ) -> Result<Connection, TransportError> {
-        self.pacer.acquire().await;
+        let _slot = self.pacer.acquire().await;
         let work = async {
             let channel = jump
                 .inner

@@ -4,7 +4,8 @@
 //! `#[path = "support/mod.rs"] mod support;` and start a fleet with
 //! `let fleet = support::Fleet::builder(50).start();`. Each host gets its own 127.X.Y.Z
 //! address (port 22), host key, state dir, log (`sshd -e`, LogLevel VERBOSE) and PATH shim dir
-//! (put fake commands there with [`Host::shim`]). Dropping the fleet stops exactly the sshd
+//! (put fake commands there with [`Host::shim`]); HOME is the state dir, so root's own dotfiles
+//! (a slow ~/.bashrc) never run in test sessions. Dropping the fleet stops exactly the sshd
 //! processes it started (and their descendants) and removes its temp dir, even on panic.
 #![allow(dead_code)]
 
@@ -241,7 +242,7 @@ impl Host {
              AuthorizedKeysFile {root}/authorized_keys\nPermitRootLogin prohibit-password\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
              StrictModes no\nUsePAM no\nMaxStartups {max_startups}\nMaxSessions 10\nLogLevel VERBOSE\n\
-             SetEnv CUTOVER_HOST={name} PATH={path}\n",
+             SetEnv CUTOVER_HOST={name} PATH={path} HOME={dir}\n",
             addr = self.address,
             dir = self.dir.display(),
             root = root.display(),

@@ -24,7 +24,11 @@ async fn fifty_hosts_each_answer_twice_on_one_connection() {
         .collect();
     for task in tasks {
         let (name, first, second) = task.await.unwrap();
-        assert!(first.success(), "{name}: {first:?}");
+        assert!(
+            first.success(),
+            "{name}: {first:?}\n{}",
+            log_of(&fleet, &name)
+        );
         assert_eq!(first.stdout.text(), format!("{name}\n"));
         assert_eq!(second.status, ExitStatus::Code(3));
         assert_eq!(second.stdout.text(), "again\n");
@@ -91,7 +95,11 @@ async fn paced_handshakes_get_through_a_tight_max_startups() {
             .await
             .unwrap()
             .expect("every paced connection succeeds");
-        assert!(result.success());
+        assert!(
+            result.success(),
+            "{result:?}\n{}",
+            fleet.hosts[0].log_text()
+        );
     }
 }
 
@@ -129,4 +137,13 @@ async fn futures_join<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
         out.push(task.await.unwrap());
     }
     out
+}
+
+fn log_of(fleet: &Fleet, name: &str) -> String {
+    fleet
+        .hosts
+        .iter()
+        .find(|h| h.name == name)
+        .map(|h| h.log_text())
+        .unwrap_or_default()
 }
