@@ -1,5 +1,7 @@
 //! Transport against real sshd: connections, host keys, auth, commands, output, pacing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on purpose
+
 #[path = "support/mod.rs"]
 mod support;
 

@@ -68,7 +68,7 @@ impl Transport {
         let keys = settings
             .identities
             .iter()
-            .map(|p| load_key(p))
+            .map(load_key)
             .collect::<Result<_, _>>()?;
         let mut known = Vec::new();
         for path in &settings.known_hosts {

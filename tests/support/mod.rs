@@ -7,7 +7,7 @@
 //! (put fake commands there with [`Host::shim`]); HOME is the state dir, so root's own dotfiles
 //! (a slow ~/.bashrc) never run in test sessions. Dropping the fleet stops exactly the sshd
 //! processes it started (and their descendants) and removes its temp dir, even on panic.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
 pub mod process;
 
@@ -252,8 +252,8 @@ impl Host {
 
     fn wait_ready(&mut self) {
         let addr = format!("{}:22", self.address);
-        let deadline = std::time::Instant::now() + READY_TIMEOUT;
-        while std::time::Instant::now() < deadline {
+        let deadline = cutover::clock::instant() + READY_TIMEOUT;
+        while cutover::clock::instant() < deadline {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
                 panic!(
                     "sshd for {} exited ({status}) at start:\n{}",
