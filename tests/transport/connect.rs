@@ -147,3 +147,17 @@ fn log_of(fleet: &Fleet, name: &str) -> String {
         .map(|h| h.log_text())
         .unwrap_or_default()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_jump_tunnels_every_host_through_one_bastion_connection() {
+    let fleet = Fleet::builder(3).start();
+    let settings = SshSettings { proxy_jump: Some(fleet.hosts[0].endpoint()), ..fleet.settings() };
+    let transport = Transport::new(settings).unwrap();
+    for host in &fleet.hosts[1..] {
+        let conn = transport.connect(&host.endpoint()).await.unwrap();
+        let result = run(&conn, "echo \"$CUTOVER_HOST\"").await;
+        assert_eq!(result.stdout.text(), format!("{}\n", host.name));
+    }
+    let bastion_log = fleet.hosts[0].log_text();
+    assert_eq!(bastion_log.matches("Accepted publickey").count(), 1, "{bastion_log}");
+}
