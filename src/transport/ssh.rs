@@ -1,13 +1,14 @@
 //! The SSH shell: paced, timed connects with strict host-key checks and one-shot key auth.
 
-use super::known_hosts::{self, Entry, Verdict};
+use super::known_hosts::{self, Entry};
 use super::pacer::Pacer;
 use super::scan::fingerprint;
+use super::verify::Client;
 use super::{Endpoint, SshSettings, TransportError};
 use russh::client::{self, AuthResult, Handle};
 use russh::keys::agent::AgentIdentity;
 use russh::keys::agent::client::AgentClient;
-use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKey};
+use russh::keys::{PrivateKey, PrivateKeyWithHashAlg};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -310,70 +311,4 @@ pub(super) fn handshake_error(ep: &Endpoint, e: &russh::Error) -> TransportError
 /// Takes the host-key rejection recorded by the handler.
 fn take(slot: &Mutex<Option<TransportError>>) -> Option<TransportError> {
     slot.lock().unwrap_or_else(|e| e.into_inner()).take()
-}
-
-/// The russh handler: checks the host key strictly and records why it refused.
-pub struct Client {
-    endpoint: Endpoint,
-    known: Arc<Vec<Entry>>,
-    searched: Vec<PathBuf>,
-    strict: bool,
-    rejection: Arc<Mutex<Option<TransportError>>>,
-}
-
-impl Client {
-    /// The verdict for a presented key, as an error when it must be refused.
-    fn verify(&self, key: &PublicKey) -> Result<(), TransportError> {
-        let ep = &self.endpoint;
-        let name = known_hosts::lookup_name(&ep.address, ep.port);
-        let (host, fingerprint) = (ep.name.clone(), fingerprint(key));
-        match known_hosts::check(&self.known, &name, key) {
-            Verdict::Trusted => Ok(()),
-            Verdict::Unknown if !self.strict => {
-                tracing::warn!(
-                    host,
-                    fingerprint,
-                    "accepting unknown host key (strict_host_keys = false)"
-                );
-                Ok(())
-            }
-            Verdict::Unknown => Err(TransportError::HostKeyUnknown {
-                host,
-                fingerprint,
-                searched: self.searched.clone(),
-            }),
-            Verdict::Changed { file, line } => Err(TransportError::HostKeyChanged {
-                host,
-                file,
-                line,
-                fingerprint,
-            }),
-            Verdict::Revoked { file, line } => Err(TransportError::HostKeyRevoked {
-                host,
-                file,
-                line,
-                fingerprint,
-            }),
-        }
-    }
-}
-
-impl client::Handler for Client {
-    type Error = russh::Error;
-
-    async fn check_server_key(
-        &mut self,
-        key: &russh::keys::PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
-        let russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } = key else {
-            return Ok(false); // host certificates are not trusted: cutover has no CA config yet
-        };
-        match self.verify(key) {
-            Ok(()) => Ok(true),
-            Err(e) => {
-                *self.rejection.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                Ok(false)
-            }
-        }
-    }
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_hosts_each_answer_twice_on_one_connection() {
+    let started = cutover::clock::instant();
     let fleet = Fleet::builder(50).start();
+    eprintln!("50 sshds ready in {:?}", started.elapsed());
     let transport = Arc::new(Transport::new(fleet.settings()).unwrap());
     let tasks: Vec<_> = fleet
         .endpoints()
@@ -151,7 +153,10 @@ fn log_of(fleet: &Fleet, name: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_jump_tunnels_every_host_through_one_bastion_connection() {
     let fleet = Fleet::builder(3).start();
-    let settings = SshSettings { proxy_jump: Some(fleet.hosts[0].endpoint()), ..fleet.settings() };
+    let settings = SshSettings {
+        proxy_jump: Some(fleet.hosts[0].endpoint()),
+        ..fleet.settings()
+    };
     let transport = Transport::new(settings).unwrap();
     for host in &fleet.hosts[1..] {
         let conn = transport.connect(&host.endpoint()).await.unwrap();
@@ -159,5 +164,9 @@ async fn proxy_jump_tunnels_every_host_through_one_bastion_connection() {
         assert_eq!(result.stdout.text(), format!("{}\n", host.name));
     }
     let bastion_log = fleet.hosts[0].log_text();
-    assert_eq!(bastion_log.matches("Accepted publickey").count(), 1, "{bastion_log}");
+    assert_eq!(
+        bastion_log.matches("Accepted publickey").count(),
+        1,
+        "{bastion_log}"
+    );
 }

@@ -69,3 +69,32 @@ async fn scanned_keys_form_the_fleet_known_hosts() {
         .collect();
     assert_eq!(lines, std::fs::read_to_string(&fleet.known_hosts).unwrap());
 }
+
+#[tokio::test]
+async fn non_strict_accepts_an_unknown_host_but_never_a_changed_key() {
+    let fleet = Fleet::builder(2).start();
+    let (a, b) = (&fleet.hosts[0], &fleet.hosts[1]);
+    std::fs::write(
+        &fleet.known_hosts,
+        format!("{} {}\n", a.address, b.host_key),
+    )
+    .unwrap();
+    let settings = cutover::transport::SshSettings {
+        strict_host_keys: false,
+        ..fleet.settings()
+    };
+    let transport = Transport::new(settings).unwrap();
+    assert!(
+        transport.connect(&b.endpoint()).await.is_ok(),
+        "unknown host accepted"
+    );
+    let err = transport
+        .connect(&a.endpoint())
+        .await
+        .err()
+        .expect("changed key refused");
+    assert!(
+        matches!(err, TransportError::HostKeyChanged { line: 1, .. }),
+        "{err}"
+    );
+}
