@@ -12,6 +12,7 @@ pub mod output;
 pub mod pacer;
 pub mod scan;
 pub mod ssh;
+pub mod ssh_config;
 pub mod verify;
 
 pub use error::TransportError;
