@@ -1,0 +1,101 @@
+//! Process helpers for the sshd harness: readiness probe and pid-exact termination.
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::process::Child;
+use std::time::Duration;
+
+/// Whether something at `addr` answers with an SSH banner.
+pub fn banner_ready(addr: &str) -> bool {
+    let Ok(addr) = addr.parse() else { return false };
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut buf = [0u8; 4];
+    stream.read_exact(&mut buf).is_ok() && &buf == b"SSH-"
+}
+
+/// SIGTERM to the sshd and what it spawned, then SIGKILL after a short grace, then reap.
+pub fn stop(child: &mut Child) {
+    let pid = child.id();
+    let family = descendants(pid);
+    signal(pid, libc::SIGTERM);
+    for _ in 0..100 {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    signal(pid, libc::SIGKILL);
+    family.iter().for_each(|p| signal(*p, libc::SIGKILL));
+    let _ = child.wait();
+}
+
+/// Sends `sig` to `pid` and all its descendants (children first listed, then signalled).
+pub fn kill_tree(pid: u32, sig: i32) {
+    let family = descendants(pid);
+    signal(pid, sig);
+    family.iter().for_each(|p| signal(*p, sig));
+}
+
+fn signal(pid: u32, sig: i32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill(2) has no memory preconditions; the pid is one this harness started or its child.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
+}
+
+/// All live descendants of `root`, from /proc parent links.
+pub fn descendants(root: u32) -> Vec<u32> {
+    let parents = parent_table();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, pp)| *pp == p)
+                .map(|(pid, _)| *pid),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+fn parent_table() -> Vec<(u32, u32)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| Some((pid, ppid(pid)?)))
+        .collect()
+}
+
+fn ppid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Pids whose command line contains `marker` (reading /proc only).
+pub fn pids_with_marker(marker: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(marker))
+                .unwrap_or(false)
+        })
+        .filter(|pid| *pid != std::process::id())
+        .collect()
+}
