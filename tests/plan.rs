@@ -1,5 +1,7 @@
 //! Plan files as a user meets them: `cutover check`, `render` and `schema` on fixtures and examples.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
