@@ -79,34 +79,8 @@ pub struct Execution {
     pub output_cap: u64,
 }
 
-/// A failure budget over a phase: a count of hosts or a percentage of them (rounded down).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Budget {
-    /// At most this many hosts may fail.
-    Count(usize),
-    /// At most this percentage of the phase's hosts may fail (floor).
-    Percent(f64),
-}
-
-impl Budget {
-    /// How many failures the budget allows among `hosts` hosts.
-    pub fn allowed(&self, hosts: usize) -> usize {
-        match *self {
-            Budget::Count(n) => n,
-            Budget::Percent(p) => ((hosts as f64) * p / 100.0).floor() as usize,
-        }
-    }
-}
-
-impl std::fmt::Display for Budget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Budget::Count(n) => write!(f, "{n}"),
-            Budget::Percent(p) => write!(f, "{p}%"),
-        }
-    }
-}
+/// A failure budget over a phase (the executor's type: one definition for plan and run).
+pub use crate::executor::FailureBudget as Budget;
 
 /// Which hosts a step applies to: the selectors as written, and parsed.
 #[derive(Debug, Clone, Serialize)]

@@ -194,8 +194,8 @@ fn hosts(md: &mut String, inv: Option<&Inventory>) {
 
 /// A compact list of host names for tables.
 fn host_list(hosts: &[&Host]) -> String {
-    let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
-    names.join(", ") // TODO(merge): use the executor's range folding
+    let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
+    crate::executor::nodeset::compact(&names)
 }
 
 enum Item<'a> {

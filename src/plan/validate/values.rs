@@ -19,32 +19,14 @@ pub fn size(text: &str) -> Result<u64, String> {
         .map_err(|_| format!("`{text}` is not a size; write e.g. \"64KiB\" or \"1MiB\""))
 }
 
-/// A count (`2`, `"2"`) or a percentage (`"5%"`, 0 to 100).
+/// A count (`2`, `"2"`) or a whole percentage (`"5%"`, 0 to 100).
 pub fn budget(raw: &RawBudget) -> Result<Budget, String> {
-    let text = match raw {
-        RawBudget::Count(n) => return count(*n).map(Budget::Count),
-        RawBudget::Text(t) => t.trim(),
-    };
-    if let Some(p) = text.strip_suffix('%') {
-        let p: f64 = p
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{text}` is not a percentage"))?;
-        if !(0.0..=100.0).contains(&p) {
-            return Err(format!(
-                "failure budget {text} is out of range: use 0% to 100%"
-            ));
-        }
-        return Ok(Budget::Percent(p));
+    match raw {
+        RawBudget::Count(n) => usize::try_from(*n)
+            .map(Budget::Count)
+            .map_err(|_| format!("failure budget {n} is negative: use 0 or more")),
+        RawBudget::Text(t) => t.trim().parse::<Budget>().map_err(|e| e.to_string()),
     }
-    let n: i64 = text
-        .parse()
-        .map_err(|_| format!("`{text}` is not a count or a percentage like \"5%\""))?;
-    count(n).map(Budget::Count)
-}
-
-fn count(n: i64) -> Result<usize, String> {
-    usize::try_from(n).map_err(|_| format!("failure budget {n} is negative: use 0 or more"))
 }
 
 /// Targets as written into a list of selector strings (default `all`).
@@ -188,7 +170,7 @@ mod tests {
         assert_eq!(budget(&RawBudget::Count(3)).unwrap(), Budget::Count(3));
         assert_eq!(
             budget(&RawBudget::Text("5%".into())).unwrap(),
-            Budget::Percent(5.0)
+            Budget::Percent(5)
         );
         assert_eq!(
             budget(&RawBudget::Text("2".into())).unwrap(),
@@ -197,16 +179,16 @@ mod tests {
         assert!(
             budget(&RawBudget::Text("150%".into()))
                 .unwrap_err()
-                .contains("out of range")
+                .contains("over 100%")
         );
         assert!(
             budget(&RawBudget::Count(-1))
                 .unwrap_err()
                 .contains("negative")
         );
-        assert_eq!(Budget::Percent(5.0).allowed(255), 12);
-        assert_eq!(Budget::Percent(0.0).allowed(255), 0);
-        assert_eq!(Budget::Percent(100.0).allowed(7), 7);
+        assert_eq!(Budget::Percent(5).allowed(255), 12);
+        assert_eq!(Budget::Percent(0).allowed(255), 0);
+        assert_eq!(Budget::Percent(100).allowed(7), 7);
     }
 
     #[test]
