@@ -4,6 +4,7 @@
 //! that failed); 2 usage or I/O error (unreadable file, bad flag).
 
 mod check;
+mod exec;
 mod inventory;
 mod load;
 mod render;
@@ -28,6 +29,8 @@ enum Command {
     Render(render::Args),
     /// Print the JSON Schema of the plan format (for taplo / Even Better TOML).
     Schema,
+    /// Run a command on many hosts at once, output folded by identical result.
+    Exec(exec::Args),
     /// Inspect inventories.
     #[command(subcommand)]
     Inventory(inventory::Command),
@@ -56,6 +59,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Render(args) => render::run(&args),
         Command::Schema => schema::run(),
+        Command::Exec(args) => exec::run(&args),
         Command::Inventory(cmd) => inventory::run(&cmd),
     };
     match result {

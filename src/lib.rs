@@ -11,6 +11,7 @@ pub mod clock;
 pub mod compile;
 pub mod edit;
 pub mod executor;
+pub mod fleet;
 pub mod inventory;
 pub mod journal;
 pub mod plan;
