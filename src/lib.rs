@@ -14,3 +14,4 @@ pub mod plan;
 pub mod remote;
 pub mod sanitize;
 pub mod transport;
+pub mod watch;

@@ -1,0 +1,158 @@
+//! Consul readings: `/v1/status/leader`, `/v1/operator/raft/configuration`, and the
+//! `consul operator raft list-peers` table with its failure outputs.
+
+use super::ParseError;
+use super::reading::{Member, QuorumReading};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+/// The command a server runs to list raft peers (over SSH, via `RemoteRunner`).
+pub const LIST_PEERS: &str = "consul operator raft list-peers";
+
+#[derive(Deserialize)]
+struct RawConfiguration {
+    #[serde(rename = "Servers", default)]
+    servers: Vec<RawServer>,
+}
+
+#[derive(Deserialize)]
+struct RawServer {
+    #[serde(rename = "ID", default)]
+    id: String,
+    #[serde(rename = "Node")]
+    node: String,
+    #[serde(rename = "Address", default)]
+    address: String,
+    #[serde(rename = "Leader", default)]
+    leader: bool,
+    #[serde(rename = "Voter", default)]
+    voter: bool,
+}
+
+/// Parses `/v1/status/leader`: the leader's raft address, `None` for `""` (no leader).
+pub fn parse_status_leader(body: &str) -> Result<Option<String>, ParseError> {
+    let s: String =
+        serde_json::from_str(body).map_err(|e| ParseError::json("consul status/leader", e))?;
+    Ok((!s.is_empty()).then_some(s))
+}
+
+/// Parses `/v1/operator/raft/configuration` into a reading; `leader_addr` is what
+/// `/v1/status/leader` said, and a leader counts only when both agree.
+///
+/// Consul serves the configuration through the leader, so listed servers count as reachable.
+pub fn parse_raft_configuration(
+    body: &str,
+    leader_addr: Option<&str>,
+    taken_at: DateTime<Utc>,
+    source: &str,
+) -> Result<QuorumReading, ParseError> {
+    let raw: RawConfiguration =
+        serde_json::from_str(body).map_err(|e| ParseError::json("consul raft configuration", e))?;
+    let members: Vec<Member> = raw
+        .servers
+        .iter()
+        .map(|s| Member {
+            name: s.node.clone(),
+            id: if s.id.is_empty() {
+                s.address.clone()
+            } else {
+                s.id.clone()
+            },
+            voter: s.voter,
+            reachable: true,
+            is_leader: s.leader,
+            raft_term: None,
+        })
+        .collect();
+    let leader = raw
+        .servers
+        .iter()
+        .find(|s| s.leader && leader_addr.is_none_or(|a| a == s.address))
+        .map(|s| s.node.clone());
+    let error = match (leader_addr, &leader) {
+        (Some(a), None) => Some(format!("status/leader says {a} but no listed server leads")),
+        _ => None,
+    };
+    Ok(QuorumReading {
+        taken_at,
+        source: source.to_string(),
+        members,
+        leader,
+        term: None,
+        error,
+    })
+}
+
+/// Parses `consul operator raft list-peers` output: the table, or one of its failures
+/// (`Unexpected response code: 500 (No cluster leader)`, connection refused), which become a
+/// reading with no members and the message as its error.
+pub fn parse_list_peers(
+    stdout: &str,
+    stderr: &str,
+    taken_at: DateTime<Utc>,
+    source: &str,
+) -> Result<QuorumReading, ParseError> {
+    let mut lines = stdout.lines().filter(|l| !l.trim().is_empty());
+    let Some(header) = lines
+        .next()
+        .filter(|h| h.split_whitespace().next() == Some("Node"))
+    else {
+        let msg = first_line(stderr).or_else(|| first_line(stdout));
+        return Ok(QuorumReading::failed(
+            taken_at,
+            source,
+            msg.unwrap_or("list-peers printed nothing"),
+        ));
+    };
+    let cols: Vec<&str> = header.split_whitespace().collect();
+    let col = |name: &str| cols.iter().position(|c| *c == name);
+    let missing = |name: &str| ParseError::Shape {
+        what: "consul list-peers".into(),
+        detail: format!("header has no `{name}` column: {header}"),
+    };
+    let node = col("Node").ok_or_else(|| missing("Node"))?;
+    let state = col("State").ok_or_else(|| missing("State"))?;
+    let voter = col("Voter").ok_or_else(|| missing("Voter"))?;
+    let id = col("ID")
+        .or(col("Address"))
+        .ok_or_else(|| missing("Address"))?;
+    let mut members = Vec::new();
+    for line in lines {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let get = |i: usize| {
+            f.get(i).copied().ok_or_else(|| ParseError::Shape {
+                what: "consul list-peers".into(),
+                detail: format!("short row: {line}"),
+            })
+        };
+        members.push(Member {
+            name: get(node)?.to_string(),
+            id: get(id)?.to_string(),
+            voter: get(voter)? == "true",
+            reachable: true,
+            is_leader: get(state)? == "leader",
+            raft_term: None,
+        });
+    }
+    let leaders: Vec<&Member> = members.iter().filter(|m| m.is_leader).collect();
+    let leader = match leaders.as_slice() {
+        [one] => Some(one.name.clone()),
+        _ => None,
+    };
+    Ok(QuorumReading {
+        taken_at,
+        source: source.to_string(),
+        members,
+        leader,
+        term: None,
+        error: None,
+    })
+}
+
+fn first_line(s: &str) -> Option<&str> {
+    s.lines().map(str::trim).find(|l| !l.is_empty())
+}
+
+#[cfg(test)]
+#[path = "consul/tests.rs"]
+mod tests;
