@@ -9,6 +9,7 @@ pub mod etcd;
 pub mod poller;
 pub mod probe;
 pub mod reading;
+pub mod remote;
 pub mod tracker;
 pub mod verdict;
 

@@ -72,3 +72,57 @@ impl QuorumReading {
             .collect()
     }
 }
+
+#[derive(serde::Deserialize)]
+struct CommandOutput {
+    leader: Option<String>,
+    #[serde(default)]
+    members: Vec<CommandMember>,
+}
+
+#[derive(serde::Deserialize)]
+struct CommandMember {
+    name: String,
+    #[serde(default = "yes")]
+    voter: bool,
+    #[serde(default = "yes")]
+    reachable: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Parses a `command` quorum source's stdout: `{"leader": "name" | null, "members": [{"name":
+/// "a", "voter": true, "reachable": true}]}`; the leader must be one of the members.
+pub fn parse_command_output(
+    stdout: &str,
+    taken_at: DateTime<Utc>,
+    source: &str,
+) -> Result<QuorumReading, super::ParseError> {
+    let raw: CommandOutput = serde_json::from_str(stdout.trim())
+        .map_err(|e| super::ParseError::json("quorum command output", e))?;
+    let leader = raw
+        .leader
+        .filter(|l| raw.members.iter().any(|m| &m.name == l));
+    let members = raw
+        .members
+        .into_iter()
+        .map(|m| Member {
+            is_leader: leader.as_deref() == Some(m.name.as_str()),
+            id: m.name.clone(),
+            name: m.name,
+            voter: m.voter,
+            reachable: m.reachable,
+            raft_term: None,
+        })
+        .collect();
+    Ok(QuorumReading {
+        taken_at,
+        source: source.to_string(),
+        members,
+        leader,
+        term: None,
+        error: None,
+    })
+}
