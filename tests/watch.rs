@@ -1,5 +1,8 @@
 //! The watch module against real etcd clusters on loopback, and the parsers' public surface.
 
+// A test binary: a failed setup step (spawn, bind, parse) should panic with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "watch/cluster.rs"]
 mod cluster;
 #[path = "watch/live.rs"]

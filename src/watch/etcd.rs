@@ -183,7 +183,7 @@ pub fn assemble(
     list: Option<&[EtcdMember]>,
     answers: &[(String, Result<EndpointStatus, String>)],
 ) -> QuorumReading {
-    let mut members: Vec<Member> = list.unwrap_or_default().iter().map(|m| listed(m)).collect();
+    let mut members: Vec<Member> = list.unwrap_or_default().iter().map(listed).collect();
     let mut errors = Vec::new();
     for (endpoint, answer) in answers {
         match answer {
