@@ -5,7 +5,11 @@
 
 #[path = "watch/cluster.rs"]
 mod cluster;
+#[path = "watch/consul_fake.rs"]
+mod consul_fake;
 #[path = "watch/live.rs"]
 mod live;
+#[path = "watch/runner.rs"]
+mod runner;
 #[path = "watch/spec.rs"]
 mod spec;

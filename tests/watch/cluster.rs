@@ -74,6 +74,11 @@ impl EtcdCluster {
             .collect()
     }
 
+    /// Client ports, one per member.
+    pub fn client_ports(&self) -> Vec<u16> {
+        self.slots.iter().map(|s| s.client).collect()
+    }
+
     /// Starts member `i` (again); its data dir is kept, so a restart rejoins.
     pub fn start_member(&mut self, i: usize) {
         let s = &self.slots[i];
