@@ -108,7 +108,7 @@ async fn restart_all_members_at_once_records_the_leaderless_window() {
     let c = EtcdCluster::start(3);
     let mut w = watch(c.endpoints(), 3, Duration::from_secs(60), vec![]);
     // Green before the restart must not complete the watch: stable_for outlasts the restart.
-    w.stable_for = Duration::from_secs(3);
+    w.stable_for = Duration::from_secs(5);
     let fire_in = Duration::from_secs(1);
     let (task, mut rx) = spawn(w, fire_in);
     until_healthy(&mut rx).await;
