@@ -2,7 +2,7 @@
 //! `consul operator raft list-peers` table with its failure outputs.
 
 use super::ParseError;
-use super::reading::{Member, QuorumReading};
+use super::reading::{Member, QuorumReading, sole_leader};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -104,49 +104,65 @@ pub fn parse_list_peers(
             msg.unwrap_or("list-peers printed nothing"),
         ));
     };
-    let cols: Vec<&str> = header.split_whitespace().collect();
-    let col = |name: &str| cols.iter().position(|c| *c == name);
-    let missing = |name: &str| ParseError::Shape {
-        what: "consul list-peers".into(),
-        detail: format!("header has no `{name}` column: {header}"),
-    };
-    let node = col("Node").ok_or_else(|| missing("Node"))?;
-    let state = col("State").ok_or_else(|| missing("State"))?;
-    let voter = col("Voter").ok_or_else(|| missing("Voter"))?;
-    let id = col("ID")
-        .or(col("Address"))
-        .ok_or_else(|| missing("Address"))?;
-    let mut members = Vec::new();
-    for line in lines {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let get = |i: usize| {
-            f.get(i).copied().ok_or_else(|| ParseError::Shape {
-                what: "consul list-peers".into(),
-                detail: format!("short row: {line}"),
-            })
-        };
-        members.push(Member {
-            name: get(node)?.to_string(),
-            id: get(id)?.to_string(),
-            voter: get(voter)? == "true",
-            reachable: true,
-            is_leader: get(state)? == "leader",
-            raft_term: None,
-        });
-    }
-    let leaders: Vec<&Member> = members.iter().filter(|m| m.is_leader).collect();
-    let leader = match leaders.as_slice() {
-        [one] => Some(one.name.clone()),
-        _ => None,
-    };
+    let cols = Columns::from_header(header)?;
+    let members = lines.map(|l| cols.row(l)).collect::<Result<Vec<_>, _>>()?;
     Ok(QuorumReading {
         taken_at,
         source: source.to_string(),
+        leader: sole_leader(&members),
         members,
-        leader,
         term: None,
         error: None,
     })
+}
+
+/// Where the columns cutover reads sit; later columns (`Commit Index`, `Trails Leader By`)
+/// have spaces in their names, so only columns before them are located by word position.
+struct Columns {
+    node: usize,
+    id: usize,
+    state: usize,
+    voter: usize,
+}
+
+impl Columns {
+    fn from_header(header: &str) -> Result<Self, ParseError> {
+        let cols: Vec<&str> = header.split_whitespace().collect();
+        let col = |name: &str| cols.iter().position(|c| *c == name);
+        let need = |name: &str| {
+            col(name).ok_or_else(|| shape(format!("header has no `{name}` column: {header}")))
+        };
+        Ok(Columns {
+            node: need("Node")?,
+            id: col("ID").map_or_else(|| need("Address"), Ok)?,
+            state: need("State")?,
+            voter: need("Voter")?,
+        })
+    }
+
+    fn row(&self, line: &str) -> Result<Member, ParseError> {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let get = |i: usize| {
+            f.get(i)
+                .copied()
+                .ok_or_else(|| shape(format!("short row: {line}")))
+        };
+        Ok(Member {
+            name: get(self.node)?.to_string(),
+            id: get(self.id)?.to_string(),
+            voter: get(self.voter)? == "true",
+            reachable: true,
+            is_leader: get(self.state)? == "leader",
+            raft_term: None,
+        })
+    }
+}
+
+fn shape(detail: String) -> ParseError {
+    ParseError::Shape {
+        what: "consul list-peers".into(),
+        detail,
+    }
 }
 
 fn first_line(s: &str) -> Option<&str> {

@@ -1,7 +1,7 @@
 //! etcd readings: `etcdctl endpoint status --cluster -w json` and the v3 HTTP (grpc-gateway) API.
 
 use super::ParseError;
-use super::reading::{Member, QuorumReading};
+use super::reading::{Member, QuorumReading, sole_leader};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
 
@@ -194,11 +194,7 @@ pub fn assemble(
             }
         }
     }
-    let leaders: Vec<&Member> = members.iter().filter(|m| m.is_leader).collect();
-    let leader = match leaders.as_slice() {
-        [one] => Some(one.name.clone()),
-        _ => None,
-    };
+    let leader = sole_leader(&members);
     QuorumReading {
         taken_at,
         source: source.to_string(),

@@ -73,6 +73,16 @@ impl QuorumReading {
     }
 }
 
+/// The one member that says it leads; `None` for none or several (several is split leadership,
+/// which the verdict reports from the members).
+pub fn sole_leader(members: &[Member]) -> Option<String> {
+    let mut leaders = members.iter().filter(|m| m.is_leader);
+    match (leaders.next(), leaders.next()) {
+        (Some(one), None) => Some(one.name.clone()),
+        _ => None,
+    }
+}
+
 #[derive(serde::Deserialize)]
 struct CommandOutput {
     leader: Option<String>,

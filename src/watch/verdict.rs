@@ -28,7 +28,7 @@ pub enum QuorumVerdict {
 
 /// Reasons a quorum is not healthy; each names what is missing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "reason")]
+#[serde(rename_all = "snake_case", tag = "unsafe")]
 pub enum Unsafe {
     /// No member confirms it leads.
     NoLeader,

@@ -103,6 +103,15 @@ pub enum Reason {
     },
 }
 
+impl std::fmt::Display for WhyNotDone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, r) in self.reasons.iter().enumerate() {
+            write!(f, "{}{r}", if i == 0 { "" } else { "; " })?;
+        }
+        Ok(())
+    }
+}
+
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
