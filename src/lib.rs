@@ -18,3 +18,4 @@ pub mod plan;
 pub mod remote;
 pub mod sanitize;
 pub mod transport;
+pub mod watch;

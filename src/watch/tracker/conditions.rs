@@ -1,0 +1,69 @@
+//! Judging `complete_when` and `abort_if` against the newest reading and probe verdicts.
+
+use super::Tracker;
+use super::history::{Outcome, Reason};
+use crate::plan::model::{AbortCondition, Condition};
+use crate::watch::verdict::{QuorumVerdict, max_age};
+use chrono::{DateTime, Utc};
+
+impl Tracker {
+    pub(super) fn check_abort(&self, now: DateTime<Utc>) -> Option<Outcome> {
+        self.cfg.abort_if.iter().find_map(|c| {
+            let reason = match c {
+                AbortCondition::QuorumLost => match self.quorum_verdict(now) {
+                    Some(QuorumVerdict::Unsafe(u)) => format!("quorum_lost: {u}"),
+                    _ => return None,
+                },
+                AbortCondition::ProbeFailing(name) => match self.probe_reason(name, now) {
+                    Some(r) => format!("probe:{name} failing: {r}"),
+                    None => return None,
+                },
+                AbortCondition::Drift => return None,
+            };
+            Some(Outcome::Abort { at: now, reason })
+        })
+    }
+
+    pub(super) fn unmet(&self, now: DateTime<Utc>) -> Vec<Reason> {
+        let mut out = Vec::new();
+        for c in &self.cfg.complete_when {
+            match c {
+                Condition::Quorum => match self.quorum_verdict(now) {
+                    None => out.push(Reason::QuorumNotConfigured),
+                    Some(QuorumVerdict::Unsafe(u)) => out.push(Reason::Quorum(u)),
+                    Some(QuorumVerdict::Healthy { .. }) => {}
+                },
+                Condition::Probe(name) => out.extend(self.probe_unmet(name, now)),
+                Condition::AllProbes if self.cfg.probes.is_empty() => out.push(Reason::Probe {
+                    name: "all_probes".into(),
+                    detail: "no probes configured".into(),
+                }),
+                Condition::AllProbes => {
+                    for name in &self.cfg.probes {
+                        out.extend(self.probe_unmet(name, now));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn probe_unmet(&self, name: &str, now: DateTime<Utc>) -> Option<Reason> {
+        let detail = self.probe_reason(name, now)?;
+        Some(Reason::Probe {
+            name: name.to_string(),
+            detail,
+        })
+    }
+
+    fn probe_reason(&self, name: &str, now: DateTime<Utc>) -> Option<String> {
+        let Some(p) = self.probes.get(name) else {
+            return Some("no result yet".into());
+        };
+        let age = (now - p.taken_at).to_std().unwrap_or_default();
+        if age > max_age(self.cfg.poll_interval) {
+            return Some(format!("newest result is {}ms old", age.as_millis()));
+        }
+        (!p.ok()).then(|| p.summary())
+    }
+}
