@@ -195,7 +195,7 @@ fn print_report(report: &PhaseReport<ExecOutput>, json: bool) {
         )
     }));
     if json {
-        let hosts: Vec<_> = report.hosts.iter().map(|h| outcome::host_json(h)).collect();
+        let hosts: Vec<_> = report.hosts.iter().map(outcome::host_json).collect();
         let doc =
             serde_json::json!({ "summary": report.summary, "hosts": hosts, "groups": folded });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
