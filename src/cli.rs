@@ -5,6 +5,7 @@
 
 mod check;
 mod exec;
+mod hostkeys;
 mod inventory;
 mod load;
 mod render;
@@ -31,6 +32,9 @@ enum Command {
     Schema,
     /// Run a command on many hosts at once, output folded by identical result.
     Exec(exec::Args),
+    /// Collect host keys into a reviewable known_hosts file.
+    #[command(subcommand)]
+    Hostkeys(hostkeys::Command),
     /// Inspect inventories.
     #[command(subcommand)]
     Inventory(inventory::Command),
@@ -60,6 +64,7 @@ pub fn main() -> ExitCode {
         Command::Render(args) => render::run(&args),
         Command::Schema => schema::run(),
         Command::Exec(args) => exec::run(&args),
+        Command::Hostkeys(cmd) => hostkeys::run(&cmd),
         Command::Inventory(cmd) => inventory::run(&cmd),
     };
     match result {

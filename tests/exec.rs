@@ -163,3 +163,68 @@ fn an_unknown_group_is_a_usage_error_with_a_suggestion() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("did you mean `even`"), "{}", r.stderr);
 }
+
+#[test]
+fn hostkeys_scan_writes_a_known_hosts_file_exec_then_trusts() {
+    let fleet = support::Fleet::builder(3).start();
+    let inv = inventory(&fleet);
+    let out = fleet.dir().join("scanned_known_hosts");
+    let scan = Command::cargo_bin("cutover")
+        .unwrap()
+        .args(["hostkeys", "scan", "--inventory"])
+        .arg(&inv)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        scan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&scan.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&scan.stderr);
+    assert_eq!(stderr.matches("SHA256:").count(), 3, "{stderr}");
+    let r = Command::cargo_bin("cutover")
+        .unwrap()
+        .arg("exec")
+        .arg("--inventory")
+        .arg(&inv)
+        .arg("--identity")
+        .arg(&fleet.client_key)
+        .arg("--known-hosts")
+        .arg(&out)
+        .args(["--", "true"])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+}
+
+#[test]
+fn an_unknown_host_key_is_refused() {
+    let fleet = support::Fleet::builder(2).start();
+    let empty = fleet.dir().join("empty_known_hosts");
+    std::fs::write(&empty, "").unwrap();
+    let inv = inventory(&fleet);
+    let r = Command::cargo_bin("cutover")
+        .unwrap()
+        .arg("exec")
+        .arg("--inventory")
+        .arg(&inv)
+        .arg("--identity")
+        .arg(&fleet.client_key)
+        .arg("--known-hosts")
+        .arg(&empty)
+        .args(["--json", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(255));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(v["summary"]["unreachable"], 2);
+    assert!(
+        v["hosts"][0]["outcome"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("hostkeys scan"),
+        "{v}"
+    );
+}
