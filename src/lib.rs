@@ -16,3 +16,4 @@ pub mod plan;
 pub mod remote;
 pub mod sanitize;
 pub mod transport;
+pub mod tui;

@@ -1,0 +1,253 @@
+//! The smaller panels: phases, grouped problems, quorum, health probes, log tail, and the
+//! one-line summaries the compact layout uses instead.
+
+use super::{block, span};
+use crate::tui::format;
+use crate::tui::msg::Level;
+use crate::tui::state::{Dashboard, PhaseStatus, PhaseView, ProbeState, QuorumView};
+use crate::tui::theme::{Theme, Tone};
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
+
+/// Draws a titled section of prepared lines (nothing when the area is empty).
+pub(super) fn section(
+    f: &mut Frame,
+    area: Rect,
+    title: &str,
+    lines: Vec<Line<'static>>,
+    d: &Dashboard,
+) {
+    if area.height == 0 {
+        return;
+    }
+    let b = block(format!(" {title} "), d);
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The phases panel: one row per phase with hosts done, batch and failures against the budget.
+pub(super) fn phases(d: &Dashboard, f: &mut Frame, area: Rect) {
+    let lines = d.phases.iter().map(|p| phase_row(&d.theme, p)).collect();
+    section(f, area, "Phases", lines, d);
+}
+
+fn phase_row(t: &Theme, p: &PhaseView) -> Line<'static> {
+    let (mark, tone) = match &p.status {
+        PhaseStatus::Pending => ("·", Tone::Dim),
+        PhaseStatus::Running => ("▶", Tone::Busy),
+        PhaseStatus::Passed => ("✓", Tone::Good),
+        PhaseStatus::Failed(_) => ("✗", Tone::Bad),
+    };
+    let mut spans = vec![span(format!(" {mark} {:<10}", p.name), t.style(tone))];
+    if p.status == PhaseStatus::Pending {
+        return Line::from(spans);
+    }
+    spans.push(span(
+        format!("{:>5}/{:<5}", p.done, p.total),
+        t.style(Tone::Plain),
+    ));
+    spans.push(span(
+        format!(" batch {}/{}", p.batch, p.batches),
+        t.style(Tone::Dim),
+    ));
+    let fail_tone = match p.failed {
+        0 => Tone::Dim,
+        n if n > p.budget => Tone::Bad,
+        _ => Tone::Warn,
+    };
+    let fails = format!("  failures {}/{} allowed", p.failed, p.budget);
+    spans.push(span(fails, t.style(fail_tone)));
+    if let PhaseStatus::Failed(reason) = &p.status {
+        spans.push(span(format!("  FAILED: {reason}"), t.style(Tone::Bad)));
+    }
+    Line::from(spans)
+}
+
+/// Problem hosts grouped by state and reason, largest group first, with example names.
+pub(super) fn problems(d: &Dashboard, width: u16) -> Vec<Line<'static>> {
+    let mut groups: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+    for h in &d.hosts {
+        let Some(reason) = h.state.reason() else {
+            continue;
+        };
+        let label = h.state.label();
+        match groups.iter_mut().find(|g| g.0 == label && g.1 == reason) {
+            Some(g) => g.2.push(&h.name),
+            None => groups.push((label, reason, vec![&h.name])),
+        }
+    }
+    groups.sort_by(|a, b| b.2.len().cmp(&a.2.len()));
+    let mut lines: Vec<Line<'static>> = (groups.iter())
+        .map(|(label, reason, hosts)| {
+            let names = hosts.iter().take(4).copied().collect::<Vec<_>>().join(", ");
+            let more = if hosts.len() > 4 { ", …" } else { "" };
+            let text = format!(" {:>4} {label}: {reason}  ({names}{more})", hosts.len());
+            Line::from(span(
+                format::clip(&text, width as usize),
+                d.theme.style(Tone::Bad),
+            ))
+        })
+        .collect();
+    if groups.len() > 8 {
+        lines.truncate(7);
+        let note = format!(
+            " … {} more kinds of problem (/ filters hosts)",
+            groups.len() - 7
+        );
+        lines.push(Line::from(span(note, d.theme.style(Tone::Warn))));
+    }
+    lines
+}
+
+/// The quorum panel's lines.
+pub(super) fn quorum(d: &Dashboard, now: DateTime<Utc>, width: u16) -> Vec<Line<'static>> {
+    let t = &d.theme;
+    let Some(q) = &d.quorum else {
+        return vec![Line::from(span(
+            " no reading yet (counts as unsafe)",
+            t.style(Tone::Warn),
+        ))];
+    };
+    let mut lines = vec![quorum_headline(t, q), leaderless_line(t, q, now)];
+    for m in &q.members {
+        let (mark, style) = t.mark(m.reachable);
+        let voter = if m.voter { "voter" } else { "non-voter" };
+        let down = if m.reachable { "" } else { "  UNREACHABLE" };
+        let text = format!(" {:<18} {:<9} {voter}{down}", m.name, m.role);
+        lines.push(Line::from(vec![
+            span(format!(" {mark}"), style),
+            span(
+                format::clip(&text, width as usize - 3),
+                t.style(Tone::Plain),
+            ),
+        ]));
+    }
+    lines
+}
+
+fn quorum_headline(t: &Theme, q: &QuorumView) -> Line<'static> {
+    let (mark, style) = t.mark(q.problem.is_none());
+    let verdict = q
+        .problem
+        .as_ref()
+        .map_or("safe".to_string(), |p| format!("UNSAFE: {p}"));
+    let leader = q.leader.as_deref().unwrap_or("NONE");
+    Line::from(vec![
+        span(
+            format!(" {mark} quorum {}/{} ", q.voters_live, q.voters_expected),
+            style,
+        ),
+        span(verdict, style),
+        span(
+            format!("  leader {leader}  term {}", q.term),
+            t.style(Tone::Plain),
+        ),
+    ])
+}
+
+fn leaderless_line(t: &Theme, q: &QuorumView, now: DateTime<Utc>) -> Line<'static> {
+    let age = q
+        .read_at
+        .map(|r| format::elapsed(now - r))
+        .unwrap_or_default();
+    match (q.leaderless_since, q.last_leaderless) {
+        (Some(since), _) => Line::from(span(
+            format!(
+                " LEADERLESS for {} (since {})",
+                format::elapsed(now - since),
+                since.format("%H:%M:%S")
+            ),
+            t.badge(Tone::Bad),
+        )),
+        (None, Some(last)) => Line::from(span(
+            format!(
+                " last leaderless window {}; read {age} ago",
+                format::elapsed(last)
+            ),
+            t.style(Tone::Dim),
+        )),
+        (None, None) => Line::from(span(format!(" read {age} ago"), t.style(Tone::Dim))),
+    }
+}
+
+/// The health panel's lines: probe state, sparkline and latest value.
+pub(super) fn health(d: &Dashboard, width: u16) -> Vec<Line<'static>> {
+    let t = &d.theme;
+    let spark_w = (width as usize).saturating_sub(28).clamp(4, 30);
+    (d.probes.iter())
+        .map(|p| {
+            let (mark, style) = match &p.state {
+                ProbeState::Unknown => ("?", t.style(Tone::Warn)),
+                ProbeState::Passing => t.mark(true),
+                ProbeState::Failing { .. } => t.mark(false),
+            };
+            let last = p
+                .readings
+                .back()
+                .map(|v| format::value(*v))
+                .unwrap_or_default();
+            let spark = format::sparkline(p.readings.iter().copied(), spark_w);
+            let mut spans = vec![
+                span(format!(" {mark} "), style),
+                span(
+                    format!("{:<12} ", format::clip(&p.name, 12)),
+                    t.style(Tone::Plain),
+                ),
+                span(format!("{spark:<spark_w$} "), t.style(Tone::Busy)),
+                span(last, t.style(Tone::Plain)),
+            ];
+            if let ProbeState::Failing { reason } = &p.state {
+                spans.push(span(format!(" {reason}"), t.style(Tone::Bad)));
+            }
+            Line::from(spans)
+        })
+        .collect()
+}
+
+/// The log tail: as many of the newest lines as fit.
+pub(super) fn log(d: &Dashboard, f: &mut Frame, area: Rect) {
+    let rows = area.height.saturating_sub(1) as usize;
+    let t = &d.theme;
+    let lines = (d.log.tail(rows))
+        .map(|l| {
+            let tone = match l.level {
+                Level::Info => Tone::Plain,
+                Level::Warn => Tone::Warn,
+                Level::Error => Tone::Bad,
+            };
+            Line::from(vec![
+                span(format!(" {} ", l.at.format("%H:%M:%S")), t.style(Tone::Dim)),
+                span(l.text.clone(), t.style(tone)),
+            ])
+        })
+        .collect();
+    section(f, area, "Log", lines, d);
+}
+
+/// One-line phase and quorum summaries for the compact layout.
+pub(super) fn compact_summary(d: &Dashboard, now: DateTime<Utc>) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if let Some(p) = d.current.map(|i| &d.phases[i]) {
+        lines.push(phase_row(&d.theme, p));
+    }
+    if let Some(q) = &d.quorum {
+        let mut head = quorum_headline(&d.theme, q);
+        if q.leaderless_since.is_some() {
+            head.spans.extend(leaderless_line(&d.theme, q, now).spans);
+        }
+        lines.push(head);
+    }
+    let failing: Vec<&str> = (d.probes.iter())
+        .filter(|p| p.state != ProbeState::Passing)
+        .map(|p| p.name.as_str())
+        .collect();
+    if !failing.is_empty() {
+        let text = format!(" probes not passing: {}", failing.join(", "));
+        lines.push(Line::from(span(text, d.theme.style(Tone::Bad))));
+    }
+    lines
+}
