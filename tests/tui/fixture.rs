@@ -58,10 +58,14 @@ pub fn host(name: &str, state: HostState) -> Msg {
     }
 }
 
-/// Starts a phase over all hosts in batches of 20 with a budget of 2.
+/// Starts a phase over all hosts in batches of 20 (none for fire and watch) with a budget of 2.
 pub fn start(d: &mut Dashboard, now: DateTime<Utc>, phase: &str) {
     let hosts = d.hosts.len();
-    let batches = hosts.div_ceil(20);
+    let batches = if matches!(phase, "fire" | "watch") {
+        0
+    } else {
+        hosts.div_ceil(20)
+    };
     feed(
         d,
         now,
@@ -87,7 +91,7 @@ pub fn pass(d: &mut Dashboard, now: DateTime<Utc>, phase: &str, state: HostState
             Msg::BatchStarted {
                 phase: phase.into(),
                 batch: n.div_ceil(20),
-                hosts: vec![],
+                hosts: names[n.saturating_sub(20)..].to_vec(),
             },
             Msg::PhaseProgress {
                 phase: phase.into(),

@@ -27,7 +27,7 @@ pub(super) fn render(d: &Dashboard, f: &mut Frame, area: Rect) {
         format!(" Hosts ({}) ", d.hosts.len())
     };
     let b = block(title, d);
-    let inner = b.inner(area);
+    let inner = pad(b.inner(area));
     f.render_widget(b, area);
     let (w, h) = (inner.width as usize, inner.height as usize);
     let mut lines = wrap(legend(d), w);
@@ -41,19 +41,42 @@ pub(super) fn render(d: &Dashboard, f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(lines), inner);
 }
 
-/// `■ armed 250  X failed 3 …` for every state present.
-fn legend(d: &Dashboard) -> Vec<Span<'static>> {
+/// Rows the panel needs to show every host (title included), for sizing the layout.
+pub(super) fn needed(d: &Dashboard, width: u16) -> u16 {
+    let w = width.saturating_sub(1) as usize;
+    let legend = wrap(legend(d), w).len();
+    let body = if d.filtering || !d.filter.is_empty() {
+        d.visible().len().max(1)
+    } else {
+        group_lines(d, &d.display_order(), w, true).len() + 1
+    };
+    (1 + legend + body).min(u16::MAX as usize) as u16
+}
+
+/// One column of left padding.
+fn pad(r: Rect) -> Rect {
+    Rect {
+        x: r.x.saturating_add(1),
+        width: r.width.saturating_sub(1),
+        ..r
+    }
+}
+
+/// `■ armed 250  X failed 3 …` for every state present; each entry wraps as a whole.
+fn legend(d: &Dashboard) -> Vec<Vec<Span<'static>>> {
     let counts = d.counts();
-    let mut spans = Vec::new();
+    let mut groups = Vec::new();
     for (state, n) in LEGEND.iter().zip(counts).filter(|(_, n)| *n > 0) {
         let (ch, style) = d.theme.cell(state);
-        spans.push(span(ch.to_string(), style));
-        spans.push(span(
-            format!(" {} {n}  ", state.label()),
-            d.theme.style(Tone::Plain),
-        ));
+        groups.push(vec![
+            span(ch.to_string(), style),
+            span(
+                format!(" {} {n}  ", state.label()),
+                d.theme.style(Tone::Plain),
+            ),
+        ]);
     }
-    spans
+    groups
 }
 
 /// Cells grouped by primary group; ungrouped and truncated when the height is short.
@@ -75,7 +98,7 @@ fn grid(d: &Dashboard, width: usize, rows: usize) -> Vec<Line<'static>> {
 }
 
 fn group_lines(d: &Dashboard, order: &[usize], width: usize, labels: bool) -> Vec<Line<'static>> {
-    let mut spans: Vec<Span<'static>> = Vec::new();
+    let mut spans: Vec<Vec<Span<'static>>> = Vec::new();
     let mut lines = Vec::new();
     let mut group: Option<&str> = None;
     for &i in order {
@@ -87,9 +110,9 @@ fn group_lines(d: &Dashboard, order: &[usize], width: usize, labels: bool) -> Ve
                 .iter()
                 .filter(|&&j| d.hosts[j].primary_group() == host.primary_group());
             let label = format!("{} ({}) ", host.primary_group(), n.count());
-            spans.push(span(label, d.theme.style(Tone::Dim)));
+            spans.push(vec![span(label, d.theme.style(Tone::Dim))]);
         }
-        spans.push(cell(d, host));
+        spans.push(vec![cell(d, host)]);
     }
     lines.extend(wrap(spans, width));
     lines
@@ -165,22 +188,25 @@ fn list_row(d: &Dashboard, h: &HostView, name_w: usize, width: usize) -> Line<'s
     row
 }
 
-/// Lays spans into lines of at most `width` columns, merging neighbours of equal style.
-fn wrap(spans: Vec<Span<'static>>, width: usize) -> Vec<Line<'static>> {
+/// Lays groups of spans into lines of at most `width` columns (a group never splits),
+/// merging neighbouring spans of equal style.
+fn wrap(groups: Vec<Vec<Span<'static>>>, width: usize) -> Vec<Line<'static>> {
     let width = width.max(1);
     let mut lines: Vec<Vec<Span<'static>>> = Vec::new();
     let mut cur: Vec<Span<'static>> = Vec::new();
     let mut used = 0;
-    for s in spans {
-        let w = s.content.chars().count();
+    for g in groups {
+        let w: usize = g.iter().map(|s| s.content.chars().count()).sum();
         if used + w > width && used > 0 {
             lines.push(std::mem::take(&mut cur));
             used = 0;
         }
         used += w;
-        match cur.last_mut() {
-            Some(last) if last.style == s.style => last.content.to_mut().push_str(&s.content),
-            _ => cur.push(s),
+        for s in g {
+            match cur.last_mut() {
+                Some(last) if last.style == s.style => last.content.to_mut().push_str(&s.content),
+                _ => cur.push(s),
+            }
         }
     }
     if !cur.is_empty() {

@@ -50,16 +50,17 @@ fn phase_row(t: &Theme, p: &PhaseView) -> Line<'static> {
         format!("{:>5}/{:<5}", p.done, p.total),
         t.style(Tone::Plain),
     ));
-    spans.push(span(
-        format!(" batch {}/{}", p.batch, p.batches),
-        t.style(Tone::Dim),
-    ));
-    let fail_tone = match p.failed {
-        0 => Tone::Dim,
-        n if n > p.budget => Tone::Bad,
-        _ => Tone::Warn,
+    let batch = match p.batches {
+        0 => String::new(),
+        n => format!("batch {}/{n}", p.batch),
     };
-    let fails = format!("  failures {}/{} allowed", p.failed, p.budget);
+    spans.push(span(format!(" {batch:<12}"), t.style(Tone::Dim)));
+    let (fail_tone, over) = match p.failed {
+        0 => (Tone::Dim, ""),
+        n if n > p.budget => (Tone::Bad, " OVER BUDGET"),
+        _ => (Tone::Warn, ""),
+    };
+    let fails = format!(" failed {} (budget {}){over}", p.failed, p.budget);
     spans.push(span(fails, t.style(fail_tone)));
     if let PhaseStatus::Failed(reason) = &p.status {
         spans.push(span(format!("  FAILED: {reason}"), t.style(Tone::Bad)));
@@ -112,16 +113,19 @@ pub(super) fn quorum(d: &Dashboard, now: DateTime<Utc>, width: u16) -> Vec<Line<
             t.style(Tone::Warn),
         ))];
     };
-    let mut lines = vec![quorum_headline(t, q), leaderless_line(t, q, now)];
+    let mut lines = vec![quorum_headline(t, q), leader_line(t, q, now)];
+    if q.leaderless_since.is_some() {
+        lines.push(leaderless_line(t, q, now));
+    }
     for m in &q.members {
         let (mark, style) = t.mark(m.reachable);
-        let voter = if m.voter { "voter" } else { "non-voter" };
-        let down = if m.reachable { "" } else { "  UNREACHABLE" };
+        let voter = if m.voter { "" } else { "non-voter " };
+        let down = if m.reachable { "" } else { "UNREACHABLE" };
         let text = format!(" {:<18} {:<9} {voter}{down}", m.name, m.role);
         lines.push(Line::from(vec![
             span(format!(" {mark}"), style),
             span(
-                format::clip(&text, width as usize - 3),
+                format::clip(&text, (width as usize).saturating_sub(3)),
                 t.style(Tone::Plain),
             ),
         ]));
@@ -131,47 +135,37 @@ pub(super) fn quorum(d: &Dashboard, now: DateTime<Utc>, width: u16) -> Vec<Line<
 
 fn quorum_headline(t: &Theme, q: &QuorumView) -> Line<'static> {
     let (mark, style) = t.mark(q.problem.is_none());
-    let verdict = q
-        .problem
-        .as_ref()
-        .map_or("safe".to_string(), |p| format!("UNSAFE: {p}"));
-    let leader = q.leader.as_deref().unwrap_or("NONE");
+    let verdict = (q.problem.as_ref()).map_or("safe".to_string(), |p| format!("UNSAFE: {p}"));
     Line::from(vec![
         span(
             format!(" {mark} quorum {}/{} ", q.voters_live, q.voters_expected),
             style,
         ),
         span(verdict, style),
-        span(
-            format!("  leader {leader}  term {}", q.term),
-            t.style(Tone::Plain),
-        ),
     ])
 }
 
-fn leaderless_line(t: &Theme, q: &QuorumView, now: DateTime<Utc>) -> Line<'static> {
-    let age = q
-        .read_at
-        .map(|r| format::elapsed(now - r))
+/// Leader, term, reading age, and the last leaderless window once one ended.
+fn leader_line(t: &Theme, q: &QuorumView, now: DateTime<Utc>) -> Line<'static> {
+    let leader = q.leader.as_deref().unwrap_or("NONE");
+    let age = (q.read_at.map(|r| format::elapsed(now - r))).unwrap_or_default();
+    let last = (q.last_leaderless)
+        .map(|l| format!("  last leaderless {}", format::elapsed(l)))
         .unwrap_or_default();
-    match (q.leaderless_since, q.last_leaderless) {
-        (Some(since), _) => Line::from(span(
-            format!(
-                " LEADERLESS for {} (since {})",
-                format::elapsed(now - since),
-                since.format("%H:%M:%S")
-            ),
-            t.badge(Tone::Bad),
-        )),
-        (None, Some(last)) => Line::from(span(
-            format!(
-                " last leaderless window {}; read {age} ago",
-                format::elapsed(last)
-            ),
-            t.style(Tone::Dim),
-        )),
-        (None, None) => Line::from(span(format!(" read {age} ago"), t.style(Tone::Dim))),
-    }
+    let text = format!("   leader {leader}  term {}  ({age} old){last}", q.term);
+    Line::from(span(text, t.style(Tone::Dim)))
+}
+
+fn leaderless_line(t: &Theme, q: &QuorumView, now: DateTime<Utc>) -> Line<'static> {
+    let Some(since) = q.leaderless_since else {
+        return Line::default();
+    };
+    let text = format!(
+        " LEADERLESS for {} (since {} UTC) ",
+        format::elapsed(now - since),
+        since.format("%H:%M:%S")
+    );
+    Line::from(span(text, t.badge(Tone::Bad)))
 }
 
 /// The health panel's lines: probe state, sparkline and latest value.
@@ -179,31 +173,33 @@ pub(super) fn health(d: &Dashboard, width: u16) -> Vec<Line<'static>> {
     let t = &d.theme;
     let spark_w = (width as usize).saturating_sub(28).clamp(4, 30);
     (d.probes.iter())
-        .map(|p| {
+        .flat_map(|p| {
             let (mark, style) = match &p.state {
                 ProbeState::Unknown => ("?", t.style(Tone::Warn)),
                 ProbeState::Passing => t.mark(true),
                 ProbeState::Failing { .. } => t.mark(false),
             };
-            let last = p
-                .readings
-                .back()
-                .map(|v| format::value(*v))
-                .unwrap_or_default();
-            let spark = format::sparkline(p.readings.iter().copied(), spark_w);
-            let mut spans = vec![
-                span(format!(" {mark} "), style),
-                span(
-                    format!("{:<12} ", format::clip(&p.name, 12)),
-                    t.style(Tone::Plain),
-                ),
-                span(format!("{spark:<spark_w$} "), t.style(Tone::Busy)),
-                span(last, t.style(Tone::Plain)),
-            ];
-            if let ProbeState::Failing { reason } = &p.state {
-                spans.push(span(format!(" {reason}"), t.style(Tone::Bad)));
+            let name = span(
+                format!("{:<12} ", format::clip(&p.name, 12)),
+                t.style(Tone::Plain),
+            );
+            let mut spans = vec![span(format!(" {mark} "), style), name];
+            if p.state == ProbeState::Unknown {
+                spans.push(span("no reading yet", t.style(Tone::Dim)));
+                return vec![Line::from(spans)];
             }
-            Line::from(spans)
+            let last = (p.readings.back().map(|v| format::value(*v))).unwrap_or_default();
+            let spark = format::sparkline(p.readings.iter().copied(), spark_w);
+            spans.push(span(format!("{spark:<spark_w$} "), t.style(Tone::Busy)));
+            spans.push(span(last, t.style(Tone::Plain)));
+            let mut lines = vec![Line::from(spans)];
+            if let ProbeState::Failing { reason } = &p.state {
+                lines.push(Line::from(span(
+                    format!("     {reason}"),
+                    t.style(Tone::Bad),
+                )));
+            }
+            lines
         })
         .collect()
 }
@@ -211,6 +207,7 @@ pub(super) fn health(d: &Dashboard, width: u16) -> Vec<Line<'static>> {
 /// The log tail: as many of the newest lines as fit.
 pub(super) fn log(d: &Dashboard, f: &mut Frame, area: Rect) {
     let rows = area.height.saturating_sub(1) as usize;
+    let width = area.width.saturating_sub(10) as usize;
     let t = &d.theme;
     let lines = (d.log.tail(rows))
         .map(|l| {
@@ -221,11 +218,11 @@ pub(super) fn log(d: &Dashboard, f: &mut Frame, area: Rect) {
             };
             Line::from(vec![
                 span(format!(" {} ", l.at.format("%H:%M:%S")), t.style(Tone::Dim)),
-                span(l.text.clone(), t.style(tone)),
+                span(format::clip(&l.text, width), t.style(tone)),
             ])
         })
         .collect();
-    section(f, area, "Log", lines, d);
+    section(f, area, "Log (UTC)", lines, d);
 }
 
 /// One-line phase and quorum summaries for the compact layout.
@@ -236,17 +233,20 @@ pub(super) fn compact_summary(d: &Dashboard, now: DateTime<Utc>) -> Vec<Line<'st
     }
     if let Some(q) = &d.quorum {
         let mut head = quorum_headline(&d.theme, q);
-        if q.leaderless_since.is_some() {
-            head.spans.extend(leaderless_line(&d.theme, q, now).spans);
-        }
+        let leader = q.leader.as_deref().unwrap_or("NONE");
+        head.spans.push(span(
+            format!("  leader {leader}  term {} ", q.term),
+            d.theme.style(Tone::Dim),
+        ));
+        head.spans.extend(leaderless_line(&d.theme, q, now).spans);
         lines.push(head);
     }
     let failing: Vec<&str> = (d.probes.iter())
-        .filter(|p| p.state != ProbeState::Passing)
+        .filter(|p| matches!(p.state, ProbeState::Failing { .. }))
         .map(|p| p.name.as_str())
         .collect();
     if !failing.is_empty() {
-        let text = format!(" probes not passing: {}", failing.join(", "));
+        let text = format!(" probes FAILING: {}", failing.join(", "));
         lines.push(Line::from(span(text, d.theme.style(Tone::Bad))));
     }
     lines
