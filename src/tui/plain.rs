@@ -41,9 +41,15 @@ pub fn describe(msg: &Msg) -> Option<(Level, String)> {
             hosts,
             batches,
             budget,
-        } => info(format!(
-            "{phase}: started on {hosts} hosts in {batches} batches, failure budget {budget}"
-        )),
+        } => {
+            let batches = match batches {
+                0 | 1 => String::new(),
+                n => format!(" in {n} batches"),
+            };
+            info(format!(
+                "{phase}: started on {hosts} hosts{batches}, failure budget {budget}"
+            ))
+        }
         Msg::BatchStarted {
             phase,
             batch,

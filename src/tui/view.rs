@@ -51,7 +51,7 @@ fn wide(d: &Dashboard, now: DateTime<Utc>, f: &mut Frame, body: Rect) {
     let quorum = panels::quorum(d, now, SIDE_WIDTH);
     let health = panels::health(d, SIDE_WIDTH);
     let heads = [
-        d.phases.len() as u16 + 1,
+        panels::phases_height(d),
         section_height(problems.len(), 8),
         section_height(quorum.len(), 12),
         section_height(health.len(), 8),

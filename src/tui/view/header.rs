@@ -19,13 +19,18 @@ pub(super) fn header(d: &Dashboard, now: DateTime<Utc>, f: &mut Frame, area: Rec
     } else {
         (" STAGING ", Tone::Good)
     };
+    let digest: String = d
+        .digest
+        .chars()
+        .take(if area.width < 100 { 8 } else { 12 })
+        .collect();
     let first = Line::from(vec![
         span(" cutover ", t.style(Tone::Dim)),
         span(d.plan.clone(), t.style(Tone::Accent)),
         span("  ", t.style(Tone::Plain)),
         span(badge, t.badge(tone)),
         span(format!(" {}", d.inventory), t.style(Tone::Plain)),
-        span(format!("  digest {}", d.digest), t.style(Tone::Dim)),
+        span(format!("  digest {digest}"), t.style(Tone::Dim)),
     ]);
     let second = Line::from(vec![
         span(" phase ", t.style(Tone::Dim)),
@@ -147,6 +152,13 @@ pub(super) fn footer(d: &Dashboard, f: &mut Frame, area: Rect) {
     let t = &d.theme;
     let keys: &[(&str, &str)] = match (&d.modal, d.filtering) {
         (Some(_), _) => &[("Esc", "close")],
+        (None, false) if !d.active() => &[
+            ("/", "filter"),
+            ("↑↓", "select"),
+            ("Enter", "details"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
         (None, true) => &[
             ("type", "filter"),
             ("Enter", "keep"),

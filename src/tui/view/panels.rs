@@ -12,6 +12,10 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
+/// A quorum reading older than this is flagged STALE while the run is live: the watch polls
+/// every few seconds, so silence this long means the poller, not the cluster, is in trouble.
+const STALE_AFTER_SECS: i64 = 10;
+
 /// Draws a titled section of prepared lines (nothing when the area is empty).
 pub(super) fn section(
     f: &mut Frame,
@@ -31,8 +35,21 @@ pub(super) fn section(
 
 /// The phases panel: one row per phase with hosts done, batch and failures against the budget.
 pub(super) fn phases(d: &Dashboard, f: &mut Frame, area: Rect) {
-    let lines = d.phases.iter().map(|p| phase_row(&d.theme, p)).collect();
+    let mut lines = Vec::new();
+    for p in &d.phases {
+        lines.push(phase_row(&d.theme, p));
+        if let PhaseStatus::Failed(reason) = &p.status {
+            let text = format!("     FAILED: {reason}");
+            lines.push(Line::from(span(text, d.theme.style(Tone::Bad))));
+        }
+    }
     section(f, area, "Phases", lines, d);
+}
+
+/// Rows the phases panel needs (title, one per phase, one per failure reason).
+pub(super) fn phases_height(d: &Dashboard) -> u16 {
+    let failed = (d.phases.iter()).filter(|p| matches!(p.status, PhaseStatus::Failed(_)));
+    (1 + d.phases.len() + failed.count()) as u16
 }
 
 fn phase_row(t: &Theme, p: &PhaseView) -> Line<'static> {
@@ -62,9 +79,6 @@ fn phase_row(t: &Theme, p: &PhaseView) -> Line<'static> {
     };
     let fails = format!(" failed {} (budget {}){over}", p.failed, p.budget);
     spans.push(span(fails, t.style(fail_tone)));
-    if let PhaseStatus::Failed(reason) = &p.status {
-        spans.push(span(format!("  FAILED: {reason}"), t.style(Tone::Bad)));
-    }
     Line::from(spans)
 }
 
@@ -113,9 +127,14 @@ pub(super) fn quorum(d: &Dashboard, now: DateTime<Utc>, width: u16) -> Vec<Line<
             t.style(Tone::Warn),
         ))];
     };
-    let mut lines = vec![quorum_headline(t, q), leader_line(t, q, now)];
-    if q.leaderless_since.is_some() {
-        lines.push(leaderless_line(t, q, now));
+    let mut lines = vec![quorum_headline(t, q), leader_line(t, q, now, d.active())];
+    match (q.leaderless_since, q.last_leaderless) {
+        (Some(_), _) => lines.push(leaderless_line(t, q, now, false)),
+        (None, Some(last)) => {
+            let text = format!("   last leaderless window {}", format::elapsed(last));
+            lines.push(Line::from(span(text, t.style(Tone::Warn))));
+        }
+        (None, None) => {}
     }
     for m in &q.members {
         let (mark, style) = t.mark(m.reachable);
@@ -146,25 +165,35 @@ fn quorum_headline(t: &Theme, q: &QuorumView) -> Line<'static> {
 }
 
 /// Leader, term, reading age, and the last leaderless window once one ended.
-fn leader_line(t: &Theme, q: &QuorumView, now: DateTime<Utc>) -> Line<'static> {
+/// Leader, term and the reading's age, flagged STALE when the watch has gone quiet.
+fn leader_line(t: &Theme, q: &QuorumView, now: DateTime<Utc>, live: bool) -> Line<'static> {
     let leader = q.leader.as_deref().unwrap_or("NONE");
-    let age = (q.read_at.map(|r| format::elapsed(now - r))).unwrap_or_default();
-    let last = (q.last_leaderless)
-        .map(|l| format!("  last leaderless {}", format::elapsed(l)))
-        .unwrap_or_default();
-    let text = format!("   leader {leader}  term {}  ({age} old){last}", q.term);
-    Line::from(span(text, t.style(Tone::Dim)))
+    let age = q.read_at.map(|r| now - r).unwrap_or_default();
+    let text = format!(
+        "   leader {leader}  term {}  ({} old)",
+        q.term,
+        format::elapsed(age)
+    );
+    let mut line = Line::from(span(text, t.style(Tone::Dim)));
+    if live && age > chrono::Duration::seconds(STALE_AFTER_SECS) {
+        line.spans.push(span(" STALE", t.style(Tone::Warn)));
+    }
+    line
 }
 
-fn leaderless_line(t: &Theme, q: &QuorumView, now: DateTime<Utc>) -> Line<'static> {
+fn leaderless_line(t: &Theme, q: &QuorumView, now: DateTime<Utc>, short: bool) -> Line<'static> {
     let Some(since) = q.leaderless_since else {
         return Line::default();
     };
-    let text = format!(
-        " LEADERLESS for {} (since {} UTC) ",
-        format::elapsed(now - since),
-        since.format("%H:%M:%S")
-    );
+    let text = if short {
+        format!(" LEADERLESS {} ", format::elapsed(now - since))
+    } else {
+        format!(
+            " LEADERLESS for {} (since {} UTC) ",
+            format::elapsed(now - since),
+            since.format("%H:%M:%S")
+        )
+    };
     Line::from(span(text, t.badge(Tone::Bad)))
 }
 
@@ -238,7 +267,8 @@ pub(super) fn compact_summary(d: &Dashboard, now: DateTime<Utc>) -> Vec<Line<'st
             format!("  leader {leader}  term {} ", q.term),
             d.theme.style(Tone::Dim),
         ));
-        head.spans.extend(leaderless_line(&d.theme, q, now).spans);
+        head.spans
+            .extend(leaderless_line(&d.theme, q, now, true).spans);
         lines.push(head);
     }
     let failing: Vec<&str> = (d.probes.iter())
