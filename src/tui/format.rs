@@ -107,3 +107,49 @@ pub fn clip(s: &str, max: usize) -> String {
     out.push('…');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, h, m, s).unwrap()
+    }
+
+    #[test]
+    fn countdown_counts_down_then_up() {
+        let fire = at(2, 30, 0);
+        assert_eq!(countdown(fire, at(2, 25, 48)), "T-04:12");
+        assert_eq!(countdown(fire, at(1, 25, 48)), "T-1:04:12");
+        assert_eq!(countdown(fire, fire), "T+00:00");
+        assert_eq!(countdown(fire, at(2, 30, 8)), "T+00:08");
+    }
+
+    #[test]
+    fn fire_time_shows_local_only_when_it_differs() {
+        let plus1 = FixedOffset::east_opt(3600).unwrap();
+        assert_eq!(
+            fire_time(at(2, 30, 0), plus1),
+            "02:30:00 UTC (03:30:00 +01:00)"
+        );
+        let utc = FixedOffset::east_opt(0).unwrap();
+        assert_eq!(fire_time(at(2, 30, 0), utc), "02:30:00 UTC");
+    }
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(signed_ns(3_200_000), "+3.2ms");
+        assert_eq!(signed_ns(-800_000), "-800µs");
+        assert_eq!(ns_abs(1_250_000_000), "1.25s");
+        assert_eq!(elapsed(chrono::Duration::milliseconds(65_000)), "1m05s");
+    }
+
+    #[test]
+    fn sparkline_scales_between_min_and_max() {
+        assert_eq!(sparkline([1.0, 8.0, 4.5].into_iter(), 10), "▁█▅");
+        assert_eq!(sparkline([5.0, 5.0].into_iter(), 10), "▄▄");
+        assert_eq!(sparkline([1.0, 2.0, 3.0].into_iter(), 2), "▁█");
+        assert_eq!(clip("abcdef", 4), "abc…");
+    }
+}

@@ -81,7 +81,18 @@ fn apply_host_or_watch(d: &mut Dashboard, msg: Msg, now: DateTime<Utc>) {
                 late_after_ms,
             })
         }
-        Msg::GateRequested { step, word } => d.gate = Some(Gate { step, word }),
+        Msg::GateRequested { step, word } => {
+            d.gate = Some(Gate { step, word });
+            // The run is blocked on the operator: take the keyboard so the word typed is not
+            // read as commands (a gate word starting with `a` would open the abort dialog).
+            if d.modal.is_none() {
+                d.filtering = false;
+                d.modal = Some(Modal::Gate {
+                    input: String::new(),
+                    wrong: false,
+                });
+            }
+        }
         Msg::Paused => d.pause = Pause::Paused,
         Msg::Finished { outcome } => finish(d, outcome),
         _ => {}

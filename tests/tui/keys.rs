@@ -146,6 +146,37 @@ fn g_needs_the_gate_word() {
 }
 
 #[test]
+fn a_gate_takes_the_keyboard_so_its_word_is_not_read_as_commands() {
+    let mut d = armed();
+    let gate = Msg::GateRequested {
+        step: "arm".into(),
+        word: "arm".into(),
+    };
+    update(&mut d, gate, t(0));
+    assert!(matches!(d.modal, Some(Modal::Gate { .. })));
+    let typed: Vec<Key> = "arm".chars().map(Key::Char).chain([Key::Enter]).collect();
+    assert_eq!(
+        press(&mut d, &typed),
+        vec![Command::Go { step: "arm".into() }]
+    );
+    assert!(!d.aborting);
+}
+
+#[test]
+fn a_gate_waits_behind_an_open_dialog_and_g_reopens_it() {
+    let mut d = armed();
+    press(&mut d, &[Key::Char('a')]);
+    let gate = Msg::GateRequested {
+        step: "post".into(),
+        word: "go".into(),
+    };
+    update(&mut d, gate, t(0));
+    assert_eq!(d.modal, Some(Modal::ConfirmAbort));
+    press(&mut d, &[Key::Esc, Key::Char('g')]);
+    assert!(matches!(d.modal, Some(Modal::Gate { .. })));
+}
+
+#[test]
 fn gate_dialog_esc_leaves_the_gate_waiting() {
     let mut d = fleet(3);
     update(

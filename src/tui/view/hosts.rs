@@ -170,7 +170,7 @@ fn list_row(d: &Dashboard, h: &HostView, name_w: usize, width: usize) -> Line<'s
         .map(|r| format!(": {r}"))
         .unwrap_or_default();
     let text = format!(
-        " {:<name_w$}  {:<14} {}{reason}",
+        " {:<name_w$}  {:<16} {}{reason}",
         h.name,
         h.primary_group(),
         h.state.label()

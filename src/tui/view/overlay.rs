@@ -68,15 +68,12 @@ fn text(t: &Theme, s: impl Into<String>, tone: Tone) -> Line<'static> {
 
 fn abort(d: &Dashboard) -> Vec<Line<'static>> {
     let t = &d.theme;
+    let question = match d.armed() {
+        0 => "Abort: cancel pending work? Nothing is armed yet.".to_string(),
+        n => format!("Abort: cancel pending work and DISARM {n} armed hosts?"),
+    };
     vec![
-        text(
-            t,
-            format!(
-                "Abort: cancel pending work and DISARM {} armed hosts?",
-                d.armed()
-            ),
-            Tone::Bad,
-        ),
+        text(t, question, Tone::Bad),
         Line::default(),
         text(t, "type y to abort      Esc  stay", Tone::Accent),
     ]
@@ -213,7 +210,7 @@ fn help(t: &Theme) -> Vec<Line<'static>> {
         "a      abort: cancel pending work and disarm armed hosts (asks y)",
         "g      go at an operator gate (type the plan's gate word)",
         "/      filter hosts by name, group, state or reason (Esc clears)",
-        "↑↓ jk  select a host     Enter  host details (checks, output, receipt)",
+        "↑↓ jk  select a host (PgUp/PgDn: 20)   Enter  details: checks, output, receipt",
         "q      quit; while hosts are armed it asks: disarm, or leave armed",
         "Ctrl-C same as q: it always asks, it never kills silently",
         "",
