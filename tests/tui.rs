@@ -1,6 +1,10 @@
 //! The dashboard: snapshots of what the operator sees, the key and confirm flows, plain and
 //! JSON line output.
 
+// Fixture helpers are not `#[test]` functions, so `allow-unwrap-in-tests` does not reach them;
+// in a test binary a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "tui/fixture.rs"]
 mod fixture;
 #[path = "tui/scenarios.rs"]

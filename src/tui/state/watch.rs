@@ -172,7 +172,7 @@ impl SpreadView {
             .filter(|f| f.late_ns > limit)
             .map(|f| (f.host.as_str(), f.late_ns))
             .collect();
-        late.sort_by(|a, b| b.1.cmp(&a.1));
+        late.sort_by_key(|l| std::cmp::Reverse(l.1));
         late
     }
 }

@@ -95,7 +95,7 @@ pub(super) fn problems(d: &Dashboard, width: u16) -> Vec<Line<'static>> {
             None => groups.push((label, reason, vec![&h.name])),
         }
     }
-    groups.sort_by(|a, b| b.2.len().cmp(&a.2.len()));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.2.len()));
     let mut lines: Vec<Line<'static>> = (groups.iter())
         .map(|(label, reason, hosts)| {
             let names = hosts.iter().take(4).copied().collect::<Vec<_>>().join(", ");
