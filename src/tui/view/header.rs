@@ -107,44 +107,40 @@ pub(super) fn banner(d: &Dashboard, _now: DateTime<Utc>) -> Vec<Line<'static>> {
 
 fn spread_lines(d: &Dashboard, s: &crate::tui::state::SpreadView) -> Vec<Line<'static>> {
     let t = &d.theme;
-    let mut out = vec![Line::from(span(
-        format!(" {}", format::spread_summary(&s.spread)),
-        t.style(Tone::Accent),
-    ))];
+    let sp = &s.spread;
+    let tight = format!(
+        " FIRE SPREAD start {}  wake {}  lateness median {}, worst {}",
+        format::ns_abs(sp.start_spread_ns.unsigned_abs()),
+        format::ns_abs(sp.wake_spread_ns.unsigned_abs()),
+        format::signed_ns(sp.median_late_ns),
+        format::signed_ns(sp.max_late_ns),
+    );
+    let mut who = vec![format!(" {} fired", sp.fired.len())];
     let late = s.late();
-    let mut parts = Vec::new();
     if !late.is_empty() {
         let names: Vec<String> = (late.iter().take(5))
             .map(|(h, ns)| format!("{h} {}", format::signed_ns(*ns)))
             .collect();
-        parts.push(format!(
-            "late (>{}ms) {}: {}",
-            s.late_after_ms,
+        let limit = s.late_after_ms;
+        who.push(format!(
+            "late (>{limit}ms) {}: {}",
             late.len(),
             names.join(", ")
         ));
     }
-    if !s.spread.missing.is_empty() {
-        let names: Vec<&str> = s
-            .spread
-            .missing
-            .iter()
-            .take(8)
-            .map(String::as_str)
-            .collect();
-        parts.push(format!(
-            "missing {}: {}",
-            s.spread.missing.len(),
+    if !sp.missing.is_empty() {
+        let names: Vec<&str> = sp.missing.iter().take(8).map(String::as_str).collect();
+        who.push(format!(
+            "MISSING {}: {}",
+            sp.missing.len(),
             names.join(", ")
         ));
     }
-    if !parts.is_empty() {
-        out.push(Line::from(span(
-            format!(" {}", parts.join("; ")),
-            t.style(Tone::Bad),
-        )));
-    }
-    out
+    let tone = if who.len() > 1 { Tone::Bad } else { Tone::Good };
+    vec![
+        Line::from(span(tight, t.style(Tone::Accent))),
+        Line::from(span(who.join("; "), t.style(tone))),
+    ]
 }
 
 /// The key line, for the mode the keyboard is in.
