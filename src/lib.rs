@@ -18,4 +18,5 @@ pub mod plan;
 pub mod remote;
 pub mod sanitize;
 pub mod transport;
+pub mod tui;
 pub mod watch;
