@@ -9,6 +9,7 @@ mod hostkeys;
 mod inventory;
 mod load;
 mod render;
+mod run;
 mod schema;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,8 @@ pub struct Cli {
 enum Command {
     /// Lint a plan: report every problem with file:line:col, a snippet and a hint.
     Check(check::Args),
+    /// Carry out a plan: preflight, stage (diffs first), verify. `--dry-run` changes nothing.
+    Run(run::Args),
     /// Render a plan as a Markdown runbook for the merge request.
     Render(render::Args),
     /// Print the JSON Schema of the plan format (for taplo / Even Better TOML).
@@ -62,6 +65,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Render(args) => render::run(&args),
+        Command::Run(args) => run::run(&args),
         Command::Schema => schema::run(),
         Command::Exec(args) => exec::run(&args),
         Command::Hostkeys(cmd) => hostkeys::run(&cmd),

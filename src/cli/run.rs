@@ -1,0 +1,289 @@
+//! `cutover run`: carry out a plan. Prints the digest and target, asks for confirmation,
+//! takes the run lock, journals every event, and runs the phases.
+
+use super::CliError;
+use super::load::{PlanArgs, load, relative_to};
+use crate::compile::{compile, parse_fire_override};
+use crate::executor::Control;
+use crate::fleet::{self, Fleet};
+use crate::journal::lock::{Holder, RunLock};
+use crate::journal::rundir::{RunDir, run_id};
+use crate::journal::writer::{Durability, Writer};
+use crate::plan::digest::digest;
+use crate::plan::model::{Mechanism, Plan};
+use crate::run::ctx::Ctx;
+use crate::run::event::RunEvent;
+use crate::run::print::Printer;
+use crate::transport::SshSettings;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Arguments of `cutover run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    plan: PlanArgs,
+    /// Run the preflight and show the diffs staging would apply; change nothing on any host.
+    #[arg(long)]
+    dry_run: bool,
+    /// Skip the confirmation prompt (not enough for a production inventory: see --confirm).
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// For automation against a production inventory: its name, as typed confirmation.
+    #[arg(long, value_name = "INVENTORY_NAME")]
+    confirm: Option<String>,
+    /// Refuse to run unless the plan digest is this one (the digest approved in review).
+    #[arg(long)]
+    expect_digest: Option<String>,
+    /// Rehearsal fire time: `now+2m` or RFC 3339; refused on production unless --force.
+    #[arg(long)]
+    at: Option<String>,
+    /// Allow --at against a production inventory.
+    #[arg(long)]
+    force: bool,
+    /// Where run directories (journal, snapshots) and locks live.
+    #[arg(long, default_value = "runs")]
+    runs_dir: PathBuf,
+}
+
+/// Runs `cutover run`.
+pub fn run(args: &Args) -> Result<ExitCode, CliError> {
+    let loaded = load(&args.plan)?;
+    let (Some(plan), Some(inventory)) = (loaded.plan.clone(), loaded.inventory.clone()) else {
+        eprintln!("{}", loaded.render_diagnostics());
+        eprintln!("cutover: the plan has errors (see `cutover check`); nothing was run");
+        return Ok(ExitCode::from(1));
+    };
+    let digest = digest(&plan, Some(&inventory));
+    if let Some(expected) = &args.expect_digest
+        && expected != &digest
+    {
+        return Err(CliError::Usage(format!(
+            "the plan or inventory changed since review: digest is {digest}, expected {expected}; nothing was run"
+        )));
+    }
+    let now = crate::clock::now();
+    let fire_at = fire_time(args, &plan, inventory.production, now)?;
+    let operator = format!(
+        "{}@{}",
+        fleet::local_user(),
+        crate::journal::lock::this_host()
+    );
+    let started = RunEvent::Started {
+        plan: plan.meta.name.clone(),
+        digest: digest.clone(),
+        inventory: inventory.name.clone(),
+        production: inventory.production,
+        hosts: inventory.hosts.len(),
+        fire_at,
+        dry_run: args.dry_run,
+        operator: operator.clone(),
+    };
+    let mut printer = Printer::default();
+    print!("{}", printer.line(&started));
+    if !args.dry_run {
+        confirm(args, &inventory)?;
+    }
+    let compiled = compile(&plan, &inventory, fire_at, digest.clone())
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let inventory_text = loaded
+        .inventory_file
+        .as_ref()
+        .map(|(_, t)| t.clone())
+        .unwrap_or_default();
+    let id = run_id(now, &plan.meta.name);
+    let (journal, _lock) = if args.dry_run {
+        (None, None)
+    } else {
+        let lock_path = args
+            .runs_dir
+            .join(format!("{}--{}.lock", plan.meta.name, inventory.name));
+        std::fs::create_dir_all(&args.runs_dir).map_err(|source| CliError::Io {
+            path: args.runs_dir.display().to_string(),
+            source,
+        })?;
+        let holder = Holder {
+            user: fleet::local_user(),
+            host: crate::journal::lock::this_host(),
+            pid: std::process::id(),
+            started: now,
+            run: id.clone(),
+        };
+        let lock =
+            RunLock::acquire(&lock_path, holder).map_err(|e| CliError::Usage(e.to_string()))?;
+        let dir = RunDir::create(
+            &args.runs_dir,
+            &id,
+            &loaded.plan_text,
+            &inventory_text,
+            &digest,
+        )
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+        let writer = Writer::create(&dir.journal()).map_err(|e| CliError::Usage(e.to_string()))?;
+        println!("  run dir   {}", dir.path.display());
+        (Some(writer), Some(lock))
+    };
+    let settings = ssh_settings(&plan, &args.plan.plan);
+    let hosts: Vec<_> = inventory.hosts.iter().collect();
+    let fleet = Fleet::new(
+        settings,
+        &hosts,
+        &plan.ssh.user.clone().unwrap_or_else(fleet::local_user),
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
+    let outcome = rt.block_on(async move {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let ctx = Arc::new(Ctx {
+            fleet: Arc::new(fleet),
+            hosts: inventory
+                .hosts
+                .iter()
+                .map(|h| (h.name.clone(), h.clone()))
+                .collect(),
+            plan_dir: args
+                .plan
+                .plan
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+            output_cap: plan.execution.output_cap as usize,
+            dry_run: args.dry_run,
+            events: tx,
+            staged: std::sync::Mutex::new(Vec::new()),
+        });
+        let sink = tokio::task::spawn_blocking(move || consume(rx, journal, printer));
+        ctx.emit(started);
+        let outcome = crate::run::run(ctx.clone(), &compiled, Control::new()).await;
+        let (name, reason) = match &outcome {
+            crate::run::Outcome::Complete if args.dry_run => ("dry-run complete", None),
+            crate::run::Outcome::Complete => ("staged and verified", None),
+            crate::run::Outcome::Failed(why) => ("failed", Some(why.clone())),
+        };
+        ctx.emit(RunEvent::Finished {
+            outcome: name.into(),
+            reason,
+        });
+        ctx.fleet.close().await;
+        drop(ctx);
+        let _ = sink.await;
+        outcome
+    });
+    Ok(match outcome {
+        crate::run::Outcome::Complete => ExitCode::SUCCESS,
+        crate::run::Outcome::Failed(_) => ExitCode::from(1),
+    })
+}
+
+/// The one consumer of the event stream: journal first, then the printed line.
+fn consume(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>,
+    mut journal: Option<Writer>,
+    mut printer: Printer,
+) {
+    while let Some(e) = rx.blocking_recv() {
+        if let Some(w) = journal.as_mut() {
+            let durability = match e {
+                RunEvent::Exec(_) | RunEvent::Check { .. } | RunEvent::Diff { .. } => {
+                    Durability::Written
+                }
+                _ => Durability::Synced,
+            };
+            if let Err(err) = w.append(crate::clock::now(), &e, durability) {
+                eprintln!("cutover: journal write failed: {err}");
+            }
+        }
+        if !matches!(e, RunEvent::Started { .. }) {
+            let text = printer.line(&e);
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+    }
+}
+
+fn fire_time(
+    args: &Args,
+    plan: &Plan,
+    production: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, CliError> {
+    let Some(at) = &args.at else {
+        return Ok(plan.action.at.to_utc());
+    };
+    if production && !args.force {
+        return Err(CliError::Usage("--at moves the fire time for a rehearsal; this inventory is marked production (add --force if you really mean it)".into()));
+    }
+    parse_fire_override(at, now, plan.action.mechanism == Mechanism::At).map_err(CliError::Usage)
+}
+
+fn confirm(args: &Args, inv: &crate::inventory::Inventory) -> Result<(), CliError> {
+    if inv.production {
+        if args.confirm.as_deref() == Some(inv.name.as_str()) {
+            return Ok(());
+        }
+        return ask(
+            &format!(
+                "This is PRODUCTION. Type the inventory name ({}) to continue: ",
+                inv.name
+            ),
+            &inv.name,
+        );
+    }
+    if args.yes {
+        return Ok(());
+    }
+    ask("Type yes to continue: ", "yes")
+}
+
+fn ask(prompt: &str, expected: &str) -> Result<(), CliError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Usage(format!(
+            "confirmation needed but standard input is not a terminal: pass --yes (or --confirm {expected} for production)"
+        )));
+    }
+    eprint!("{prompt}");
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    if line.trim() == expected {
+        Ok(())
+    } else {
+        Err(CliError::Usage("not confirmed; nothing was run".into()))
+    }
+}
+
+fn ssh_settings(plan: &Plan, plan_path: &Path) -> SshSettings {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let expand = |p: &str| {
+        PathBuf::from(
+            p.strip_prefix("~/")
+                .map_or(p.to_string(), |rest| format!("{home}/{rest}")),
+        )
+    };
+    let mut known_hosts: Vec<PathBuf> = plan
+        .ssh
+        .known_hosts
+        .iter()
+        .map(|k| relative_to(plan_path, k))
+        .collect();
+    known_hosts.extend(fleet::default_known_hosts());
+    let identities: Vec<PathBuf> = plan.ssh.identities.iter().map(|i| expand(i)).collect();
+    SshSettings {
+        identities: if identities.is_empty() {
+            fleet::default_identities()
+        } else {
+            identities
+        },
+        use_agent: plan.ssh.use_agent && std::env::var_os("SSH_AUTH_SOCK").is_some(),
+        known_hosts,
+        connect_timeout: plan.ssh.connect_timeout,
+        keepalive: plan.ssh.keepalive,
+        connect_rate: plan.execution.connect_rate,
+        ..SshSettings::default()
+    }
+}

@@ -1,0 +1,230 @@
+//! `cutover run`'s engine: the compiled run plan carried out phase by phase (preflight,
+//! stage, verify), stopping at the first phase that exceeds its failure budget.
+//!
+//! Every decision was made by `compile`; this shell only runs it and reports. All it learns
+//! goes out as `RunEvent`s, which one consumer journals and prints.
+
+mod checks;
+pub mod ctx;
+pub mod event;
+pub mod print;
+mod steps;
+mod verify;
+
+use crate::compile::{Resolved, RunPlan};
+use crate::executor::{Control, Executor, FailureBudget, HostRunner, PhaseName, PhaseReport};
+use crate::plan::model::{Check, Step, StepKind};
+use crate::remote::{self, Script};
+use checks::CheckRunner;
+use ctx::Ctx;
+use event::RunEvent;
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use steps::{PrepareRunner, StepRunner};
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every phase within budget.
+    Complete,
+    /// A phase exceeded its budget (or a local step failed).
+    Failed(String),
+}
+
+/// Runs preflight, stage and verify; returns at the first failed phase.
+pub async fn run(ctx: Arc<Ctx>, plan: &RunPlan, control: Control) -> Outcome {
+    if let Err(why) = check_phase(&ctx, "preflight", &plan.preflight, &control).await {
+        return Outcome::Failed(why);
+    }
+    for step in &plan.stage {
+        if let Err(why) = stage_step(&ctx, step, &control).await {
+            return Outcome::Failed(why);
+        }
+    }
+    ctx.emit(RunEvent::PhaseDone {
+        phase: "stage".into(),
+        ok: true,
+        summary: format!("{} step(s)", plan.stage.len()),
+    });
+    if ctx.dry_run {
+        return Outcome::Complete;
+    }
+    if let Err(why) = check_phase(&ctx, "verify", &plan.verify, &control).await {
+        return Outcome::Failed(why);
+    }
+    if let Err(why) = verify::staged_files(&ctx, &control).await {
+        return Outcome::Failed(why);
+    }
+    ctx.emit(RunEvent::PhaseDone {
+        phase: "verify".into(),
+        ok: true,
+        summary: "staged changes in place".into(),
+    });
+    Outcome::Complete
+}
+
+/// Runs every check of a phase (all of them, for the full matrix); fails if any exceeded its budget.
+async fn check_phase(
+    ctx: &Arc<Ctx>,
+    phase: &str,
+    checks: &[Resolved<Check>],
+    control: &Control,
+) -> Result<(), String> {
+    let mut over = Vec::new();
+    for c in checks {
+        let runner = Arc::new(CheckRunner {
+            ctx: ctx.clone(),
+            check: c.item.clone(),
+        });
+        let report = execute(ctx, phase, &c.item.settings, c, runner, control).await;
+        if !report.summary.succeeded() {
+            over.push(c.item.settings.name.clone());
+        }
+    }
+    let ok = over.is_empty();
+    let summary = if ok {
+        format!("{} check(s) passed", checks.len())
+    } else {
+        format!("over budget: {}", over.join(", "))
+    };
+    ctx.emit(RunEvent::PhaseDone {
+        phase: phase.into(),
+        ok,
+        summary: summary.clone(),
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{phase} failed: {summary}"))
+    }
+}
+
+/// One staging step (file steps: a prepare pass whose grouped diffs are shown, then the write).
+async fn stage_step(
+    ctx: &Arc<Ctx>,
+    step: &Resolved<Step>,
+    control: &Control,
+) -> Result<(), String> {
+    let s = &step.item.settings;
+    if let Script::Local(argv) = remote::step(&step.item.kind) {
+        ctx.emit(RunEvent::Step {
+            phase: "stage".into(),
+            name: s.name.clone(),
+            path: s.path.clone(),
+            hosts: 0,
+        });
+        return verify::local(ctx, &argv, s.timeout).await;
+    }
+    let runner = Arc::new(StepRunner {
+        ctx: ctx.clone(),
+        step: step.item.clone(),
+        overlay: Arc::new(Mutex::new(HashMap::new())),
+        prepared: Mutex::new(HashMap::new()),
+    });
+    let is_file = matches!(
+        step.item.kind,
+        StepKind::EditFile { .. } | StepKind::Upload { .. }
+    );
+    if is_file {
+        let report = execute(
+            ctx,
+            "stage",
+            s,
+            step,
+            Arc::new(PrepareRunner(runner.clone())),
+            control,
+        )
+        .await;
+        show_diffs(ctx, &s.path, &report);
+        if !report.summary.succeeded() {
+            return Err(format!(
+                "stage failed: {}: could not compute the change on every host",
+                s.name
+            ));
+        }
+        let mut prepared = runner.prepared.lock().unwrap_or_else(|e| e.into_inner());
+        prepared.extend(
+            report
+                .hosts
+                .into_iter()
+                .filter_map(|h| h.output.map(|p| (h.host, p))),
+        );
+    }
+    if ctx.dry_run && is_file {
+        return Ok(());
+    }
+    let report = execute(ctx, "stage", s, step, runner.clone(), control).await;
+    if !report.summary.succeeded() {
+        return Err(format!("stage failed: {}: {}", s.name, failures(&report)));
+    }
+    Ok(())
+}
+
+fn show_diffs(ctx: &Ctx, path: &str, report: &PhaseReport<steps::Prepared>) {
+    let per_host: Vec<(String, String)> = report
+        .hosts
+        .iter()
+        .filter_map(|h| h.output.as_ref().map(|p| (h.host.clone(), p.diff.clone())))
+        .collect();
+    let file = report
+        .hosts
+        .iter()
+        .find_map(|h| h.output.as_ref().map(|p| p.file.clone()))
+        .unwrap_or_default();
+    for (diff, hosts) in steps::group_diffs(&per_host) {
+        ctx.emit(RunEvent::Diff {
+            path: path.into(),
+            file: file.clone(),
+            hosts,
+            diff,
+        });
+    }
+}
+
+fn failures<O>(report: &PhaseReport<O>) -> String {
+    let s = &report.summary;
+    format!(
+        "{} failed, {} unreachable of {}",
+        s.failed,
+        s.unreachable,
+        report.hosts.len()
+    )
+}
+
+/// Runs one step or check over its hosts through the executor, forwarding its events.
+async fn execute<R: HostRunner, T>(
+    ctx: &Arc<Ctx>,
+    phase: &str,
+    s: &crate::plan::model::StepSettings,
+    item: &Resolved<T>,
+    runner: Arc<R>,
+    control: &Control,
+) -> PhaseReport<R::Output> {
+    ctx.emit(RunEvent::Step {
+        phase: phase.into(),
+        name: s.name.clone(),
+        path: s.path.clone(),
+        hosts: item.hosts.len(),
+    });
+    let batch = NonZeroUsize::new(s.batch_size).unwrap_or(NonZeroUsize::MIN);
+    let executor = Executor::new(batch, FailureBudget::Count(item.allowed_failures));
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let forward_ctx = ctx.clone();
+    let forward = tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            forward_ctx.emit(RunEvent::Exec(e));
+        }
+    });
+    let report = executor
+        .run_phase(
+            PhaseName::from(s.path.as_str()),
+            item.hosts.clone(),
+            runner,
+            control.clone(),
+            tx,
+        )
+        .await;
+    let _ = forward.await;
+    report
+}

@@ -1,0 +1,106 @@
+//! What every runner of a run shares: the fleet, the hosts, where the plan lives, the events.
+
+use super::event::RunEvent;
+use crate::fleet::{Fleet, FleetError};
+use crate::inventory::Host;
+use crate::transport::{CommandResult, ExitStatus, RemoteCommand};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Shared, read-only context of a run's runners.
+pub struct Ctx {
+    /// Connections.
+    pub fleet: Arc<Fleet>,
+    /// Inventory hosts by name.
+    pub hosts: HashMap<String, Host>,
+    /// The plan file's directory (uploads and templates are relative to it).
+    pub plan_dir: PathBuf,
+    /// Output kept per command and stream.
+    pub output_cap: usize,
+    /// True for `--dry-run`.
+    pub dry_run: bool,
+    /// Where events go (journal and views).
+    pub events: UnboundedSender<RunEvent>,
+    /// Files written by staging: `(host, file, sha256)`, re-verified later.
+    pub staged: std::sync::Mutex<Vec<(String, String, String)>>,
+}
+
+impl Ctx {
+    /// Sends an event; a closed channel means the run is ending anyway.
+    pub fn emit(&self, e: RunEvent) {
+        if let RunEvent::Staged {
+            host, file, sha256, ..
+        } = &e
+        {
+            let mut staged = self.staged.lock().unwrap_or_else(|p| p.into_inner());
+            staged.push((host.clone(), file.clone(), sha256.clone()));
+        }
+        let _ = self.events.send(e);
+    }
+
+    /// Runs a script on a host.
+    pub async fn run(
+        &self,
+        host: &str,
+        script: String,
+        sudo: bool,
+        timeout: Duration,
+    ) -> Result<CommandResult, FleetError> {
+        let cmd = RemoteCommand {
+            script,
+            sudo,
+            timeout,
+            output_cap: self.output_cap,
+        };
+        self.fleet.run(host, &cmd).await
+    }
+
+    /// Runs a script that must return a file (bigger output cap).
+    pub async fn run_big(
+        &self,
+        host: &str,
+        script: String,
+        sudo: bool,
+        timeout: Duration,
+    ) -> Result<CommandResult, FleetError> {
+        let cap = (crate::remote::files::MAX_EDIT_BYTES as usize) * 2;
+        let cmd = RemoteCommand {
+            script,
+            sudo,
+            timeout,
+            output_cap: cap,
+        };
+        self.fleet.run(host, &cmd).await
+    }
+}
+
+/// A one-line reason for a command that did not succeed.
+pub fn failure_reason(r: &CommandResult) -> Option<String> {
+    if r.sudo_password_required {
+        return Some("sudo: a password is required (cutover only uses sudo -n)".into());
+    }
+    let first = |t: String| {
+        t.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(str::to_string)
+    };
+    let detail = first(r.stderr.text())
+        .or_else(|| first(r.stdout.text()))
+        .unwrap_or_default();
+    let status = match &r.status {
+        ExitStatus::Code(0) => return None,
+        ExitStatus::Code(c) => format!("exit {c}"),
+        ExitStatus::Signal { signal, .. } => format!("killed by SIG{signal}"),
+        ExitStatus::TimedOut => "timed out".to_string(),
+        ExitStatus::NoStatus => "no exit status: the connection dropped".to_string(),
+    };
+    Some(if detail.is_empty() {
+        status
+    } else {
+        format!("{status}: {detail}")
+    })
+}

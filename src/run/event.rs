@@ -1,0 +1,96 @@
+//! Everything a run records: the one event stream the journal stores and the views print.
+
+use crate::checks::Verdict;
+use crate::executor;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One thing that happened in a run. Timestamps are added by the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RunEvent {
+    /// The run began: what, against what, when it fires.
+    Started {
+        /// Plan name.
+        plan: String,
+        /// Plan + inventory digest.
+        digest: String,
+        /// Inventory name.
+        inventory: String,
+        /// Whether it is production.
+        production: bool,
+        /// Number of hosts in the inventory.
+        hosts: usize,
+        /// Planned fire time.
+        fire_at: DateTime<Utc>,
+        /// True for `--dry-run`: nothing is changed on any host.
+        dry_run: bool,
+        /// Who started it (user@host).
+        operator: String,
+    },
+    /// A step or check of a phase begins.
+    Step {
+        /// `preflight`, `stage`, `verify`, `post`.
+        phase: String,
+        /// The step's name.
+        name: String,
+        /// Where it is in the plan, e.g. `stage[2]`.
+        path: String,
+        /// Number of hosts it runs on.
+        hosts: usize,
+    },
+    /// The executor's own events (batches, host outcomes, budget, pause, abort).
+    Exec(executor::Event),
+    /// A check's verdict on one host.
+    Check {
+        /// Plan path of the check.
+        path: String,
+        /// Host.
+        host: String,
+        /// Verdict with reason.
+        verdict: Verdict,
+    },
+    /// The diff an edit will make (or made), identical for `hosts`.
+    Diff {
+        /// Plan path of the step.
+        path: String,
+        /// File on the hosts.
+        file: String,
+        /// Hosts sharing this exact diff.
+        hosts: Vec<String>,
+        /// Unified diff (empty: no change).
+        diff: String,
+    },
+    /// A file was written on a host; its new checksum, verified later.
+    Staged {
+        /// Plan path of the step.
+        path: String,
+        /// Host.
+        host: String,
+        /// File.
+        file: String,
+        /// sha256 of the new content.
+        sha256: String,
+    },
+    /// An operator action (confirmation, gate answered, pause, abort).
+    Operator {
+        /// What they did.
+        action: String,
+    },
+    /// A phase ended.
+    PhaseDone {
+        /// Phase.
+        phase: String,
+        /// True when within budget.
+        ok: bool,
+        /// One line.
+        summary: String,
+    },
+    /// The run ended.
+    Finished {
+        /// `complete`, `failed`, `aborted`, `dry-run`.
+        outcome: String,
+        /// Why, for anything but complete.
+        reason: Option<String>,
+    },
+}

@@ -1,0 +1,208 @@
+//! Plain, line-per-event output of a run (for terminals without the dashboard, CI and logs),
+//! with identical check failures grouped ("3 hosts: sudo: a password is required").
+
+use super::event::RunEvent;
+use crate::checks::Verdict;
+use crate::executor::{Event, nodeset};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Turns events into text; remembers check verdicts until their step ends.
+#[derive(Debug, Default)]
+pub struct Printer {
+    verdicts: BTreeMap<String, Vec<(String, Verdict)>>,
+    matrix: BTreeMap<String, BTreeMap<String, char>>,
+    columns: Vec<String>,
+}
+
+impl Printer {
+    /// The text for one event (possibly empty).
+    pub fn line(&mut self, e: &RunEvent) -> String {
+        let mut out = String::new();
+        match e {
+            RunEvent::Started {
+                plan,
+                digest,
+                inventory,
+                production,
+                hosts,
+                fire_at,
+                dry_run,
+                operator,
+            } => {
+                let prod = if *production { " (PRODUCTION)" } else { "" };
+                let mode = if *dry_run {
+                    " — DRY RUN, nothing will change"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    out,
+                    "cutover run {plan}{mode}\n  inventory {inventory}{prod}, {hosts} hosts\n  digest    {digest}\n  fires at  {}\n  operator  {operator}",
+                    fire_at.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+            }
+            RunEvent::Step {
+                phase,
+                name,
+                path,
+                hosts,
+            } => {
+                let _ = writeln!(out, "== {phase}: {name} [{path}] on {hosts} host(s)");
+            }
+            RunEvent::Check {
+                path,
+                host,
+                verdict,
+            } => {
+                self.verdicts
+                    .entry(path.clone())
+                    .or_default()
+                    .push((host.clone(), verdict.clone()));
+                if !self.columns.contains(path) {
+                    self.columns.push(path.clone());
+                }
+                let mark = match verdict {
+                    Verdict::Pass => '.',
+                    Verdict::Fail { .. } => 'F',
+                    Verdict::Error { .. } => 'E',
+                };
+                self.matrix
+                    .entry(host.clone())
+                    .or_default()
+                    .insert(path.clone(), mark);
+            }
+            RunEvent::Exec(Event::PhaseFinished { phase, summary }) => {
+                let s = summary;
+                let _ = writeln!(
+                    out,
+                    "   {} ok, {} failed, {} unreachable, {} skipped, {} cancelled",
+                    s.ok, s.failed, s.unreachable, s.skipped, s.cancelled
+                );
+                out.push_str(&self.grouped_failures(&phase.to_string()));
+            }
+            RunEvent::Exec(Event::BudgetExceeded {
+                failed, allowed, ..
+            }) => {
+                let _ = writeln!(
+                    out,
+                    "   failure budget exceeded: {failed} failed, {allowed} allowed; later batches skipped"
+                );
+            }
+            RunEvent::Exec(_) => {}
+            RunEvent::Diff {
+                file, hosts, diff, ..
+            } => {
+                let list = nodeset::compact(hosts);
+                if diff.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "   {} host(s) {list}: {file} already as planned (no change)",
+                        hosts.len()
+                    );
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "   {} host(s) {list}: this diff\n{}",
+                        hosts.len(),
+                        indent(diff)
+                    );
+                }
+            }
+            RunEvent::Staged { .. } => {}
+            RunEvent::Operator { action } => {
+                let _ = writeln!(out, "-- {action}");
+            }
+            RunEvent::PhaseDone { phase, ok, summary } => {
+                if phase == "preflight" || phase == "verify" {
+                    out.push_str(&self.failing_matrix());
+                }
+                let _ = writeln!(
+                    out,
+                    "{phase}: {} — {summary}",
+                    if *ok { "ok" } else { "FAILED" }
+                );
+            }
+            RunEvent::Finished { outcome, reason } => {
+                let _ = writeln!(
+                    out,
+                    "run {outcome}{}",
+                    reason.as_ref().map_or(String::new(), |r| format!(": {r}"))
+                );
+            }
+        }
+        out
+    }
+
+    fn grouped_failures(&mut self, path: &str) -> String {
+        let Some(list) = self.verdicts.remove(path) else {
+            return String::new();
+        };
+        let mut groups: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for (host, v) in &list {
+            if let Some(reason) = v.reason() {
+                groups.entry(reason).or_default().push(host.clone());
+            }
+        }
+        let mut sorted: Vec<_> = groups.into_iter().collect();
+        sorted.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+        sorted
+            .iter()
+            .map(|(reason, hosts)| {
+                format!(
+                    "   {} host(s): {reason}  [{}]\n",
+                    hosts.len(),
+                    nodeset::compact(hosts)
+                )
+            })
+            .collect()
+    }
+
+    /// Hosts with any failed check, one row each, one column per check (`.` pass, `F` fail, `E` error).
+    fn failing_matrix(&mut self) -> String {
+        let failing: Vec<_> = self
+            .matrix
+            .iter()
+            .filter(|(_, m)| m.values().any(|c| *c != '.'))
+            .collect();
+        let mut out = String::new();
+        if !failing.is_empty() {
+            let w = failing.iter().map(|(h, _)| h.len()).max().unwrap_or(4);
+            let _ = writeln!(
+                out,
+                "   {:w$}  {}",
+                "host",
+                self.columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, _)| format!("{:>3}", i + 1))
+                    .collect::<String>()
+            );
+            for (host, marks) in failing.iter().take(50) {
+                let row: String = self
+                    .columns
+                    .iter()
+                    .map(|c| format!("{:>3}", marks.get(c).copied().unwrap_or(' ')))
+                    .collect();
+                let _ = writeln!(out, "   {host:w$}  {row}");
+            }
+            if failing.len() > 50 {
+                let _ = writeln!(out, "   … and {} more host(s)", failing.len() - 50);
+            }
+            let legend: Vec<String> = self
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{}={c}", i + 1))
+                .collect();
+            let _ = writeln!(out, "   columns: {}", legend.join(" "));
+        }
+        self.matrix.clear();
+        self.columns.clear();
+        out
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("     {l}\n")).collect()
+}

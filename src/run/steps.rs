@@ -1,0 +1,240 @@
+//! Running a staging or post step on one host: scripts, and file edits computed, shown as a
+//! diff, then written atomically with a guard against the file changing in between.
+
+use super::checks::unreachable;
+use super::ctx::{Ctx, failure_reason};
+use super::event::RunEvent;
+use crate::edit::{self, template};
+use crate::executor::{CancelToken, HostOutcome, HostRun, HostRunner};
+use crate::plan::model::{Step, StepKind};
+use crate::remote::files::{parse_read, read_script, sha256_hex, write_script};
+use crate::remote::{self, Script};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A file change computed for one host, before anything is written.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The file on the host (templated paths rendered).
+    pub file: String,
+    /// Checksum of what is there now (`None`: the file does not exist).
+    pub old_sha: Option<String>,
+    /// The new content.
+    pub content: Vec<u8>,
+    /// Mode for new files and uploads.
+    pub mode: Option<u32>,
+    /// Unified diff (empty: no change).
+    pub diff: String,
+}
+
+/// In `--dry-run`, earlier edits of a file are kept here so later steps diff against them.
+pub type Overlay = Mutex<HashMap<(String, String), Vec<u8>>>;
+
+/// Runs one step over the executor.
+pub struct StepRunner {
+    /// Shared context.
+    pub ctx: Arc<Ctx>,
+    /// The step.
+    pub step: Step,
+    /// Dry-run overlay of edited files.
+    pub overlay: Arc<Overlay>,
+    /// Changes computed by the prepare pass (whose diffs were shown), consumed by the write.
+    pub prepared: Mutex<HashMap<String, Prepared>>,
+}
+
+impl HostRunner for StepRunner {
+    type Output = String;
+
+    async fn run(&self, host: &str, cancel: CancelToken) -> HostRun<String> {
+        tokio::select! {
+            r = self.apply(host) => match r {
+                Ok(detail) => HostRun::new(HostOutcome::Ok { detail: None }, detail),
+                Err(HostOutcome::Unreachable { reason }) => HostRun::without_output(HostOutcome::Unreachable { reason }),
+                Err(outcome) => HostRun::without_output(outcome),
+            },
+            () = cancel.cancelled() => HostRun::without_output(HostOutcome::Cancelled { started: true }),
+        }
+    }
+}
+
+fn failed(reason: String) -> HostOutcome {
+    HostOutcome::Failed { reason, exit: None }
+}
+
+impl StepRunner {
+    async fn apply(&self, host: &str) -> Result<String, HostOutcome> {
+        let s = &self.step.settings;
+        match remote::step(&self.step.kind) {
+            Script::Remote(script) if self.ctx.dry_run => Ok(format!(
+                "would run: {}",
+                script.lines().next().unwrap_or("")
+            )),
+            Script::Remote(script) => {
+                let r = self
+                    .ctx
+                    .run(host, script, s.sudo, s.timeout)
+                    .await
+                    .map_err(|e| HostOutcome::Unreachable {
+                        reason: unreachable(e).reason().unwrap_or("").to_string(),
+                    })?;
+                match failure_reason(&r) {
+                    None => Ok(r.stdout.text()),
+                    Some(why) => Err(failed(why)),
+                }
+            }
+            Script::PerHost(_) => self.file_step(host).await,
+            Script::Local(_) => Ok(String::new()),
+        }
+    }
+
+    async fn file_step(&self, host: &str) -> Result<String, HostOutcome> {
+        let ready = self
+            .prepared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(host);
+        let p = match ready {
+            Some(p) => p,
+            None => self.prepare(host).await?,
+        };
+        if self.ctx.dry_run {
+            let mut overlay = self.overlay.lock().unwrap_or_else(|e| e.into_inner());
+            overlay.insert((host.to_string(), p.file.clone()), p.content.clone());
+            return Ok(p.diff);
+        }
+        if p.diff.is_empty() && p.old_sha.is_some() {
+            return Ok("unchanged".into());
+        }
+        let s = &self.step.settings;
+        let script = write_script(&p.file, &p.content, p.old_sha.as_deref(), p.mode);
+        let r = self
+            .ctx
+            .run_big(host, script, s.sudo, s.timeout)
+            .await
+            .map_err(|e| HostOutcome::Unreachable {
+                reason: e.to_string(),
+            })?;
+        if let Some(why) = failure_reason(&r) {
+            return Err(failed(why));
+        }
+        let written = r.stdout.text().trim().to_string();
+        let expected = sha256_hex(&p.content);
+        if written != expected {
+            return Err(failed(format!(
+                "{}: checksum after write is {written}, expected {expected}",
+                p.file
+            )));
+        }
+        self.ctx.emit(RunEvent::Staged {
+            path: s.path.clone(),
+            host: host.into(),
+            file: p.file.clone(),
+            sha256: expected,
+        });
+        Ok(p.diff)
+    }
+
+    /// Reads the host's file and computes the new content and diff.
+    pub async fn prepare(&self, host: &str) -> Result<Prepared, HostOutcome> {
+        let h = self
+            .ctx
+            .hosts
+            .get(host)
+            .ok_or_else(|| failed("unknown host".into()))?;
+        let (path, mode) = match &self.step.kind {
+            StepKind::EditFile { path, .. } => (path.clone(), None),
+            StepKind::Upload { dest, mode, .. } => (dest.clone(), Some(*mode)),
+            _ => return Err(failed("internal: not a file step".into())),
+        };
+        let file = template::render(&path, h).map_err(|e| failed(format!("path: {e}")))?;
+        let s = &self.step.settings;
+        let r = self
+            .ctx
+            .run_big(host, read_script(&file), s.sudo, s.timeout)
+            .await
+            .map_err(|e| HostOutcome::Unreachable {
+                reason: e.to_string(),
+            })?;
+        if let Some(why) = failure_reason(&r) {
+            return Err(failed(format!("reading {file}: {why}")));
+        }
+        let current =
+            parse_read(&r.stdout.text()).map_err(|e| failed(format!("reading {file}: {e}")))?;
+        let old_sha = current.as_ref().map(|c| c.sha256.clone());
+        let overlaid = self
+            .overlay
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(host.to_string(), file.clone()))
+            .cloned();
+        let before = overlaid
+            .or_else(|| current.map(|c| c.content))
+            .unwrap_or_default();
+        let content = self.new_content(h, &file, &before)?;
+        // The header names the path as the plan writes it, so hosts with templated paths
+        // (`{{ vars.root }}/etc/x`) still group by identical change.
+        let diff = edit::unified_diff(
+            &path,
+            &String::from_utf8_lossy(&before),
+            &String::from_utf8_lossy(&content),
+        );
+        Ok(Prepared {
+            file,
+            old_sha,
+            content,
+            mode,
+            diff,
+        })
+    }
+
+    fn new_content(
+        &self,
+        h: &crate::inventory::Host,
+        file: &str,
+        before: &[u8],
+    ) -> Result<Vec<u8>, HostOutcome> {
+        match &self.step.kind {
+            StepKind::EditFile { edit: e, .. } => {
+                let text = std::str::from_utf8(before).map_err(|_| {
+                    failed(format!(
+                        "{file} is not UTF-8 text; cutover edits text files"
+                    ))
+                })?;
+                edit::apply(e, text, h)
+                    .map(String::into_bytes)
+                    .map_err(|e| failed(format!("{file}: {e}")))
+            }
+            StepKind::Upload { source, .. } => {
+                let local = self.ctx.plan_dir.join(source);
+                std::fs::read(&local)
+                    .map_err(|e| failed(format!("cannot read {}: {e}", local.display())))
+            }
+            _ => Err(failed("internal: not a file step".into())),
+        }
+    }
+}
+
+/// Groups identical diffs: `(diff, hosts)` largest group first.
+pub fn group_diffs(per_host: &[(String, String)]) -> Vec<(String, Vec<String>)> {
+    crate::executor::fold(per_host.iter().map(|(h, d)| (h.as_str(), d.as_str())))
+        .into_iter()
+        .map(|g| (g.output, g.hosts))
+        .collect()
+}
+
+/// The prepare pass of a file step: read, edit in memory, diff; nothing is written.
+pub struct PrepareRunner(pub Arc<StepRunner>);
+
+impl HostRunner for PrepareRunner {
+    type Output = Prepared;
+
+    async fn run(&self, host: &str, cancel: CancelToken) -> HostRun<Prepared> {
+        tokio::select! {
+            r = self.0.prepare(host) => match r {
+                Ok(p) => HostRun::new(HostOutcome::Ok { detail: None }, p),
+                Err(outcome) => HostRun::without_output(outcome),
+            },
+            () = cancel.cancelled() => HostRun::without_output(HostOutcome::Cancelled { started: true }),
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Proving staged changes are in place (checksums of written files) and running local steps.
+
+use super::ctx::{Ctx, failure_reason};
+use super::event::RunEvent;
+use crate::executor::{CancelToken, Control, HostOutcome, HostRun, HostRunner};
+use crate::plan::model::{Check, CheckKind, StepSettings, Targets};
+use crate::remote::quote;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Re-checks the checksum of every file staging wrote, on every host that got one.
+pub async fn staged_files(ctx: &Arc<Ctx>, control: &Control) -> Result<(), String> {
+    let mut per_host: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for (host, file, sha) in ctx.staged.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        per_host
+            .entry(host.clone())
+            .or_default()
+            .push((file.clone(), sha.clone()));
+    }
+    if per_host.is_empty() {
+        return Ok(());
+    }
+    let hosts: Vec<String> = per_host.keys().cloned().collect();
+    let settings = StepSettings {
+        name: "staged files unchanged".into(),
+        path: "verify[staged]".into(),
+        targets: Targets {
+            text: vec![],
+            selectors: vec![],
+        },
+        gate: None,
+        once: false,
+        sudo: true,
+        timeout: Duration::from_secs(30),
+        batch_size: 50,
+        max_failures: crate::executor::FailureBudget::Count(0),
+    };
+    let item = crate::compile::Resolved {
+        item: (),
+        hosts,
+        allowed_failures: 0,
+    };
+    let runner = Arc::new(StagedRunner {
+        ctx: ctx.clone(),
+        files: per_host,
+        settings: settings.clone(),
+    });
+    let report = super::execute(ctx, "verify", &settings, &item, runner, control).await;
+    if report.summary.succeeded() {
+        Ok(())
+    } else {
+        Err(format!(
+            "verify failed: staged files changed on {} host(s)",
+            report.summary.failed + report.summary.unreachable
+        ))
+    }
+}
+
+struct StagedRunner {
+    ctx: Arc<Ctx>,
+    files: BTreeMap<String, Vec<(String, String)>>,
+    settings: StepSettings,
+}
+
+impl HostRunner for StagedRunner {
+    type Output = ();
+
+    async fn run(&self, host: &str, _cancel: CancelToken) -> HostRun<()> {
+        let files = self.files.get(host).cloned().unwrap_or_default();
+        let script: String = files
+            .iter()
+            .map(|(f, _)| {
+                format!(
+                    "sha256sum -- {} || echo \"missing {}\"\n",
+                    quote(f),
+                    quote(f)
+                )
+            })
+            .collect();
+        let r = match self
+            .ctx
+            .run(host, script, self.settings.sudo, self.settings.timeout)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                return HostRun::without_output(HostOutcome::Unreachable {
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let out = r.stdout.text();
+        for (file, sha) in &files {
+            let kind = CheckKind::File {
+                path: file.clone(),
+                sha256: Some(sha.clone()),
+                contains: None,
+                absent: None,
+            };
+            let actual = out
+                .lines()
+                .find(|l| l.ends_with(file.as_str()))
+                .and_then(|l| l.split_whitespace().next())
+                .unwrap_or("missing");
+            let verdict = if actual == sha {
+                crate::checks::Verdict::Pass
+            } else {
+                crate::checks::Verdict::fail(format!(
+                    "{file}: sha256 is {actual}, staged {sha} (drifted?)"
+                ))
+            };
+            let check = Check {
+                settings: self.settings.clone(),
+                kind,
+            };
+            self.ctx.emit(RunEvent::Check {
+                path: check.settings.path.clone(),
+                host: host.into(),
+                verdict: verdict.clone(),
+            });
+            if let Some(reason) = verdict.reason() {
+                return HostRun::without_output(HostOutcome::Failed {
+                    reason: reason.into(),
+                    exit: None,
+                });
+            }
+        }
+        match failure_reason(&r) {
+            Some(why) => HostRun::without_output(HostOutcome::Failed {
+                reason: why,
+                exit: None,
+            }),
+            None => HostRun::new(HostOutcome::Ok { detail: None }, ()),
+        }
+    }
+}
+
+/// Runs a `local` step on the orchestrator, without a shell (printed only in `--dry-run`).
+pub async fn local(ctx: &Ctx, argv: &[String], timeout: Duration) -> Result<(), String> {
+    let shown: Vec<String> = argv.iter().map(|a| quote(a)).collect();
+    if ctx.dry_run {
+        ctx.emit(RunEvent::Operator {
+            action: format!("would run locally: {}", shown.join(" ")),
+        });
+        return Ok(());
+    }
+    let Some((program, args)) = argv.split_first() else {
+        return Err("local step has no program".into());
+    };
+    let child = tokio::process::Command::new(program)
+        .args(args)
+        .kill_on_drop(true)
+        .output();
+    match tokio::time::timeout(timeout, child).await {
+        Ok(Ok(out)) if out.status.success() => Ok(()),
+        Ok(Ok(out)) => Err(format!(
+            "local `{}` failed ({}): {}",
+            shown.join(" "),
+            out.status,
+            crate::sanitize::clean(&out.stderr).trim()
+        )),
+        Ok(Err(e)) => Err(format!("local `{}` could not start: {e}", shown.join(" "))),
+        Err(_) => Err(format!(
+            "local `{}` timed out after {}s",
+            shown.join(" "),
+            timeout.as_secs()
+        )),
+    }
+}
