@@ -4,16 +4,18 @@
 //! Every decision was made by `compile`; this shell only runs it and reports. All it learns
 //! goes out as `RunEvent`s, which one consumer journals and prints.
 
+mod arm;
 mod checks;
 pub mod ctx;
 pub mod event;
+mod fire;
 pub mod print;
 mod steps;
 mod verify;
 
 use crate::compile::{Resolved, RunPlan};
 use crate::executor::{Control, Executor, FailureBudget, HostRunner, PhaseName, PhaseReport};
-use crate::plan::model::{Check, Step, StepKind};
+use crate::plan::model::{Check, Plan, Step, StepKind};
 use crate::remote::{self, Script};
 use checks::CheckRunner;
 use ctx::Ctx;
@@ -32,8 +34,15 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// Runs preflight, stage and verify; returns at the first failed phase.
-pub async fn run(ctx: Arc<Ctx>, plan: &RunPlan, control: Control) -> Outcome {
+/// Runs preflight, stage, verify, then (unless `stop_after_verify`) arms and fires the action,
+/// collects receipts and measures the spread; returns at the first failed phase.
+pub async fn run(
+    ctx: Arc<Ctx>,
+    plan: &RunPlan,
+    model: &Plan,
+    control: Control,
+    stop_after_verify: bool,
+) -> Outcome {
     if let Err(why) = check_phase(&ctx, "preflight", &plan.preflight, &control).await {
         return Outcome::Failed(why);
     }
@@ -61,7 +70,28 @@ pub async fn run(ctx: Arc<Ctx>, plan: &RunPlan, control: Control) -> Outcome {
         ok: true,
         summary: "staged changes in place".into(),
     });
-    Outcome::Complete
+    if stop_after_verify {
+        return Outcome::Complete;
+    }
+    match fire::arm_and_fire(&ctx, plan, model, &control).await {
+        Ok(()) => Outcome::Complete,
+        Err(why) => Outcome::Failed(why),
+    }
+}
+
+/// The T-minus drift check: the plan's verify checks and the staged checksums, again.
+async fn reverify(
+    ctx: &Arc<Ctx>,
+    plan: &RunPlan,
+    control: &Control,
+    when: &str,
+) -> Result<(), String> {
+    check_phase(ctx, when, &plan.verify, control)
+        .await
+        .map_err(|e| format!("drift detected {when}: {e}"))?;
+    verify::staged_files(ctx, control)
+        .await
+        .map_err(|e| format!("drift detected {when}: {e}"))
 }
 
 /// Runs every check of a phase (all of them, for the full matrix); fails if any exceeded its budget.

@@ -22,11 +22,11 @@ fn setup(n: usize, preflight: &str) -> Setup {
     for h in &fleet.hosts {
         std::fs::create_dir_all(h.dir.join("etc")).unwrap();
         std::fs::write(h.dir.join("etc/consul.json"), CONFIG).unwrap();
-        inv.push_str(&format!("[[hosts]]\nname = \"{}\"\naddress = \"{}\"\nuser = \"root\"\ngroups = [\"consul\"]\nvars = {{ root = \"{}\" }}\n\n", h.name, h.address, h.dir.display()));
+        inv.push_str(&format!("[[hosts]]\nname = \"{}\"\naddress = \"{}\"\nuser = \"root\"\ngroups = [\"consul\"]\nvars = {{ root = \"{d}\", cutover_dir = \"{d}/cutover\" }}\n\n", h.name, h.address, d = h.dir.display()));
     }
     std::fs::write(fleet.dir().join("inventory.toml"), inv).unwrap();
     let plan = format!(
-        "[plan]\nname = \"rehearsal\"\n\n[inventory]\npath = \"inventory.toml\"\n\n[ssh]\nidentities = [\"{key}\"]\nknown_hosts = [\"{kh}\"]\n\n[execution]\nbatch_size = 20\nconnect_rate = 50\ncommand_timeout = \"20s\"\n\n{preflight}\n[[stage]]\nname = \"stop verifying TLS dates\"\nstep = \"edit_file\"\npath = \"{{{{ vars.root }}}}/etc/consul.json\"\nset = {{ format = \"json\", keys = {{ verify_incoming = false, verify_outgoing = false }} }}\nsudo = false\n\n[[verify]]\ncheck = \"file\"\npath = \"{{{{ vars.root }}}}/etc/consul.json\"\ncontains = '\"verify_outgoing\": false'\n\n[action]\nat = 2030-01-01T00:00:00Z\nrun = \"true\"\nmechanism = \"waiter\"\n\n[watch]\ntimeout = \"1m\"\ncomplete_when = [\"all_probes\"]\n\n[[watch.probe]]\nname = \"up\"\nkind = \"command\"\ntargets = \"all\"\nrun = \"true\"\n",
+        "[plan]\nname = \"rehearsal\"\n\n[inventory]\npath = \"inventory.toml\"\n\n[ssh]\nidentities = [\"{key}\"]\nknown_hosts = [\"{kh}\"]\n\n[execution]\nbatch_size = 20\nconnect_rate = 50\ncommand_timeout = \"20s\"\n\n{preflight}\n[[stage]]\nname = \"stop verifying TLS dates\"\nstep = \"edit_file\"\npath = \"{{{{ vars.root }}}}/etc/consul.json\"\nset = {{ format = \"json\", keys = {{ verify_incoming = false, verify_outgoing = false }} }}\nsudo = false\n\n[[verify]]\ncheck = \"file\"\npath = \"{{{{ vars.root }}}}/etc/consul.json\"\ncontains = '\"verify_outgoing\": false'\n\n[action]\nat = 2030-01-01T00:00:00Z\nrun = \"echo fired > \\\"$HOME/fired\\\"\"\nsudo = false\nmechanism = \"waiter\"\narm_deadline = \"6s\"\nreverify_before = \"3s\"\n\n[watch]\ntimeout = \"1m\"\ncomplete_when = [\"all_probes\"]\n\n[[watch.probe]]\nname = \"up\"\nkind = \"command\"\ntargets = \"all\"\nrun = \"true\"\n",
         key = fleet.client_key.display(),
         kh = fleet.known_hosts.display(),
     );
@@ -70,7 +70,7 @@ fn config(dir: &Path) -> String {
 #[test]
 fn preflight_stage_and_verify_change_every_host_and_journal_it() {
     let s = setup(6, PREFLIGHT);
-    let r = run(&s, &["--yes"]);
+    let r = run(&s, &["--yes", "--stop-after-verify"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("preflight: ok"), "{}", r.stdout);
     assert!(
@@ -238,4 +238,131 @@ fn without_a_terminal_or_yes_nothing_runs() {
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("pass --yes"), "{}", r.stderr);
     assert_eq!(config(&s.fleet.hosts[0].dir), CONFIG);
+}
+
+/// Arms with the waiter for a fire time `secs` from now.
+fn fire_in(s: &Setup, secs: u32) -> Out {
+    run(s, &["--yes", "--at", &format!("now+{secs}s")])
+}
+
+#[test]
+fn the_action_fires_on_every_host_and_the_spread_is_measured() {
+    let s = setup(6, PREFLIGHT);
+    let r = fire_in(&s, 14);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("arm: ok — armed on 6 host(s)"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("at T-minus: ok"), "{}", r.stdout);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("fire spread:"))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(
+        line.contains("6 fired") && !line.contains("MISSING"),
+        "{line}"
+    );
+    for h in &s.fleet.hosts {
+        assert_eq!(
+            std::fs::read_to_string(h.dir.join("fired")).unwrap(),
+            "fired\n",
+            "{}",
+            h.name
+        );
+    }
+    let journal = journal_text(&s);
+    assert_eq!(journal.matches("\"kind\":\"receipt\"").count(), 6);
+    assert!(journal.contains("\"kind\":\"spread\""));
+}
+
+#[test]
+fn one_host_that_cannot_arm_means_every_host_is_disarmed() {
+    let s = setup(5, "");
+    s.fleet.hosts[3].shim(
+        "setsid",
+        "#!/bin/sh\necho 'setsid: not permitted here' >&2\nexit 1\n",
+    );
+    let r = fire_in(&s, 12);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("arm: FAILED"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("every armed host was disarmed"),
+        "{}",
+        r.stdout
+    );
+    std::thread::sleep(std::time::Duration::from_secs(13));
+    for h in &s.fleet.hosts {
+        assert!(
+            !h.dir.join("fired").exists(),
+            "{} fired although arming failed elsewhere",
+            h.name
+        );
+    }
+    assert!(
+        support::process::pids_with_marker("cutover-waiter-")
+            .iter()
+            .all(|p| !waiter_of(&s, *p)),
+        "a waiter survived disarm"
+    );
+}
+
+#[test]
+fn drift_at_t_minus_disarms_everything() {
+    let s = setup(3, "");
+    let victim = s.fleet.hosts[1].dir.join("etc/consul.json");
+    let reverter = std::thread::spawn(move || {
+        for _ in 0..200 {
+            if std::fs::read_to_string(&victim)
+                .unwrap_or_default()
+                .contains("\"verify_outgoing\": false")
+            {
+                std::thread::sleep(std::time::Duration::from_secs(4));
+                std::fs::write(&victim, CONFIG).unwrap();
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    });
+    let r = fire_in(&s, 16);
+    reverter.join().unwrap();
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("drift detected at T-minus"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("every armed host was disarmed"),
+        "{}",
+        r.stdout
+    );
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    assert!(
+        s.fleet.hosts.iter().all(|h| !h.dir.join("fired").exists()),
+        "a host fired after drift was detected"
+    );
+}
+
+fn journal_text(s: &Setup) -> String {
+    let runs = s.fleet.dir().join("runs");
+    let dir = std::fs::read_dir(&runs)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.path().is_dir())
+        .expect("run dir")
+        .path();
+    std::fs::read_to_string(dir.join("journal.jsonl")).unwrap()
+}
+
+/// True when `pid` is a waiter of one of this fleet's hosts.
+fn waiter_of(s: &Setup, pid: u32) -> bool {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let text = String::from_utf8_lossy(&cmdline);
+    s.fleet
+        .hosts
+        .iter()
+        .any(|h| text.contains(&h.dir.display().to_string()))
 }

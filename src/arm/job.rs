@@ -24,7 +24,7 @@ pub struct Job<'a> {
 /// still leaves `woke_ns` and `started_ns` behind.
 pub fn script(job: &Job<'_>) -> String {
     format!(
-        "#!/bin/sh\n# cutover job: fires the action once, records a receipt.\nd={dir}\nr=\"$d/receipt\"\nwoke=$(date +%s%N)\nplanned={fire}\necho \"planned_ns=$planned\" > \"$r.tmp\"\necho \"woke_ns=$woke\" >> \"$r.tmp\"\nif [ $((woke - planned)) -gt {late} ]; then echo 'skipped=late' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nmv \"$r.tmp\" \"$r\"\necho \"started_ns=$(date +%s%N)\" >> \"$r\"\n{cmd} > \"$d/output\" 2>&1\nrc=$?\necho \"ended_ns=$(date +%s%N)\" >> \"$r\"\necho \"exit=$rc\" >> \"$r\"\ntail -c 4096 \"$d/output\" > \"$d/output.tail\" 2>/dev/null\necho 'done=1' >> \"$r\"\n",
+        "#!/bin/sh\n# cutover job: fires the action once, records a receipt.\nd={dir}\nr=\"$d/receipt\"\nwoke=$(date +%s%N)\nplanned={fire}\necho \"planned_ns=$planned\" > \"$r.tmp\"\necho \"woke_ns=$woke\" >> \"$r.tmp\"\nif [ $((woke - planned)) -gt {late} ]; then echo 'skipped=late' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nmv \"$r.tmp\" \"$r\"\necho \"started_ns=$(date +%s%N)\" >> \"$r\"\n(\n{cmd}\n) > \"$d/output\" 2>&1\nrc=$?\necho \"ended_ns=$(date +%s%N)\" >> \"$r\"\necho \"exit=$rc\" >> \"$r\"\ntail -c 4096 \"$d/output\" > \"$d/output.tail\" 2>/dev/null\necho 'done=1' >> \"$r\"\n",
         dir = quote(job.dir),
         fire = job.fire_ns,
         late = MAX_LATE_NS,
@@ -55,7 +55,7 @@ mod tests {
         });
         let woke = s.find("woke=").unwrap();
         let started = s.find("started_ns").unwrap();
-        let act = s.find("true > \"$d/output\"").unwrap();
+        let act = s.find("(\ntrue\n) > \"$d/output\"").unwrap();
         assert!(woke < started && started < act);
         assert!(s.contains("-gt 5000000000"));
         assert!(s.contains("planned=1800000000000000000"));

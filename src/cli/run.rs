@@ -43,6 +43,9 @@ pub struct Args {
     /// Allow --at against a production inventory.
     #[arg(long)]
     force: bool,
+    /// Stop after staging and verification; arm nothing.
+    #[arg(long)]
+    stop_after_verify: bool,
     /// Where run directories (journal, snapshots) and locks live.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
@@ -156,13 +159,25 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             dry_run: args.dry_run,
             events: tx,
             staged: std::sync::Mutex::new(Vec::new()),
+            run_id: crate::arm::safe_run_id(&id),
+            offsets: std::sync::Mutex::new(std::collections::HashMap::new()),
         });
         let sink = tokio::task::spawn_blocking(move || consume(rx, journal, printer));
         ctx.emit(started);
-        let outcome = crate::run::run(ctx.clone(), &compiled, Control::new()).await;
+        let outcome = crate::run::run(
+            ctx.clone(),
+            &compiled,
+            &plan,
+            Control::new(),
+            args.stop_after_verify,
+        )
+        .await;
         let (name, reason) = match &outcome {
             crate::run::Outcome::Complete if args.dry_run => ("dry-run complete", None),
-            crate::run::Outcome::Complete => ("staged and verified", None),
+            crate::run::Outcome::Complete if args.stop_after_verify => {
+                ("staged and verified", None)
+            }
+            crate::run::Outcome::Complete => ("fired", None),
             crate::run::Outcome::Failed(why) => ("failed", Some(why.clone())),
         };
         ctx.emit(RunEvent::Finished {
@@ -219,7 +234,16 @@ fn fire_time(
     if production && !args.force {
         return Err(CliError::Usage("--at moves the fire time for a rehearsal; this inventory is marked production (add --force if you really mean it)".into()));
     }
-    parse_fire_override(at, now, plan.action.mechanism == Mechanism::At).map_err(CliError::Usage)
+    let fire = parse_fire_override(at, now, plan.action.mechanism == Mechanism::At)
+        .map_err(CliError::Usage)?;
+    let deadline = fire - chrono::Duration::from_std(plan.action.arm_deadline).unwrap_or_default();
+    if deadline <= now {
+        return Err(CliError::Usage(format!(
+            "--at {at} leaves no time to arm: arming must end {} before the fire time; pick a later time or a shorter arm_deadline",
+            crate::plan::timeline::human(plan.action.arm_deadline)
+        )));
+    }
+    Ok(fire)
 }
 
 fn confirm(args: &Args, inv: &crate::inventory::Inventory) -> Result<(), CliError> {

@@ -183,7 +183,14 @@ async fn clock(
         Ok(r) => parse_status(&r.stdout.text()),
         Err(e) => return unreachable(e),
     };
-    evaluate::clock(estimate(&samples), &status, max, ntp, zone)
+    let offset = estimate(&samples);
+    if let Some(o) = offset {
+        ctx.offsets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(host.to_string(), o.offset_ns);
+    }
+    evaluate::clock(offset, &status, max, ntp, zone)
 }
 
 fn ns(t: chrono::DateTime<chrono::Utc>) -> i128 {

@@ -26,6 +26,10 @@ pub struct Ctx {
     pub events: UnboundedSender<RunEvent>,
     /// Files written by staging: `(host, file, sha256)`, re-verified later.
     pub staged: std::sync::Mutex<Vec<(String, String, String)>>,
+    /// The run's id (run directory name), which names armed jobs on hosts.
+    pub run_id: String,
+    /// Clock offsets measured by the preflight (host minus orchestrator, ns).
+    pub offsets: std::sync::Mutex<HashMap<String, i128>>,
 }
 
 impl Ctx {
@@ -39,6 +43,15 @@ impl Ctx {
             staged.push((host.clone(), file.clone(), sha256.clone()));
         }
         let _ = self.events.send(e);
+    }
+
+    /// Where this run's job, receipt and output live on `host`: `/var/tmp/cutover/<run>`, or
+    /// under the host variable `cutover_dir` (hosts sharing one machine, as in a lab).
+    pub fn job_dir(&self, host: &str) -> String {
+        match self.hosts.get(host).and_then(|h| h.vars.get("cutover_dir")) {
+            Some(base) => format!("{}/{}", base.trim_end_matches('/'), self.run_id),
+            None => crate::arm::run_dir(&self.run_id),
+        }
     }
 
     /// Runs a script on a host.

@@ -72,6 +72,43 @@ pub enum RunEvent {
         /// sha256 of the new content.
         sha256: String,
     },
+    /// Waiting for a T-minus moment.
+    Waiting {
+        /// Until when.
+        until: DateTime<Utc>,
+        /// What happens then.
+        what: String,
+    },
+    /// The action is armed on a host, verified by its mechanism and job hash.
+    Armed {
+        /// Host.
+        host: String,
+        /// `systemd`, `at` or `waiter`.
+        mechanism: String,
+        /// Timer unit, at job number or waiter pid.
+        id: String,
+    },
+    /// A host's armed job was taken back (or could not be: it may still fire).
+    Disarmed {
+        /// Host.
+        host: String,
+        /// True when verified gone.
+        ok: bool,
+        /// Why not, when not.
+        detail: Option<String>,
+    },
+    /// What a host's job recorded when it fired.
+    Receipt {
+        /// Host.
+        host: String,
+        /// The receipt (empty when none was found).
+        receipt: crate::arm::receipt::Receipt,
+    },
+    /// The measured fire spread across the fleet, corrected by clock offsets.
+    Spread {
+        /// Spread, lateness, missing hosts.
+        spread: crate::arm::receipt::Spread,
+    },
     /// An operator action (confirmation, gate answered, pause, abort).
     Operator {
         /// What they did.

@@ -109,7 +109,29 @@ impl Printer {
                     );
                 }
             }
-            RunEvent::Staged { .. } => {}
+            RunEvent::Staged { .. } | RunEvent::Armed { .. } | RunEvent::Receipt { .. } => {}
+            RunEvent::Waiting { until, what } => {
+                let _ = writeln!(
+                    out,
+                    "-- waiting until {} UTC: {what}",
+                    until.format("%H:%M:%S%.3f")
+                );
+            }
+            RunEvent::Disarmed { host, ok: true, .. } => {
+                let _ = writeln!(out, "   disarmed {host}");
+            }
+            RunEvent::Disarmed {
+                host,
+                ok: false,
+                detail,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "   COULD NOT DISARM {host}: {} — it may still fire",
+                    detail.as_deref().unwrap_or("unknown")
+                );
+            }
+            RunEvent::Spread { spread } => out.push_str(&spread_text(spread)),
             RunEvent::Operator { action } => {
                 let _ = writeln!(out, "-- {action}");
             }
@@ -205,4 +227,25 @@ impl Printer {
 
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("     {l}\n")).collect()
+}
+
+/// The measured fire spread, as the operator and the report read it.
+pub fn spread_text(s: &crate::arm::receipt::Spread) -> String {
+    let ms = |ns: i128| ns as f64 / 1e6;
+    let mut out = format!(
+        "fire spread: {:.1} ms between first and last start ({:.1} ms between wakes); lateness median {:.1} ms, worst {:.1} ms; {} fired",
+        ms(s.start_spread_ns),
+        ms(s.wake_spread_ns),
+        ms(s.median_late_ns),
+        ms(s.max_late_ns),
+        s.fired.len()
+    );
+    if !s.missing.is_empty() {
+        out.push_str(&format!(
+            "; MISSING (no receipt or skipped late): {}",
+            nodeset::compact(&s.missing)
+        ));
+    }
+    out.push('\n');
+    out
 }

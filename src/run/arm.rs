@@ -1,0 +1,218 @@
+//! Arming the action on every host (all or nothing), disarming, and collecting receipts.
+
+use super::ctx::{Ctx, failure_reason};
+use super::event::RunEvent;
+use crate::arm::job::{Job, install_script, script as job_script};
+use crate::arm::mechanism::{
+    Concrete, arm_script, collect_script, disarm_script, parse_armed, pick_auto, verify_script,
+};
+use crate::arm::receipt;
+use crate::executor::{CancelToken, HostOutcome, HostRun, HostRunner};
+use crate::plan::model::{Action, Mechanism};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Time allowed for each arming, disarming or collecting command on a host.
+pub const ARM_COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Hosts armed so far and how, so everything can be taken back.
+pub type ArmedSet = Mutex<HashMap<String, Concrete>>;
+
+/// Arms the action on one host and proves it armed.
+pub struct ArmRunner {
+    /// Shared context.
+    pub ctx: Arc<Ctx>,
+    /// The action.
+    pub action: Action,
+    /// Fire time.
+    pub fire: DateTime<Utc>,
+    /// Where armed hosts are recorded.
+    pub armed: Arc<ArmedSet>,
+}
+
+impl HostRunner for ArmRunner {
+    type Output = String;
+
+    async fn run(&self, host: &str, cancel: CancelToken) -> HostRun<String> {
+        tokio::select! {
+            r = self.arm(host) => match r {
+                Ok(id) => HostRun::new(HostOutcome::Ok { detail: None }, id),
+                Err(outcome) => HostRun::without_output(outcome),
+            },
+            () = cancel.cancelled() => HostRun::without_output(HostOutcome::Cancelled { started: true }),
+        }
+    }
+}
+
+fn failed(reason: String) -> HostOutcome {
+    HostOutcome::Failed { reason, exit: None }
+}
+
+impl ArmRunner {
+    async fn arm(&self, host: &str) -> Result<String, HostOutcome> {
+        let mechanism = self.mechanism(host).await?;
+        let dir = self.ctx.job_dir(host);
+        let fire_ns = i128::from(self.fire.timestamp_nanos_opt().unwrap_or(i64::MAX));
+        let command = crate::remote::fired_command(&self.action.run, self.action.sudo);
+        let wrapper = job_script(&Job {
+            dir: &dir,
+            fire_ns,
+            command: &command,
+        });
+        let sha = self
+            .step(host, install_script(&dir, &wrapper))
+            .await?
+            .trim()
+            .to_string();
+        if sha != crate::remote::files::sha256_hex(wrapper.as_bytes()) {
+            return Err(failed(format!(
+                "job wrapper checksum mismatch after install ({sha})"
+            )));
+        }
+        let out = self
+            .step(
+                host,
+                arm_script(mechanism, &self.ctx.run_id, &dir, self.fire),
+            )
+            .await?;
+        let id = parse_armed(&out).ok_or_else(|| {
+            failed(format!(
+                "{} did not confirm the job was armed",
+                name(mechanism)
+            ))
+        })?;
+        self.armed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(host.to_string(), mechanism);
+        let verified = self
+            .step(host, verify_script(mechanism, &self.ctx.run_id, &dir, &sha))
+            .await?;
+        if verified.trim() != "verified" {
+            return Err(failed("the armed job could not be verified".into()));
+        }
+        self.ctx.emit(RunEvent::Armed {
+            host: host.into(),
+            mechanism: name(mechanism).into(),
+            id: id.clone(),
+        });
+        Ok(id)
+    }
+
+    async fn mechanism(&self, host: &str) -> Result<Concrete, HostOutcome> {
+        match Concrete::from_plan(self.action.mechanism) {
+            Some(m) => Ok(m),
+            None => Ok(pick_auto(
+                &self
+                    .step(host, "command -v systemd-run at setsid || true".into())
+                    .await?,
+            )),
+        }
+    }
+
+    async fn step(&self, host: &str, script: String) -> Result<String, HostOutcome> {
+        let r = self
+            .ctx
+            .run(host, script, false, ARM_COMMAND_TIMEOUT)
+            .await
+            .map_err(|e| HostOutcome::Unreachable {
+                reason: e.to_string(),
+            })?;
+        match failure_reason(&r) {
+            None => Ok(r.stdout.text()),
+            Some(why) => Err(failed(why)),
+        }
+    }
+}
+
+/// The plan's mechanism name.
+pub fn name(m: Concrete) -> &'static str {
+    match m {
+        Concrete::Systemd => Mechanism::Systemd.as_str(),
+        Concrete::At => Mechanism::At.as_str(),
+        Concrete::Waiter => Mechanism::Waiter.as_str(),
+    }
+}
+
+/// Disarms every armed host concurrently; returns hosts that may still fire.
+pub async fn disarm_all(ctx: &Arc<Ctx>, armed: &ArmedSet) -> Vec<String> {
+    let hosts: Vec<(String, Concrete)> = armed
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(h, m)| (h.clone(), *m))
+        .collect();
+    let tasks = hosts.into_iter().map(|(host, m)| {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let dir = ctx.job_dir(&host);
+            let r = ctx
+                .run(
+                    &host,
+                    disarm_script(m, &ctx.run_id, &dir),
+                    false,
+                    ARM_COMMAND_TIMEOUT,
+                )
+                .await;
+            let (ok, detail) = match r {
+                Ok(r) if r.stdout.text().trim() == "disarmed" => (true, None),
+                Ok(r) => (
+                    false,
+                    Some(failure_reason(&r).unwrap_or_else(|| "disarm not confirmed".into())),
+                ),
+                Err(e) => (false, Some(format!("unreachable: {e}"))),
+            };
+            ctx.emit(RunEvent::Disarmed {
+                host: host.clone(),
+                ok,
+                detail,
+            });
+            (host, ok)
+        })
+    });
+    let mut may_fire = Vec::new();
+    for t in tasks {
+        if let Ok((host, false)) = t.await {
+            may_fire.push(host);
+        }
+    }
+    may_fire
+}
+
+/// Collects every host's receipt (reconnecting where the action dropped the connection).
+pub async fn collect(ctx: &Arc<Ctx>, hosts: &[String]) -> Vec<(String, receipt::Receipt)> {
+    let tasks = hosts.iter().cloned().map(|host| {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let dir = ctx.job_dir(&host);
+            let mut text = String::new();
+            for _ in 0..3 {
+                if let Ok(r) = ctx
+                    .run(&host, collect_script(&dir), false, ARM_COMMAND_TIMEOUT)
+                    .await
+                {
+                    text = r.stdout.text();
+                    if receipt::parse(&text).done {
+                        break;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            let rec = receipt::parse(text.split("--- output tail").next().unwrap_or(""));
+            ctx.emit(RunEvent::Receipt {
+                host: host.clone(),
+                receipt: rec.clone(),
+            });
+            (host, rec)
+        })
+    });
+    let mut out = Vec::new();
+    for t in tasks {
+        if let Ok(pair) = t.await {
+            out.push(pair);
+        }
+    }
+    out
+}

@@ -1,0 +1,154 @@
+//! T-minus: re-verify, arm every host (all or nothing), re-verify, fire, collect receipts.
+
+use super::arm::{ArmRunner, ArmedSet, collect, disarm_all};
+use super::ctx::Ctx;
+use super::event::RunEvent;
+use super::{execute, reverify};
+use crate::compile::{Resolved, RunPlan};
+use crate::executor::{AbortMode, Control};
+use crate::plan::model::{Plan, StepSettings};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long after the fire time receipts are first collected: the job writes its receipt as
+/// it starts; the action itself may take longer, and collection retries.
+pub const SETTLE: Duration = Duration::from_secs(2);
+
+/// Arms, re-verifies, waits for the fire, measures. Any failure before the fire disarms everything.
+pub async fn arm_and_fire(
+    ctx: &Arc<Ctx>,
+    plan: &RunPlan,
+    model: &Plan,
+    control: &Control,
+) -> Result<(), String> {
+    let t = plan.times;
+    wait_until(ctx, t.arm_opens, "the arming window opens").await;
+    reverify(ctx, plan, control, "before arming").await?;
+    let armed = Arc::new(Mutex::new(HashMap::new()));
+    let result = arm(ctx, plan, model, control, &armed).await;
+    let result = match result {
+        Ok(()) => {
+            wait_until(ctx, t.reverify, "last drift check before the fire").await;
+            reverify(ctx, plan, control, "at T-minus").await
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(why) = result {
+        let may_fire = disarm_all(ctx, &armed).await;
+        let tail = if may_fire.is_empty() {
+            "every armed host was disarmed".to_string()
+        } else {
+            format!(
+                "COULD NOT DISARM {} host(s), they may still fire: {}",
+                may_fire.len(),
+                may_fire.join(", ")
+            )
+        };
+        return Err(format!("{why}; {tail}"));
+    }
+    wait_until(
+        ctx,
+        t.fire + chrono::Duration::from_std(SETTLE).unwrap_or_default(),
+        "the action fires; then receipts are collected",
+    )
+    .await;
+    let receipts = collect(ctx, &plan.action_hosts).await;
+    let planned = i128::from(t.fire.timestamp_nanos_opt().unwrap_or(0));
+    let offsets = ctx
+        .offsets
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let spread =
+        crate::arm::receipt::spread(planned, &receipts, |h| offsets.get(h).copied().unwrap_or(0));
+    let missing = spread.missing.len();
+    ctx.emit(RunEvent::Spread { spread });
+    if missing == 0 {
+        Ok(())
+    } else {
+        Err(format!("{missing} host(s) did not fire"))
+    }
+}
+
+async fn arm(
+    ctx: &Arc<Ctx>,
+    plan: &RunPlan,
+    model: &Plan,
+    control: &Control,
+    armed: &Arc<ArmedSet>,
+) -> Result<(), String> {
+    let a = &model.action;
+    let settings = StepSettings {
+        name: format!("arm: {}", a.name),
+        path: "action".into(),
+        targets: a.targets.clone(),
+        gate: a.gate.clone(),
+        once: false,
+        sudo: false,
+        timeout: super::arm::ARM_COMMAND_TIMEOUT,
+        batch_size: model.execution.batch_size,
+        max_failures: a.max_failures,
+    };
+    let item = Resolved {
+        item: (),
+        hosts: plan.action_hosts.clone(),
+        allowed_failures: plan.arm_allowed_failures,
+    };
+    let runner = Arc::new(ArmRunner {
+        ctx: ctx.clone(),
+        action: a.clone(),
+        fire: plan.times.fire,
+        armed: armed.clone(),
+    });
+    let deadline = plan.times.arm_deadline;
+    let watchdog_control = control.clone();
+    let watchdog = tokio::spawn(async move {
+        sleep_until(deadline).await;
+        watchdog_control.abort_because(AbortMode::StopInFlight, "arming deadline passed");
+    });
+    let report = execute(ctx, "arm", &settings, &item, runner, control).await;
+    watchdog.abort();
+    let late = crate::clock::now() > deadline;
+    let s = &report.summary;
+    if late || !report.summary.succeeded() {
+        let why = if late {
+            "arming did not finish before the arming deadline".to_string()
+        } else {
+            format!(
+                "arming failed on {} host(s), {} unreachable",
+                s.failed, s.unreachable
+            )
+        };
+        ctx.emit(RunEvent::PhaseDone {
+            phase: "arm".into(),
+            ok: false,
+            summary: why.clone(),
+        });
+        return Err(why);
+    }
+    ctx.emit(RunEvent::PhaseDone {
+        phase: "arm".into(),
+        ok: true,
+        summary: format!("armed on {} host(s)", s.ok),
+    });
+    Ok(())
+}
+
+async fn wait_until(ctx: &Ctx, until: DateTime<Utc>, what: &str) {
+    if crate::clock::now() < until {
+        ctx.emit(RunEvent::Waiting {
+            until,
+            what: what.into(),
+        });
+        sleep_until(until).await;
+    }
+}
+
+async fn sleep_until(until: DateTime<Utc>) {
+    let left = (until - crate::clock::now())
+        .to_std()
+        .unwrap_or(Duration::ZERO);
+    tokio::time::sleep(left).await;
+}
