@@ -62,7 +62,7 @@ pub async fn run(
     if let Err(why) = check_phase(&ctx, "verify", &plan.verify, &control).await {
         return Outcome::Failed(why);
     }
-    if let Err(why) = verify::staged_files(&ctx, &control).await {
+    if let Err(why) = verify::staged_files(&ctx, &control, "verify").await {
         return Outcome::Failed(why);
     }
     ctx.emit(RunEvent::PhaseDone {
@@ -89,7 +89,7 @@ async fn reverify(
     check_phase(ctx, when, &plan.verify, control)
         .await
         .map_err(|e| format!("drift detected {when}: {e}"))?;
-    verify::staged_files(ctx, control)
+    verify::staged_files(ctx, control, when)
         .await
         .map_err(|e| format!("drift detected {when}: {e}"))
 }

@@ -249,6 +249,9 @@ fn fire_in(s: &Setup, secs: u32) -> Out {
 fn the_action_fires_on_every_host_and_the_spread_is_measured() {
     let s = setup(6, PREFLIGHT);
     let r = fire_in(&s, 14);
+    if std::env::var_os("CUTOVER_SHOW").is_some() {
+        println!("{}", r.stdout);
+    }
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains("arm: ok — armed on 6 host(s)"),

@@ -81,7 +81,11 @@ async fn arm(
 ) -> Result<(), String> {
     let a = &model.action;
     let settings = StepSettings {
-        name: format!("arm: {}", a.name),
+        name: format!(
+            "{} (fires at {} UTC)",
+            a.name,
+            plan.times.fire.format("%H:%M:%S")
+        ),
         path: "action".into(),
         targets: a.targets.clone(),
         gate: a.gate.clone(),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Re-checks the checksum of every file staging wrote, on every host that got one.
-pub async fn staged_files(ctx: &Arc<Ctx>, control: &Control) -> Result<(), String> {
+pub async fn staged_files(ctx: &Arc<Ctx>, control: &Control, phase: &str) -> Result<(), String> {
     let mut per_host: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for (host, file, sha) in ctx.staged.lock().unwrap_or_else(|e| e.into_inner()).iter() {
         per_host
@@ -46,7 +46,7 @@ pub async fn staged_files(ctx: &Arc<Ctx>, control: &Control) -> Result<(), Strin
         files: per_host,
         settings: settings.clone(),
     });
-    let report = super::execute(ctx, "verify", &settings, &item, runner, control).await;
+    let report = super::execute(ctx, phase, &settings, &item, runner, control).await;
     if report.summary.succeeded() {
         Ok(())
     } else {
