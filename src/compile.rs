@@ -54,6 +54,10 @@ pub struct RunPlan {
     pub arm_allowed_failures: usize,
     /// Steps after completion.
     pub post: Vec<Resolved<Step>>,
+    /// Quorum member hosts the watch asks (empty without `[watch.quorum]`).
+    pub quorum_hosts: Vec<String>,
+    /// Each probe's target hosts by probe name (empty: probed from the orchestrator).
+    pub probe_hosts: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// Why a plan cannot be compiled against an inventory (validation normally catches these first).
@@ -105,6 +109,17 @@ pub fn compile(
         arm_allowed_failures: a.max_failures.allowed(action_hosts.len()),
         action_hosts,
         post: steps(&plan.post)?,
+        quorum_hosts: match plan.watch.as_ref().and_then(|w| w.quorum.as_ref()) {
+            Some(q) => hosts(&q.targets, false, inventory, "watch.quorum")?,
+            None => Vec::new(),
+        },
+        probe_hosts: plan
+            .watch
+            .iter()
+            .flat_map(|w| &w.probes)
+            .filter(|p| !p.targets.text.is_empty())
+            .map(|p| hosts(&p.targets, false, inventory, &p.name).map(|h| (p.name.clone(), h)))
+            .collect::<Result<_, _>>()?,
     })
 }
 

@@ -12,6 +12,7 @@ mod fire;
 pub mod print;
 mod steps;
 mod verify;
+mod watching;
 
 use crate::compile::{Resolved, RunPlan};
 use crate::executor::{Control, Executor, FailureBudget, HostRunner, PhaseName, PhaseReport};
@@ -47,7 +48,7 @@ pub async fn run(
         return Outcome::Failed(why);
     }
     for step in &plan.stage {
-        if let Err(why) = stage_step(&ctx, step, &control).await {
+        if let Err(why) = stage_step(&ctx, step, &control, "stage").await {
             return Outcome::Failed(why);
         }
     }
@@ -73,10 +74,22 @@ pub async fn run(
     if stop_after_verify {
         return Outcome::Complete;
     }
-    match fire::arm_and_fire(&ctx, plan, model, &control).await {
-        Ok(()) => Outcome::Complete,
-        Err(why) => Outcome::Failed(why),
+    if let Err(why) = fire::arm_and_fire(&ctx, plan, model, &control).await {
+        return Outcome::Failed(why);
     }
+    for step in &plan.post {
+        if let Err(why) = stage_step(&ctx, step, &control, "post").await {
+            return Outcome::Failed(why);
+        }
+    }
+    if !plan.post.is_empty() {
+        ctx.emit(RunEvent::PhaseDone {
+            phase: "post".into(),
+            ok: true,
+            summary: format!("{} step(s)", plan.post.len()),
+        });
+    }
+    Outcome::Complete
 }
 
 /// The T-minus drift check: the plan's verify checks and the staged checksums, again.
@@ -135,11 +148,12 @@ async fn stage_step(
     ctx: &Arc<Ctx>,
     step: &Resolved<Step>,
     control: &Control,
+    phase: &str,
 ) -> Result<(), String> {
     let s = &step.item.settings;
     if let Script::Local(argv) = remote::step(&step.item.kind) {
         ctx.emit(RunEvent::Step {
-            phase: "stage".into(),
+            phase: phase.into(),
             name: s.name.clone(),
             path: s.path.clone(),
             hosts: 0,
@@ -159,7 +173,7 @@ async fn stage_step(
     if is_file {
         let report = execute(
             ctx,
-            "stage",
+            phase,
             s,
             step,
             Arc::new(PrepareRunner(runner.clone())),
@@ -169,7 +183,7 @@ async fn stage_step(
         show_diffs(ctx, &s.path, &report);
         if !report.summary.succeeded() {
             return Err(format!(
-                "stage failed: {}: could not compute the change on every host",
+                "{phase} failed: {}: could not compute the change on every host",
                 s.name
             ));
         }
@@ -184,9 +198,9 @@ async fn stage_step(
     if ctx.dry_run && is_file {
         return Ok(());
     }
-    let report = execute(ctx, "stage", s, step, runner.clone(), control).await;
+    let report = execute(ctx, phase, s, step, runner.clone(), control).await;
     if !report.summary.succeeded() {
-        return Err(format!("stage failed: {}: {}", s.name, failures(&report)));
+        return Err(format!("{phase} failed: {}: {}", s.name, failures(&report)));
     }
     Ok(())
 }

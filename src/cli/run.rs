@@ -177,7 +177,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             crate::run::Outcome::Complete if args.stop_after_verify => {
                 ("staged and verified", None)
             }
-            crate::run::Outcome::Complete => ("fired", None),
+            crate::run::Outcome::Complete => ("complete", None),
             crate::run::Outcome::Failed(why) => ("failed", Some(why.clone())),
         };
         ctx.emit(RunEvent::Finished {

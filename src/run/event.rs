@@ -109,6 +109,8 @@ pub enum RunEvent {
         /// Spread, lateness, missing hosts.
         spread: crate::arm::receipt::Spread,
     },
+    /// What the quorum and health watch saw.
+    Watch(crate::watch::WatchEvent),
     /// An operator action (confirmation, gate answered, pause, abort).
     Operator {
         /// What they did.

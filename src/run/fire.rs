@@ -35,25 +35,42 @@ pub async fn arm_and_fire(
         }
         Err(e) => Err(e),
     };
+    // The watch starts before the fire so `abort_if` can still disarm, and so it sees the
+    // leaderless window from its first second.
+    let mut watch = match (&result, &model.watch) {
+        (Ok(()), Some(w)) => match super::watching::start(ctx, plan, w) {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                let may_fire = disarm_all(ctx, &armed).await;
+                return Err(disarmed(e, &may_fire));
+            }
+        },
+        _ => None,
+    };
     if let Err(why) = result {
         let may_fire = disarm_all(ctx, &armed).await;
-        let tail = if may_fire.is_empty() {
-            "every armed host was disarmed".to_string()
-        } else {
-            format!(
-                "COULD NOT DISARM {} host(s), they may still fire: {}",
-                may_fire.len(),
-                may_fire.join(", ")
-            )
-        };
-        return Err(format!("{why}; {tail}"));
+        return Err(disarmed(why, &may_fire));
     }
-    wait_until(
-        ctx,
-        t.fire + chrono::Duration::from_std(SETTLE).unwrap_or_default(),
-        "the action fires; then receipts are collected",
-    )
-    .await;
+    let settle = t.fire + chrono::Duration::from_std(SETTLE).unwrap_or_default();
+    ctx.emit(RunEvent::Waiting {
+        until: settle,
+        what: "the action fires; then receipts are collected".into(),
+    });
+    if let Some(handle) = watch.as_mut() {
+        tokio::select! {
+            () = sleep_until(settle) => {}
+            result = handle => {
+                let outcome = result.map(|r| r.outcome);
+                if crate::clock::now() < t.fire {
+                    let may_fire = disarm_all(ctx, &armed).await;
+                    return Err(disarmed(format!("abort before the fire: {outcome:?}"), &may_fire));
+                }
+                watch = None;
+            }
+        }
+    } else {
+        sleep_until(settle).await;
+    }
     let receipts = collect(ctx, &plan.action_hosts).await;
     let planned = i128::from(t.fire.timestamp_nanos_opt().unwrap_or(0));
     let offsets = ctx
@@ -65,11 +82,52 @@ pub async fn arm_and_fire(
         crate::arm::receipt::spread(planned, &receipts, |h| offsets.get(h).copied().unwrap_or(0));
     let missing = spread.missing.len();
     ctx.emit(RunEvent::Spread { spread });
-    if missing == 0 {
-        Ok(())
-    } else {
-        Err(format!("{missing} host(s) did not fire"))
+    if missing > 0 {
+        return Err(format!("{missing} host(s) did not fire"));
     }
+    let Some(handle) = watch else { return Ok(()) };
+    match handle.await.map(|r| r.outcome) {
+        Ok(crate::watch::tracker::history::Outcome::Complete { .. }) => Ok(()),
+        Ok(other) => Err(format!(
+            "the cutover did not complete: {}{}",
+            outcome_text(&other),
+            break_glass(model)
+        )),
+        Err(e) => Err(format!(
+            "the watch stopped unexpectedly: {e}{}",
+            break_glass(model)
+        )),
+    }
+}
+
+fn outcome_text(o: &crate::watch::tracker::history::Outcome) -> String {
+    use crate::watch::tracker::history::Outcome;
+    match o {
+        Outcome::Complete { .. } => "complete".into(),
+        Outcome::TimedOut { why, .. } => format!("timed out: {why}"),
+        Outcome::Abort { reason, .. } => format!("abort: {reason}"),
+    }
+}
+
+fn break_glass(model: &Plan) -> String {
+    model
+        .meta
+        .break_glass
+        .as_ref()
+        .map_or(String::new(), |b| format!("\n\nBREAK GLASS:\n{}", b.trim()))
+}
+
+fn disarmed(why: String, may_fire: &[String]) -> String {
+    let tail = if may_fire.is_empty() {
+        "every armed host was disarmed".to_string()
+    } else {
+        format!(
+            "COULD NOT DISARM {} host(s), they may still fire: {}",
+            may_fire.len(),
+            may_fire.join(", ")
+        )
+    };
+    format!("{why}; {tail}")
 }
 
 async fn arm(

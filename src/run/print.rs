@@ -13,6 +13,7 @@ pub struct Printer {
     verdicts: BTreeMap<String, Vec<(String, Verdict)>>,
     matrix: BTreeMap<String, BTreeMap<String, char>>,
     columns: Vec<String>,
+    last_why: String,
 }
 
 impl Printer {
@@ -132,6 +133,7 @@ impl Printer {
                 );
             }
             RunEvent::Spread { spread } => out.push_str(&spread_text(spread)),
+            RunEvent::Watch(w) => out.push_str(&self.watch(w)),
             RunEvent::Operator { action } => {
                 let _ = writeln!(out, "-- {action}");
             }
@@ -154,6 +156,53 @@ impl Printer {
             }
         }
         out
+    }
+
+    /// Watch lines: milestones always; "not done because" only when the reasons change.
+    fn watch(&mut self, w: &crate::watch::WatchEvent) -> String {
+        use crate::watch::WatchEvent;
+        use crate::watch::tracker::history::{Milestone, Outcome};
+        match w {
+            WatchEvent::Poll { why, .. } => {
+                let text = why.to_string();
+                if text == self.last_why || text.is_empty() {
+                    return String::new();
+                }
+                self.last_why = text.clone();
+                format!("   watch: not done: {text}\n")
+            }
+            WatchEvent::Milestone(m) => match m {
+                Milestone::LeaderLost { at } => {
+                    format!("   watch {}: NO LEADER\n", at.format("%H:%M:%S%.3f"))
+                }
+                Milestone::LeaderBack {
+                    at,
+                    leader,
+                    leaderless_for,
+                } => format!(
+                    "   watch {}: leader {leader} (leaderless for {:.1} s)\n",
+                    at.format("%H:%M:%S%.3f"),
+                    leaderless_for.as_secs_f64()
+                ),
+                Milestone::AllGreen { at } => format!(
+                    "   watch {}: all conditions hold; counting stable_for\n",
+                    at.format("%H:%M:%S%.3f")
+                ),
+                Milestone::GreenBroken { at, why } => format!(
+                    "   watch {}: no longer green: {why}\n",
+                    at.format("%H:%M:%S%.3f")
+                ),
+                Milestone::Finished {
+                    outcome: Outcome::Complete { at },
+                } => format!("watch: COMPLETE at {}\n", at.format("%H:%M:%S%.3f")),
+                Milestone::Finished {
+                    outcome: Outcome::TimedOut { why, .. },
+                } => format!("watch: TIMED OUT: {why}\n"),
+                Milestone::Finished {
+                    outcome: Outcome::Abort { reason, .. },
+                } => format!("watch: ABORT: {reason}\n"),
+            },
+        }
     }
 
     fn grouped_failures(&mut self, path: &str) -> String {
