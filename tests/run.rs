@@ -248,7 +248,7 @@ fn fire_in(s: &Setup, secs: u32) -> Out {
 #[test]
 fn the_action_fires_on_every_host_and_the_spread_is_measured() {
     let s = setup(6, PREFLIGHT);
-    let r = fire_in(&s, 14);
+    let r = fire_in(&s, 16);
     if std::env::var_os("CUTOVER_SHOW").is_some() {
         println!("{}", r.stdout);
     }
