@@ -4,12 +4,13 @@
 //! that failed); 2 usage or I/O error (unreadable file, bad flag).
 
 mod check;
+mod disarm;
 mod exec;
 mod hostkeys;
 mod inventory;
 mod load;
 mod render;
-mod run;
+pub(crate) mod run;
 mod schema;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +30,8 @@ enum Command {
     Check(check::Args),
     /// Carry out a plan: preflight, stage (diffs first), verify. `--dry-run` changes nothing.
     Run(run::Args),
+    /// Take the action back on every host a run's journal shows armed (from any terminal).
+    Disarm(disarm::Args),
     /// Render a plan as a Markdown runbook for the merge request.
     Render(render::Args),
     /// Print the JSON Schema of the plan format (for taplo / Even Better TOML).
@@ -66,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Render(args) => render::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Disarm(args) => disarm::run(&args),
         Command::Schema => schema::run(),
         Command::Exec(args) => exec::run(&args),
         Command::Hostkeys(cmd) => hostkeys::run(&cmd),

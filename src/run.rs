@@ -4,7 +4,7 @@
 //! Every decision was made by `compile`; this shell only runs it and reports. All it learns
 //! goes out as `RunEvent`s, which one consumer journals and prints.
 
-mod arm;
+pub mod arm;
 mod checks;
 pub mod ctx;
 pub mod event;

@@ -369,3 +369,81 @@ fn waiter_of(s: &Setup, pid: u32) -> bool {
         .iter()
         .any(|h| text.contains(&h.dir.display().to_string()))
 }
+
+#[test]
+fn disarm_from_another_terminal_after_the_orchestrator_died() {
+    use std::io::BufRead;
+    let s = setup(4, "");
+    let runs = s.fleet.dir().join("runs");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cutover"))
+        .arg("run")
+        .arg(&s.plan)
+        .args(["--now", "2029-12-31T23:00:00Z", "--yes", "--at", "now+90s"])
+        .arg("--runs-dir")
+        .arg(&runs)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(u32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &self.0.to_string()])
+                .status();
+        }
+    }
+    let guard = Kill(child.id());
+    let stdout = child.stdout.take().unwrap();
+    let armed = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("arm: ok"));
+    assert!(armed, "the run never armed");
+    drop(guard); // SIGKILL: the orchestrator dies with every host armed
+    let _ = child.wait();
+    let waiters = || {
+        support::process::pids_with_marker("cutover-waiter-")
+            .into_iter()
+            .filter(|p| waiter_of(&s, *p))
+            .count()
+    };
+    assert_eq!(waiters(), 4, "every host should be armed");
+    let run_id = std::fs::read_dir(&runs)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.path().is_dir())
+        .unwrap()
+        .file_name();
+    let out = Command::cargo_bin("cutover")
+        .unwrap()
+        .arg("disarm")
+        .arg(&run_id)
+        .arg("--runs-dir")
+        .arg(&runs)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("disarming 4 host(s)") && text.contains("every armed host is disarmed"),
+        "{text}"
+    );
+    assert_eq!(waiters(), 0, "a waiter survived disarm");
+    let again = Command::cargo_bin("cutover")
+        .unwrap()
+        .arg("disarm")
+        .arg(&run_id)
+        .arg("--runs-dir")
+        .arg(&runs)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("nothing to disarm"),
+        "disarm must be idempotent"
+    );
+}

@@ -46,6 +46,9 @@ pub struct Args {
     /// Stop after staging and verification; arm nothing.
     #[arg(long)]
     stop_after_verify: bool,
+    /// Remove this plan's lock first, if its holder's process is gone (a crashed run).
+    #[arg(long)]
+    break_lock: bool,
     /// Where run directories (journal, snapshots) and locks live.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
@@ -83,6 +86,10 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         fire_at,
         dry_run: args.dry_run,
         operator: operator.clone(),
+        plan_path: std::fs::canonicalize(&args.plan.plan)
+            .unwrap_or_else(|_| args.plan.plan.clone())
+            .display()
+            .to_string(),
     };
     let mut printer = Printer::default();
     print!("{}", printer.line(&started));
@@ -281,7 +288,7 @@ fn ask(prompt: &str, expected: &str) -> Result<(), CliError> {
     }
 }
 
-fn ssh_settings(plan: &Plan, plan_path: &Path) -> SshSettings {
+pub(crate) fn ssh_settings(plan: &Plan, plan_path: &Path) -> SshSettings {
     let home = std::env::var("HOME").unwrap_or_default();
     let expand = |p: &str| {
         PathBuf::from(

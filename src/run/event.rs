@@ -27,6 +27,8 @@ pub enum RunEvent {
         dry_run: bool,
         /// Who started it (user@host).
         operator: String,
+        /// The plan file's absolute path (the plan's relative paths resolve against it).
+        plan_path: String,
     },
     /// A step or check of a phase begins.
     Step {

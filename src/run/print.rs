@@ -30,6 +30,7 @@ impl Printer {
                 fire_at,
                 dry_run,
                 operator,
+                ..
             } => {
                 let prod = if *production { " (PRODUCTION)" } else { "" };
                 let mode = if *dry_run {
