@@ -10,6 +10,7 @@ mod hostkeys;
 mod inventory;
 mod load;
 mod render;
+mod report;
 pub(crate) mod run;
 mod schema;
 
@@ -30,6 +31,8 @@ enum Command {
     Check(check::Args),
     /// Carry out a plan: preflight, stage (diffs first), verify. `--dry-run` changes nothing.
     Run(run::Args),
+    /// The post-incident timeline of a run, from its journal (Markdown, or --json).
+    Report(report::Args),
     /// Take the action back on every host a run's journal shows armed (from any terminal).
     Disarm(disarm::Args),
     /// Render a plan as a Markdown runbook for the merge request.
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
         Command::Render(args) => render::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Disarm(args) => disarm::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Schema => schema::run(),
         Command::Exec(args) => exec::run(&args),
         Command::Hostkeys(cmd) => hostkeys::run(&cmd),

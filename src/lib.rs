@@ -16,6 +16,7 @@ pub mod inventory;
 pub mod journal;
 pub mod plan;
 pub mod remote;
+pub mod report;
 pub mod run;
 pub mod sanitize;
 pub mod transport;

@@ -173,7 +173,7 @@ async fn stage_step(
     if is_file {
         let report = execute(
             ctx,
-            phase,
+            &format!("{phase} (read and diff, nothing written)"),
             s,
             step,
             Arc::new(PrepareRunner(runner.clone())),

@@ -235,3 +235,36 @@ mod schema {
         assert_eq!(v["$defs"]["RawExecution"]["additionalProperties"], false);
     }
 }
+
+mod report {
+    use super::*;
+
+    #[test]
+    fn report_of_a_recorded_journal_is_snapshotted() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let run = dir.path().join("20261125T111700Z-rehearsal");
+        std::fs::create_dir(&run).expect("mkdir");
+        std::fs::copy(
+            "tests/fixtures/journal/fired.jsonl",
+            run.join("journal.jsonl"),
+        )
+        .expect("copy");
+        let r = cutover(&["report", run.to_str().expect("utf8")]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        insta::assert_snapshot!("report-fired", r.stdout);
+    }
+
+    #[test]
+    fn a_torn_journal_still_reports_and_says_so() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let run = dir.path().join("r");
+        std::fs::create_dir(&run).expect("mkdir");
+        let text = std::fs::read_to_string("tests/fixtures/journal/fired.jsonl").expect("read");
+        let cut = &text[..text.len() - 40];
+        std::fs::write(run.join("journal.jsonl"), cut).expect("write");
+        let r = cutover(&["report", run.to_str().expect("utf8")]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains("torn"), "{}", r.stdout);
+        assert!(r.stdout.contains("unfinished"), "{}", r.stdout);
+    }
+}

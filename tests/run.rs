@@ -277,6 +277,30 @@ fn the_action_fires_on_every_host_and_the_spread_is_measured() {
         );
     }
     let journal = journal_text(&s);
+    if let Some(keep) = std::env::var_os("CUTOVER_KEEP_JOURNAL") {
+        std::fs::write(keep, &journal).unwrap();
+    }
+    let runs = s.fleet.dir().join("runs");
+    let id = std::fs::read_dir(&runs)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.path().is_dir())
+        .unwrap()
+        .file_name();
+    let report = Command::cargo_bin("cutover")
+        .unwrap()
+        .arg("report")
+        .arg(&id)
+        .arg("--runs-dir")
+        .arg(&runs)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&report.stdout);
+    assert!(report.contains("| Verdict | **complete** |"), "{report}");
+    assert!(
+        report.contains("fire spread:") && report.contains("watch: **complete**"),
+        "{report}"
+    );
     assert_eq!(journal.matches("\"kind\":\"receipt\"").count(), 6);
     assert!(journal.contains("\"kind\":\"spread\""));
 }

@@ -13,7 +13,7 @@ pub struct Job<'a> {
     /// Per-run directory on the host.
     pub dir: &'a str,
     /// Planned fire time, ns since the epoch (UTC).
-    pub fire_ns: i128,
+    pub fire_ns: i64,
     /// The action, e.g. `sudo -n sh -c 'systemctl restart consul'`.
     pub command: &'a str,
 }

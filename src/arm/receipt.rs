@@ -6,13 +6,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
     /// Planned fire time (ns since the epoch).
-    pub planned_ns: Option<i128>,
+    pub planned_ns: Option<i64>,
     /// When the mechanism woke the job.
-    pub woke_ns: Option<i128>,
+    pub woke_ns: Option<i64>,
     /// When the action started (after the late check).
-    pub started_ns: Option<i128>,
+    pub started_ns: Option<i64>,
     /// When the action ended.
-    pub ended_ns: Option<i128>,
+    pub ended_ns: Option<i64>,
     /// The action's exit code.
     pub exit: Option<i32>,
     /// True when the job woke too late and did not fire.
@@ -28,7 +28,7 @@ pub fn parse(text: &str) -> Receipt {
         let Some((k, v)) = line.split_once('=') else {
             continue;
         };
-        let n = v.trim().parse::<i128>().ok();
+        let n = v.trim().parse::<i64>().ok();
         match k.trim() {
             "planned_ns" => r.planned_ns = n,
             "woke_ns" => r.woke_ns = n,
@@ -49,11 +49,11 @@ pub struct Fired {
     /// Host name.
     pub host: String,
     /// Wake time on the orchestrator's clock (receipt minus offset), ns.
-    pub woke_ns: i128,
+    pub woke_ns: i64,
     /// Start time on the orchestrator's clock, ns.
-    pub started_ns: i128,
+    pub started_ns: i64,
     /// Lateness of the start versus the plan, ns (negative: early).
-    pub late_ns: i128,
+    pub late_ns: i64,
 }
 
 /// The fleet-wide measurement: spread (max minus min) of wake and start times, and lateness.
@@ -64,20 +64,20 @@ pub struct Spread {
     /// Hosts with no start in their receipt (missing, skipped late, never woke).
     pub missing: Vec<String>,
     /// Max minus min of wake times, ns.
-    pub wake_spread_ns: i128,
+    pub wake_spread_ns: i64,
     /// Max minus min of start times, ns.
-    pub start_spread_ns: i128,
+    pub start_spread_ns: i64,
     /// Median start lateness, ns.
-    pub median_late_ns: i128,
+    pub median_late_ns: i64,
     /// Worst start lateness, ns.
-    pub max_late_ns: i128,
+    pub max_late_ns: i64,
 }
 
 /// Computes the spread; `offset_ns(host)` is the host's measured clock offset (host minus orchestrator).
 pub fn spread(
-    planned_ns: i128,
+    planned_ns: i64,
     receipts: &[(String, Receipt)],
-    offset_ns: impl Fn(&str) -> i128,
+    offset_ns: impl Fn(&str) -> i64,
 ) -> Spread {
     let mut fired = Vec::new();
     let mut missing = Vec::new();
@@ -95,11 +95,11 @@ pub fn spread(
             _ => missing.push(host.clone()),
         }
     }
-    let range = |f: &dyn Fn(&Fired) -> i128| {
-        let v: Vec<i128> = fired.iter().map(f).collect();
+    let range = |f: &dyn Fn(&Fired) -> i64| {
+        let v: Vec<i64> = fired.iter().map(f).collect();
         v.iter().max().zip(v.iter().min()).map_or(0, |(a, b)| a - b)
     };
-    let mut late: Vec<i128> = fired.iter().map(|f| f.late_ns).collect();
+    let mut late: Vec<i64> = fired.iter().map(|f| f.late_ns).collect();
     late.sort_unstable();
     Spread {
         wake_spread_ns: range(&|f| f.woke_ns),

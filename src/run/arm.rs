@@ -54,7 +54,7 @@ impl ArmRunner {
     async fn arm(&self, host: &str) -> Result<String, HostOutcome> {
         let mechanism = self.mechanism(host).await?;
         let dir = self.ctx.job_dir(host);
-        let fire_ns = i128::from(self.fire.timestamp_nanos_opt().unwrap_or(i64::MAX));
+        let fire_ns = self.fire.timestamp_nanos_opt().unwrap_or(i64::MAX);
         let command = crate::remote::fired_command(&self.action.run, self.action.sudo);
         let wrapper = job_script(&Job {
             dir: &dir,

@@ -135,3 +135,63 @@ pub enum RunEvent {
         reason: Option<String>,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arm::receipt::{Fired, Receipt, Spread};
+
+    /// Every event must read back exactly as written: the journal is replayed by
+    /// `report`, `disarm` and `resume`.
+    #[test]
+    fn events_round_trip_through_json() {
+        let ns = 1_800_000_000_123_456_789_i64;
+        let events = vec![
+            RunEvent::Receipt {
+                host: "h".into(),
+                receipt: Receipt {
+                    planned_ns: Some(ns),
+                    woke_ns: Some(ns + 1),
+                    started_ns: Some(ns + 2),
+                    ended_ns: None,
+                    exit: Some(0),
+                    skipped_late: false,
+                    done: false,
+                },
+            },
+            RunEvent::Spread {
+                spread: Spread {
+                    fired: vec![Fired {
+                        host: "h".into(),
+                        woke_ns: ns,
+                        started_ns: ns,
+                        late_ns: -5,
+                    }],
+                    missing: vec!["x".into()],
+                    wake_spread_ns: 1,
+                    start_spread_ns: 2,
+                    median_late_ns: 3,
+                    max_late_ns: 4,
+                },
+            },
+            RunEvent::Check {
+                path: "preflight[0]".into(),
+                host: "h".into(),
+                verdict: Verdict::fail("why"),
+            },
+            RunEvent::Armed {
+                host: "h".into(),
+                mechanism: "waiter".into(),
+                id: "123".into(),
+            },
+        ];
+        for e in events {
+            let text = serde_json::to_string(&e).unwrap();
+            assert_eq!(
+                serde_json::from_str::<RunEvent>(&text).unwrap(),
+                e,
+                "{text}"
+            );
+        }
+    }
+}

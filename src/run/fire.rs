@@ -72,14 +72,15 @@ pub async fn arm_and_fire(
         sleep_until(settle).await;
     }
     let receipts = collect(ctx, &plan.action_hosts).await;
-    let planned = i128::from(t.fire.timestamp_nanos_opt().unwrap_or(0));
+    let planned = t.fire.timestamp_nanos_opt().unwrap_or(0);
     let offsets = ctx
         .offsets
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    let spread =
-        crate::arm::receipt::spread(planned, &receipts, |h| offsets.get(h).copied().unwrap_or(0));
+    let spread = crate::arm::receipt::spread(planned, &receipts, |h| {
+        i64::try_from(offsets.get(h).copied().unwrap_or(0)).unwrap_or(0)
+    });
     let missing = spread.missing.len();
     ctx.emit(RunEvent::Spread { spread });
     if missing > 0 {

@@ -281,7 +281,7 @@ fn indent(text: &str) -> String {
 
 /// The measured fire spread, as the operator and the report read it.
 pub fn spread_text(s: &crate::arm::receipt::Spread) -> String {
-    let ms = |ns: i128| ns as f64 / 1e6;
+    let ms = |ns: i64| ns as f64 / 1e6;
     let mut out = format!(
         "fire spread: {:.1} ms between first and last start ({:.1} ms between wakes); lateness median {:.1} ms, worst {:.1} ms; {} fired",
         ms(s.start_spread_ns),

@@ -30,13 +30,13 @@ pub fn fire_time(fire_at: DateTime<Utc>, local: FixedOffset) -> String {
 }
 
 /// A signed nanosecond duration for people: `+3.2ms`, `-800µs`, `+1.25s`.
-pub fn signed_ns(ns: i128) -> String {
+pub fn signed_ns(ns: i64) -> String {
     let sign = if ns < 0 { '-' } else { '+' };
     format!("{sign}{}", ns_abs(ns.unsigned_abs()))
 }
 
 /// An unsigned nanosecond duration for people: `12.3ms`, `800µs`, `1.25s`.
-pub fn ns_abs(ns: u128) -> String {
+pub fn ns_abs(ns: u64) -> String {
     let f = ns as f64;
     match ns {
         0..1_000 => format!("{ns}ns"),

@@ -13,7 +13,7 @@ fn arm(
     at: chrono::DateTime<chrono::Utc>,
     command: &str,
 ) -> (String, String) {
-    let fire_ns = i128::from(at.timestamp_nanos_opt().expect("ns"));
+    let fire_ns = i64::from(at.timestamp_nanos_opt().expect("ns"));
     let (code, out, err) = sh(&install_script(
         dir,
         &script(&Job {
@@ -49,7 +49,7 @@ fn a_waiter_fires_once_no_earlier_than_planned_and_leaves_a_receipt() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(r.done, "job did not finish: {r:?}");
-    let planned = i128::from(at.timestamp_nanos_opt().expect("ns"));
+    let planned = at.timestamp_nanos_opt().expect("ns");
     let started = r.started_ns.expect("started");
     assert!(started >= planned, "fired {} ns early", planned - started);
     assert!(

@@ -168,7 +168,7 @@ pub fn probe_history(d: &mut Dashboard, now: DateTime<Utc>) {
 
 /// A measured spread: every host fired a few ms late, one very late, two missing.
 pub fn spread(d: &Dashboard, missing: &[&str]) -> Spread {
-    let planned = fire_at().timestamp_nanos_opt().unwrap() as i128;
+    let planned = fire_at().timestamp_nanos_opt().unwrap() as i64;
     let fired: Vec<Fired> = (d.hosts.iter())
         .filter(|h| !missing.contains(&h.name.as_str()))
         .enumerate()
@@ -176,7 +176,7 @@ pub fn spread(d: &Dashboard, missing: &[&str]) -> Spread {
             let late = if h.name == "app-007" {
                 1_250_000_000
             } else {
-                1_000_000 + (i as i128) * 90_000
+                1_000_000 + (i as i64) * 90_000
             };
             Fired {
                 host: h.name.clone(),

@@ -166,9 +166,11 @@ pub struct SpreadView {
 
 impl SpreadView {
     /// Hosts that started later than the threshold, latest first, with lateness in ns.
-    pub fn late(&self) -> Vec<(&str, i128)> {
-        let limit = i128::from(self.late_after_ms) * 1_000_000;
-        let mut late: Vec<(&str, i128)> = (self.spread.fired.iter())
+    pub fn late(&self) -> Vec<(&str, i64)> {
+        let limit = i64::try_from(self.late_after_ms)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1_000_000);
+        let mut late: Vec<(&str, i64)> = (self.spread.fired.iter())
             .filter(|f| f.late_ns > limit)
             .map(|f| (f.host.as_str(), f.late_ns))
             .collect();

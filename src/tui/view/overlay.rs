@@ -179,7 +179,7 @@ fn receipt(t: &Theme, h: &HostView) -> Vec<Line<'static>> {
     let Some(r) = &h.receipt else {
         return Vec::new();
     };
-    let rel = |x: Option<i128>| match (x, r.planned_ns) {
+    let rel = |x: Option<i64>| match (x, r.planned_ns) {
         (Some(x), Some(p)) => format::signed_ns(x - p),
         _ => "-".into(),
     };

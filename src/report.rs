@@ -1,0 +1,242 @@
+//! The post-incident report: a run's journal folded into a Markdown timeline in UTC. Pure.
+//!
+//! The tool is the scribe: every phase with its duration, each failure with host and reason,
+//! operator actions, arming and disarming, the measured fire spread, the leaderless window,
+//! and the verdict — ready to paste into the review.
+
+use crate::executor::{Event, HostOutcome, nodeset};
+use crate::journal::Record;
+use crate::run::event::RunEvent;
+use crate::watch::WatchEvent;
+use crate::watch::tracker::history::{Milestone, Outcome};
+use chrono::{DateTime, Utc};
+use std::fmt::Write as _;
+
+/// Renders the report for a run's records.
+pub fn markdown(run_id: &str, records: &[Record<RunEvent>], torn_tail: bool) -> String {
+    let mut md = String::new();
+    header(&mut md, run_id, records);
+    let _ = writeln!(md, "## Timeline (UTC)\n\n| time | what |\n|---|---|");
+    let mut phase_start: Option<(String, DateTime<Utc>)> = None;
+    let mut failures: Vec<(String, String, String)> = Vec::new();
+    let mut current = String::new();
+    for r in records {
+        let t = r.ts.format("%H:%M:%S%.3f").to_string();
+        match &r.event {
+            RunEvent::Step {
+                phase,
+                name,
+                hosts,
+                path,
+            } => {
+                current = path.clone();
+                if phase_start.as_ref().is_none_or(|(p, _)| p != phase) {
+                    phase_start = Some((phase.clone(), r.ts));
+                }
+                row(&mut md, &t, &format!("{phase}: {name} on {hosts} host(s)"));
+            }
+            RunEvent::Exec(Event::HostFinished { host, outcome, .. }) => match outcome {
+                HostOutcome::Failed { reason, .. } => {
+                    failures.push((host.clone(), current.clone(), reason.clone()))
+                }
+                HostOutcome::Unreachable { reason } => failures.push((
+                    host.clone(),
+                    current.clone(),
+                    format!("unreachable: {reason}"),
+                )),
+                _ => {}
+            },
+            RunEvent::Exec(Event::BudgetExceeded {
+                failed, allowed, ..
+            }) => row(
+                &mut md,
+                &t,
+                &format!("**failure budget exceeded**: {failed} failed, {allowed} allowed"),
+            ),
+            RunEvent::Exec(Event::Paused { .. }) => row(&mut md, &t, "paused by the operator"),
+            RunEvent::Exec(Event::Aborted { reason, .. }) => {
+                row(&mut md, &t, &format!("**aborted**: {reason}"))
+            }
+            RunEvent::PhaseDone { phase, ok, summary } => {
+                let took = phase_start
+                    .as_ref()
+                    .filter(|(p, _)| p == phase)
+                    .map(|(_, s)| r.ts - *s);
+                let dur = took.map_or(String::new(), |d| {
+                    format!(" after {:.1} s", d.num_milliseconds() as f64 / 1000.0)
+                });
+                row(
+                    &mut md,
+                    &t,
+                    &format!(
+                        "{phase} {}{dur}: {summary}",
+                        if *ok { "ok" } else { "**FAILED**" }
+                    ),
+                );
+                phase_start = None;
+            }
+            RunEvent::Operator { action } => row(&mut md, &t, &format!("operator: {action}")),
+            RunEvent::Disarmed { host, ok, detail } => row(
+                &mut md,
+                &t,
+                &if *ok {
+                    format!("disarmed {host}")
+                } else {
+                    format!(
+                        "**could not disarm {host}**: {}",
+                        detail.as_deref().unwrap_or("")
+                    )
+                },
+            ),
+            RunEvent::Spread { spread } => {
+                row(&mut md, &t, crate::run::print::spread_text(spread).trim())
+            }
+            RunEvent::Watch(WatchEvent::Milestone(m)) => row(&mut md, &t, &milestone(m)),
+            RunEvent::Finished { outcome, reason } => row(
+                &mut md,
+                &t,
+                &format!(
+                    "**run {outcome}**{}",
+                    reason
+                        .as_ref()
+                        .map_or(String::new(), |r| format!(": {}", r.replace('\n', " ")))
+                ),
+            ),
+            _ => {}
+        }
+    }
+    failures_section(&mut md, &failures);
+    if torn_tail {
+        let _ = writeln!(
+            md,
+            "\n> The journal's last line was torn (the orchestrator died mid-write); it is left out."
+        );
+    }
+    md
+}
+
+fn header(md: &mut String, run_id: &str, records: &[Record<RunEvent>]) {
+    let started = records.iter().find_map(|r| match &r.event {
+        RunEvent::Started {
+            plan,
+            digest,
+            inventory,
+            production,
+            hosts,
+            fire_at,
+            dry_run,
+            operator,
+            ..
+        } => Some((
+            r.ts,
+            plan,
+            digest,
+            inventory,
+            *production,
+            *hosts,
+            fire_at,
+            *dry_run,
+            operator,
+        )),
+        _ => None,
+    });
+    let finished = records.iter().rev().find_map(|r| match &r.event {
+        RunEvent::Finished { outcome, .. } => Some((r.ts, outcome.clone())),
+        _ => None,
+    });
+    let Some((ts, plan, digest, inv, prod, hosts, fire_at, dry, operator)) = started else {
+        let _ = writeln!(
+            md,
+            "# Cutover report: {run_id}\n\nThe journal has no start record.\n"
+        );
+        return;
+    };
+    let _ = writeln!(md, "# Cutover report: {plan}\n");
+    let _ = writeln!(md, "| | |\n|---|---|");
+    let _ = writeln!(
+        md,
+        "| Run | `{run_id}` |\n| Operator | {operator} |\n| Inventory | {inv}{} ({hosts} hosts) |",
+        if prod { " **PRODUCTION**" } else { "" }
+    );
+    let _ = writeln!(
+        md,
+        "| Digest | `{digest}` |\n| Started | {} |\n| Planned fire | {} |",
+        ts.format("%Y-%m-%d %H:%M:%S UTC"),
+        fire_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    match finished {
+        Some((end, outcome)) => {
+            let _ = writeln!(
+                md,
+                "| Ended | {} ({:.1} s) |\n| Verdict | **{outcome}**{} |\n",
+                end.format("%Y-%m-%d %H:%M:%S UTC"),
+                (end - ts).num_milliseconds() as f64 / 1000.0,
+                if dry { " (dry run)" } else { "" }
+            );
+        }
+        None => {
+            let _ = writeln!(
+                md,
+                "| Verdict | **unfinished**: the journal ends without a result (orchestrator stopped?) |\n"
+            );
+        }
+    }
+}
+
+fn row(md: &mut String, t: &str, what: &str) {
+    let _ = writeln!(md, "| {t} | {} |", what.replace('|', "\\|"));
+}
+
+fn milestone(m: &Milestone) -> String {
+    match m {
+        Milestone::LeaderLost { .. } => "watch: **no leader**".into(),
+        Milestone::LeaderBack {
+            leader,
+            leaderless_for,
+            ..
+        } => format!(
+            "watch: leader {leader} back after a leaderless window of {:.1} s",
+            leaderless_for.as_secs_f64()
+        ),
+        Milestone::AllGreen { .. } => "watch: all completion conditions hold".into(),
+        Milestone::GreenBroken { why, .. } => format!("watch: no longer green: {why}"),
+        Milestone::Finished {
+            outcome: Outcome::Complete { .. },
+        } => "watch: **complete**".into(),
+        Milestone::Finished {
+            outcome: Outcome::TimedOut { why, .. },
+        } => format!("watch: **timed out**: {why}"),
+        Milestone::Finished {
+            outcome: Outcome::Abort { reason, .. },
+        } => format!("watch: **abort**: {reason}"),
+    }
+}
+
+fn failures_section(md: &mut String, failures: &[(String, String, String)]) {
+    if failures.is_empty() {
+        return;
+    }
+    let mut grouped: Vec<((String, String), Vec<String>)> = Vec::new();
+    for (host, step, reason) in failures {
+        match grouped
+            .iter_mut()
+            .find(|(k, _)| k.0 == *step && k.1 == *reason)
+        {
+            Some((_, hosts)) => hosts.push(host.clone()),
+            None => grouped.push(((step.clone(), reason.clone()), vec![host.clone()])),
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\n## Failures\n\n| step | hosts | reason |\n|---|---|---|"
+    );
+    for ((step, reason), hosts) in grouped {
+        let _ = writeln!(
+            md,
+            "| {step} | {} ({}) | {} |",
+            nodeset::compact(&hosts),
+            hosts.len(),
+            reason.replace('|', "\\|")
+        );
+    }
+}
