@@ -278,7 +278,7 @@ fn probes(tx: &UnboundedSender<Msg>, ok: bool) {
 }
 
 fn spread(hosts: &[String], fire_at: chrono::DateTime<chrono::Utc>) -> Spread {
-    let planned = fire_at.timestamp_nanos_opt().unwrap_or(0) as i64;
+    let planned = fire_at.timestamp_nanos_opt().unwrap_or(0);
     let fired: Vec<Fired> = (hosts.iter().enumerate())
         .map(|(i, h)| {
             let late = 1_000_000 + (i as i64 % 13) * 150_000;
