@@ -13,7 +13,7 @@ fn arm(
     at: chrono::DateTime<chrono::Utc>,
     command: &str,
 ) -> (String, String) {
-    let fire_ns = i64::from(at.timestamp_nanos_opt().expect("ns"));
+    let fire_ns = at.timestamp_nanos_opt().expect("ns");
     let (code, out, err) = sh(&install_script(
         dir,
         &script(&Job {
