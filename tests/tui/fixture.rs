@@ -168,7 +168,7 @@ pub fn probe_history(d: &mut Dashboard, now: DateTime<Utc>) {
 
 /// A measured spread: every host fired a few ms late, one very late, two missing.
 pub fn spread(d: &Dashboard, missing: &[&str]) -> Spread {
-    let planned = fire_at().timestamp_nanos_opt().unwrap() as i64;
+    let planned = fire_at().timestamp_nanos_opt().unwrap();
     let fired: Vec<Fired> = (d.hosts.iter())
         .filter(|h| !missing.contains(&h.name.as_str()))
         .enumerate()
