@@ -25,8 +25,14 @@ fn setup(n: usize, preflight: &str) -> Setup {
         inv.push_str(&format!("[[hosts]]\nname = \"{}\"\naddress = \"{}\"\nuser = \"root\"\ngroups = [\"consul\"]\nvars = {{ root = \"{d}\", cutover_dir = \"{d}/cutover\" }}\n\n", h.name, h.address, d = h.dir.display()));
     }
     std::fs::write(fleet.dir().join("inventory.toml"), inv).unwrap();
+    std::fs::create_dir_all(fleet.dir().join("files")).unwrap();
+    std::fs::write(
+        fleet.dir().join("files/ca.pem"),
+        "-----BEGIN CERTIFICATE-----\nnew\n",
+    )
+    .unwrap();
     let plan = format!(
-        "[plan]\nname = \"rehearsal\"\n\n[inventory]\npath = \"inventory.toml\"\n\n[ssh]\nidentities = [\"{key}\"]\nknown_hosts = [\"{kh}\"]\n\n[execution]\nbatch_size = 20\nconnect_rate = 50\ncommand_timeout = \"20s\"\n\n{preflight}\n[[stage]]\nname = \"stop verifying TLS dates\"\nstep = \"edit_file\"\npath = \"{{{{ vars.root }}}}/etc/consul.json\"\nset = {{ format = \"json\", keys = {{ verify_incoming = false, verify_outgoing = false }} }}\nsudo = false\n\n[[verify]]\ncheck = \"file\"\npath = \"{{{{ vars.root }}}}/etc/consul.json\"\ncontains = '\"verify_outgoing\": false'\n\n[action]\nat = 2030-01-01T00:00:00Z\nrun = \"echo fired > \\\"$HOME/fired\\\"\"\nsudo = false\nmechanism = \"waiter\"\narm_deadline = \"6s\"\nreverify_before = \"3s\"\n\n[watch]\ntimeout = \"1m\"\nstable_for = \"2s\"\npoll_interval = \"500ms\"\ncomplete_when = [\"all_probes\"]\n\n[[watch.probe]]\nname = \"up\"\nkind = \"command\"\ntargets = \"all\"\nrun = \"test -f \\\"$HOME/fired\\\"\"\n\n[[post]]\nname = \"re-enable the agent\"\nstep = \"command\"\nrun = \"touch \\\"$HOME/post-done\\\"\"\nsudo = false\n",
+        "[plan]\nname = \"rehearsal\"\n\n[inventory]\npath = \"inventory.toml\"\n\n[ssh]\nidentities = [\"{key}\"]\nknown_hosts = [\"{kh}\"]\n\n[execution]\nbatch_size = 20\nconnect_rate = 50\ncommand_timeout = \"20s\"\n\n{preflight}\n[[stage]]\nname = \"stop verifying TLS dates\"\nstep = \"edit_file\"\npath = \"{{{{ vars.root }}}}/etc/consul.json\"\nset = {{ format = \"json\", keys = {{ verify_incoming = false, verify_outgoing = false }} }}\nsudo = false\n\n[[stage]]\nname = \"new CA\"\nstep = \"upload\"\nsource = \"files/ca.pem\"\ndest = \"{{{{ vars.root }}}}/etc/ca.pem\"\nmode = \"0600\"\nsudo = false\n\n[[verify]]\ncheck = \"file\"\npath = \"{{{{ vars.root }}}}/etc/consul.json\"\ncontains = '\"verify_outgoing\": false'\n\n[action]\nat = 2030-01-01T00:00:00Z\nrun = \"echo fired > \\\"$HOME/fired\\\"\"\nsudo = false\nmechanism = \"waiter\"\narm_deadline = \"6s\"\nreverify_before = \"3s\"\n\n[watch]\ntimeout = \"1m\"\nstable_for = \"2s\"\npoll_interval = \"500ms\"\ncomplete_when = [\"all_probes\"]\n\n[[watch.probe]]\nname = \"up\"\nkind = \"command\"\ntargets = \"all\"\nrun = \"test -f \\\"$HOME/fired\\\"\"\n\n[[post]]\nname = \"re-enable the agent\"\nstep = \"command\"\nrun = \"touch \\\"$HOME/post-done\\\"\"\nsudo = false\n",
         key = fleet.client_key.display(),
         kh = fleet.known_hosts.display(),
     );
@@ -86,6 +92,16 @@ fn preflight_stage_and_verify_change_every_host_and_journal_it() {
             h.name
         );
         assert!(h.dir.join("etc/consul.json.cutover-bak").exists());
+        let pem = h.dir.join("etc/ca.pem");
+        assert_eq!(
+            std::fs::read_to_string(&pem).unwrap(),
+            "-----BEGIN CERTIFICATE-----\nnew\n"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&pem).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     let runs = s.fleet.dir().join("runs");
     let run_dir = std::fs::read_dir(&runs)
@@ -109,7 +125,7 @@ fn preflight_stage_and_verify_change_every_host_and_journal_it() {
             .unwrap()
             .contains("\"kind\":\"finished\"")
     );
-    assert_eq!(journal.matches("\"kind\":\"staged\"").count(), 6);
+    assert_eq!(journal.matches("\"kind\":\"staged\"").count(), 12);
     assert!(
         !runs.join("rehearsal--rehearsal.lock").exists(),
         "lock released"
@@ -470,4 +486,71 @@ fn disarm_from_another_terminal_after_the_orchestrator_died() {
         String::from_utf8_lossy(&again.stdout).contains("nothing to disarm"),
         "disarm must be idempotent"
     );
+}
+
+/// A per-host `systemctl` that keeps unit state in `$HOME/units/<unit>.{enabled,active}`.
+const SYSTEMCTL: &str = r#"#!/bin/sh
+d="$HOME/units"; mkdir -p "$d"
+verb=$1; shift
+[ "$verb" = "--quiet" ] && { verb=$1; shift; }
+case "$verb" in
+  disable) [ "$1" = "--now" ] && { shift; rm -f "$d/$1.active"; }; rm -f "$d/$1.enabled" ;;
+  enable) [ "$1" = "--now" ] && { shift; touch "$d/$1.active"; }; touch "$d/$1.enabled" ;;
+  is-enabled) [ "$1" = "--quiet" ] && shift; if [ -e "$d/$1.enabled" ]; then echo enabled; else echo disabled; exit 1; fi ;;
+  is-active) [ "$1" = "--quiet" ] && shift; if [ -e "$d/$1.active" ]; then echo active; else echo inactive; exit 3; fi ;;
+esac
+"#;
+
+#[test]
+fn an_agent_that_re_enables_itself_after_staging_is_caught_at_t_minus() {
+    let s = setup(3, "");
+    for h in &s.fleet.hosts {
+        h.shim("systemctl", SYSTEMCTL);
+        std::fs::create_dir_all(h.dir.join("units")).unwrap();
+        std::fs::write(h.dir.join("units/chef-client.enabled"), "").unwrap();
+        std::fs::write(h.dir.join("units/chef-client.active"), "").unwrap();
+    }
+    let plan = std::fs::read_to_string(&s.plan).unwrap().replace(
+        "[[stage]]\nname = \"stop verifying TLS dates\"",
+        "[[stage]]\nname = \"stop chef-client\"\nstep = \"disable_service\"\nunit = \"chef-client\"\nsudo = false\n\n[[stage]]\nname = \"stop verifying TLS dates\"",
+    );
+    std::fs::write(&s.plan, plan).unwrap();
+    // chef finishing a run it started before staging: it re-enables itself a few seconds later.
+    let unit = s.fleet.hosts[0].dir.join("units/chef-client.enabled");
+    let chef = std::thread::spawn(move || {
+        for _ in 0..300 {
+            if !unit.exists() {
+                std::thread::sleep(std::time::Duration::from_secs(4));
+                std::fs::write(&unit, "").unwrap();
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    });
+    let r = fire_in(&s, 16);
+    chef.join().unwrap();
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("verify: ok"),
+        "staging and the first verify passed:\n{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("1 host(s): chef-client is enabled (it will come back)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("drift detected at T-minus"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("every armed host was disarmed"),
+        "{}",
+        r.stdout
+    );
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert!(s.fleet.hosts.iter().all(|h| !h.dir.join("fired").exists()));
 }
