@@ -110,21 +110,8 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         .map_err(|e| usage(format!("cannot start the async runtime: {e}")))?;
     let may_fire = rt.block_on(async {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let ctx = Arc::new(Ctx {
-            fleet: Arc::new(fleet),
-            hosts: inventory
-                .hosts
-                .iter()
-                .map(|h| (h.name.clone(), h.clone()))
-                .collect(),
-            plan_dir: plan_path.parent().map(PathBuf::from).unwrap_or_default(),
-            output_cap: 64 * 1024,
-            dry_run: false,
-            events: tx,
-            staged: Mutex::new(Vec::new()),
-            run_id: crate::arm::safe_run_id(&dir.id),
-            offsets: Mutex::new(Default::default()),
-        });
+        let plan_dir = plan_path.parent().map(PathBuf::from).unwrap_or_default();
+        let ctx = Arc::new(Ctx::new(fleet, &inventory, plan_dir, &dir.id, tx));
         let operator = format!(
             "disarm requested by {}@{}",
             fleet::local_user(),

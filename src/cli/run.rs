@@ -149,25 +149,16 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
     let outcome = rt.block_on(async move {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let plan_dir = args
+            .plan
+            .plan
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         let ctx = Arc::new(Ctx {
-            fleet: Arc::new(fleet),
-            hosts: inventory
-                .hosts
-                .iter()
-                .map(|h| (h.name.clone(), h.clone()))
-                .collect(),
-            plan_dir: args
-                .plan
-                .plan
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default(),
             output_cap: plan.execution.output_cap as usize,
             dry_run: args.dry_run,
-            events: tx,
-            staged: std::sync::Mutex::new(Vec::new()),
-            run_id: crate::arm::safe_run_id(&id),
-            offsets: std::sync::Mutex::new(std::collections::HashMap::new()),
+            ..Ctx::new(fleet, &inventory, plan_dir, &id, tx)
         });
         let sink = tokio::task::spawn_blocking(move || consume(rx, journal, printer));
         ctx.emit(started);

@@ -33,6 +33,31 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// A context for the hosts of `inventory`, its events going to `events`.
+    pub fn new(
+        fleet: Fleet,
+        inventory: &crate::inventory::Inventory,
+        plan_dir: PathBuf,
+        run_id: &str,
+        events: UnboundedSender<RunEvent>,
+    ) -> Self {
+        Self {
+            fleet: Arc::new(fleet),
+            hosts: inventory
+                .hosts
+                .iter()
+                .map(|h| (h.name.clone(), h.clone()))
+                .collect(),
+            plan_dir,
+            output_cap: 64 * 1024,
+            dry_run: false,
+            events,
+            staged: std::sync::Mutex::new(Vec::new()),
+            run_id: crate::arm::safe_run_id(run_id),
+            offsets: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
     /// Sends an event; a closed channel means the run is ending anyway.
     pub fn emit(&self, e: RunEvent) {
         if let RunEvent::Staged {
@@ -62,16 +87,11 @@ impl Ctx {
         sudo: bool,
         timeout: Duration,
     ) -> Result<CommandResult, FleetError> {
-        let cmd = RemoteCommand {
-            script,
-            sudo,
-            timeout,
-            output_cap: self.output_cap,
-        };
-        self.fleet.run(host, &cmd).await
+        self.run_capped(host, script, sudo, timeout, self.output_cap)
+            .await
     }
 
-    /// Runs a script that must return a file (bigger output cap).
+    /// Runs a script that must return a whole file (base64), so its cap fits the largest editable file.
     pub async fn run_big(
         &self,
         host: &str,
@@ -80,11 +100,22 @@ impl Ctx {
         timeout: Duration,
     ) -> Result<CommandResult, FleetError> {
         let cap = (crate::remote::files::MAX_EDIT_BYTES as usize) * 2;
+        self.run_capped(host, script, sudo, timeout, cap).await
+    }
+
+    async fn run_capped(
+        &self,
+        host: &str,
+        script: String,
+        sudo: bool,
+        timeout: Duration,
+        output_cap: usize,
+    ) -> Result<CommandResult, FleetError> {
         let cmd = RemoteCommand {
             script,
             sudo,
             timeout,
-            output_cap: cap,
+            output_cap,
         };
         self.fleet.run(host, &cmd).await
     }
