@@ -554,3 +554,157 @@ fn an_agent_that_re_enables_itself_after_staging_is_caught_at_t_minus() {
     std::thread::sleep(std::time::Duration::from_secs(4));
     assert!(s.fleet.hosts.iter().all(|h| !h.dir.join("fired").exists()));
 }
+
+#[test]
+fn a_fire_time_that_passes_while_arming_aborts_instead_of_firing_late() {
+    let s = setup(3, "");
+    // One host's arming command hangs past the arming deadline (a slow host, a stuck session).
+    s.fleet.hosts[2].shim(
+        "date",
+        "#!/bin/sh\n[ \"$1\" = '+%s' ] && sleep 12\nexec /bin/date \"$@\"\n",
+    );
+    let r = fire_in(&s, 11);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("arming did not finish before the arming deadline"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("every armed host was disarmed"),
+        "{}",
+        r.stdout
+    );
+    assert_nothing_fires(&s);
+}
+
+#[test]
+fn a_mechanism_that_arms_itself_after_the_disarm_never_fires() {
+    let s = setup(3, "");
+    // The waiter's setsid hangs: the arm command fails, but the waiter starts later anyway.
+    s.fleet.hosts[2].shim(
+        "setsid",
+        "#!/bin/sh\nsleep 12\nexec /usr/bin/setsid \"$@\"\n",
+    );
+    let r = fire_in(&s, 11);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("arm: FAILED"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("every armed host was disarmed"),
+        "{}",
+        r.stdout
+    );
+    assert_nothing_fires(&s);
+    let receipt = std::fs::read_dir(s.fleet.hosts[2].dir.join("cutover"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("receipt"))
+        .find(|p| p.exists());
+    if let Some(p) = receipt {
+        assert!(
+            std::fs::read_to_string(p)
+                .unwrap()
+                .contains("skipped=disarmed")
+        );
+    }
+}
+
+/// Waits past the fire time and past any hung command: nothing may fire, not even late.
+fn assert_nothing_fires(s: &Setup) {
+    std::thread::sleep(std::time::Duration::from_secs(14));
+    for h in &s.fleet.hosts {
+        assert!(
+            !h.dir.join("fired").exists(),
+            "{} fired after the run aborted",
+            h.name
+        );
+    }
+}
+
+/// Every receipt in the journal: started no earlier than planned, and within a second of it.
+fn assert_receipts_in_bounds(journal: &str, hosts: usize) {
+    let receipts: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["event"]["kind"] == "receipt")
+        .map(|v| v["event"]["receipt"].clone())
+        .collect();
+    assert_eq!(receipts.len(), hosts);
+    for r in receipts {
+        let (planned, started) = (
+            r["planned_ns"].as_i64().unwrap(),
+            r["started_ns"].as_i64().unwrap(),
+        );
+        assert!(
+            started >= planned,
+            "fired {} ns early: {r}",
+            planned - started
+        );
+        assert!(
+            started - planned < 1_000_000_000,
+            "fired {} ms late: {r}",
+            (started - planned) / 1_000_000
+        );
+        assert_eq!(r["exit"], 0, "{r}");
+    }
+}
+
+#[test]
+fn fifty_hosts_fire_no_earlier_than_planned_and_within_a_second() {
+    let s = setup(50, "");
+    let r = fire_in(&s, 20);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("50 fired"), "{}", r.stdout);
+    assert_receipts_in_bounds(&journal_text(&s), 50);
+}
+
+/// A running atd: the system's if there is one, else one started for the test (killed on drop).
+struct Atd(Option<std::process::Child>);
+
+impl Atd {
+    fn ensure() -> Self {
+        let running = std::fs::read_to_string("/run/atd.pid")
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+            .is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        if running {
+            return Atd(None);
+        }
+        let child = std::process::Command::new("/usr/sbin/atd")
+            .arg("-f")
+            .spawn()
+            .expect("atd (apt package `at`) must be installed");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        Atd(Some(child))
+    }
+}
+
+impl Drop for Atd {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn the_at_mechanism_fires_through_a_real_atd() {
+    let _atd = Atd::ensure();
+    let s = setup(5, "");
+    let plan = std::fs::read_to_string(&s.plan)
+        .unwrap()
+        .replace("mechanism = \"waiter\"", "mechanism = \"at\"");
+    std::fs::write(&s.plan, plan).unwrap();
+    // `at` has minute resolution: --at rounds up to the next whole minute after now+10s.
+    let r = run(&s, &["--yes", "--at", "now+10s"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("5 fired"), "{}", r.stdout);
+    assert_receipts_in_bounds(&journal_text(&s), 5);
+    let atq = std::process::Command::new("atq").output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&atq.stdout).trim().is_empty()
+            || !String::from_utf8_lossy(&atq.stdout).contains(&s.fleet.dir().display().to_string())
+    );
+}

@@ -24,7 +24,7 @@ pub struct Job<'a> {
 /// still leaves `woke_ns` and `started_ns` behind.
 pub fn script(job: &Job<'_>) -> String {
     format!(
-        "#!/bin/sh\n# cutover job: fires the action once, records a receipt.\nd={dir}\nr=\"$d/receipt\"\nwoke=$(date +%s%N)\nplanned={fire}\necho \"planned_ns=$planned\" > \"$r.tmp\"\necho \"woke_ns=$woke\" >> \"$r.tmp\"\nif [ $((woke - planned)) -gt {late} ]; then echo 'skipped=late' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nmv \"$r.tmp\" \"$r\"\necho \"started_ns=$(date +%s%N)\" >> \"$r\"\n(\n{cmd}\n) > \"$d/output\" 2>&1\nrc=$?\necho \"ended_ns=$(date +%s%N)\" >> \"$r\"\necho \"exit=$rc\" >> \"$r\"\ntail -c 4096 \"$d/output\" > \"$d/output.tail\" 2>/dev/null\necho 'done=1' >> \"$r\"\n",
+        "#!/bin/sh\n# cutover job: fires the action once, records a receipt.\nd={dir}\nr=\"$d/receipt\"\nwoke=$(date +%s%N)\nplanned={fire}\necho \"planned_ns=$planned\" > \"$r.tmp\"\necho \"woke_ns=$woke\" >> \"$r.tmp\"\nif [ -e \"$d/disarmed\" ]; then echo 'skipped=disarmed' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nif [ $((woke - planned)) -gt {late} ]; then echo 'skipped=late' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nmv \"$r.tmp\" \"$r\"\necho \"started_ns=$(date +%s%N)\" >> \"$r\"\n(\n{cmd}\n) > \"$d/output\" 2>&1\nrc=$?\necho \"ended_ns=$(date +%s%N)\" >> \"$r\"\necho \"exit=$rc\" >> \"$r\"\ntail -c 4096 \"$d/output\" > \"$d/output.tail\" 2>/dev/null\necho 'done=1' >> \"$r\"\n",
         dir = quote(job.dir),
         fire = job.fire_ns,
         late = MAX_LATE_NS,
@@ -37,7 +37,7 @@ pub fn install_script(dir: &str, wrapper: &str) -> String {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD.encode(wrapper);
     format!(
-        "set -eu\nd={d}\nmkdir -p \"$d\"\nchmod 0700 \"$d\"\nrm -f \"$d/receipt\" \"$d/output\" \"$d/output.tail\"\necho {b64} | base64 -d > \"$d/job.sh.tmp\"\nchmod 0700 \"$d/job.sh.tmp\"\nmv \"$d/job.sh.tmp\" \"$d/job.sh\"\nsha256sum \"$d/job.sh\" | cut -d' ' -f1\n",
+        "set -eu\nd={d}\nmkdir -p \"$d\"\nchmod 0700 \"$d\"\nrm -f \"$d/receipt\" \"$d/output\" \"$d/output.tail\" \"$d/disarmed\"\necho {b64} | base64 -d > \"$d/job.sh.tmp\"\nchmod 0700 \"$d/job.sh.tmp\"\nmv \"$d/job.sh.tmp\" \"$d/job.sh\"\nsha256sum \"$d/job.sh\" | cut -d' ' -f1\n",
         d = quote(dir)
     )
 }
@@ -58,6 +58,10 @@ mod tests {
         let act = s.find("(\ntrue\n) > \"$d/output\"").unwrap();
         assert!(woke < started && started < act);
         assert!(s.contains("-gt 5000000000"));
+        assert!(
+            s.find("$d/disarmed").unwrap() < act,
+            "a disarmed job must never act"
+        );
         assert!(s.contains("planned=1800000000000000000"));
     }
 }

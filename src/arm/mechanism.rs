@@ -48,8 +48,24 @@ pub fn unit_name(run_id: &str) -> String {
     format!("cutover-{run_id}")
 }
 
-/// The arming script; `dir` holds the installed `job.sh`.
-pub fn arm_script(m: Concrete, run_id: &str, dir: &str, at: DateTime<Utc>) -> String {
+/// The arming script; `dir` holds the installed `job.sh`. It refuses to arm once the host's
+/// clock passes `deadline`: an arming command delayed past the deadline (a slow host, a
+/// cancelled session) must not arm after the orchestrator has given up and disarmed.
+pub fn arm_script(
+    m: Concrete,
+    run_id: &str,
+    dir: &str,
+    at: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+) -> String {
+    let guard = format!(
+        "[ \"$(date +%s)\" -lt {} ] || {{ echo 'cutover: the arming deadline has passed; refusing to arm' >&2; exit 1; }}\n",
+        deadline.timestamp()
+    );
+    format!("{guard}{}", arm_body(m, run_id, dir, at))
+}
+
+fn arm_body(m: Concrete, run_id: &str, dir: &str, at: DateTime<Utc>) -> String {
     let d = quote(dir);
     match m {
         Concrete::Systemd => format!(
@@ -107,7 +123,11 @@ pub fn disarm_script(m: Concrete, run_id: &str, dir: &str) -> String {
             "ours() {{ tr '\\0' ' ' < /proc/$1/cmdline 2>/dev/null | grep -qF cutover-waiter-{run_id}; }}\nif [ -s {d}/waiter.pid ]; then pid=$(cat {d}/waiter.pid); if ours \"$pid\"; then kill -TERM -- \"-$pid\" 2>/dev/null || kill -TERM \"$pid\"; for i in 1 2 3 4 5 6 7 8 9 10; do ours \"$pid\" || break; sleep 0.1; done; ours \"$pid\" && exit 1; fi; fi"
         ),
     };
-    format!("{body}\n[ -e {d}/receipt ] && echo 'already fired' >&2 && exit 2\necho disarmed")
+    // The tombstone first: a job that wakes later anyway (an arming command that finished
+    // after the orchestrator gave up) sees it and does not act.
+    format!(
+        "mkdir -p {d} && touch {d}/disarmed || exit 1\n{body}\n[ -e {d}/receipt ] && ! grep -q '^skipped=' {d}/receipt && echo 'already fired' >&2 && exit 2\necho disarmed"
+    )
 }
 
 /// The script that prints the receipt (empty when the job has not written one).
@@ -155,7 +175,7 @@ mod tests {
 
     #[test]
     fn systemd_timer_is_accurate_utc_and_not_persistent() {
-        let s = arm_script(Concrete::Systemd, "r1", "/var/tmp/cutover/r1", at());
+        let s = arm_body(Concrete::Systemd, "r1", "/var/tmp/cutover/r1", at());
         assert_eq!(
             s,
             "systemd-run --unit=cutover-r1 --description='cutover r1' --on-calendar='2027-01-14 02:20:00 UTC' --timer-property=AccuracySec=1us --timer-property=Persistent=false --timer-property=RemainAfterElapse=yes --property=Type=oneshot /bin/sh /var/tmp/cutover/r1/job.sh >/dev/null 2>&1 || exit 1\necho armed=cutover-r1"
@@ -164,19 +184,37 @@ mod tests {
 
     #[test]
     fn at_runs_in_utc_and_records_its_job() {
-        let s = arm_script(Concrete::At, "r1", "/var/tmp/cutover/r1", at());
+        let s = arm_script(Concrete::At, "r1", "/var/tmp/cutover/r1", at(), at());
         assert!(s.contains("TZ=UTC at -t 202701140220.00"), "{s}");
         assert!(s.contains("at.job"));
     }
 
     #[test]
     fn waiter_is_detached_and_named_for_its_run() {
-        let s = arm_script(Concrete::Waiter, "r1", "/var/tmp/cutover/r1", at());
+        let s = arm_body(Concrete::Waiter, "r1", "/var/tmp/cutover/r1", at());
         assert!(s.starts_with(&format!(
             "fire={}\nsetsid sh -c",
             at().timestamp_nanos_opt().unwrap()
         )));
         assert!(s.contains("cutover-waiter-r1"));
+    }
+
+    #[test]
+    fn arming_refuses_after_the_deadline() {
+        let s = arm_script(
+            Concrete::Waiter,
+            "r1",
+            "/d",
+            at(),
+            at() - chrono::Duration::seconds(120),
+        );
+        assert!(
+            s.starts_with(&format!(
+                "[ \"$(date +%s)\" -lt {} ] || ",
+                at().timestamp() - 120
+            )),
+            "{s}"
+        );
     }
 
     #[test]

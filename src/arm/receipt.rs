@@ -17,6 +17,9 @@ pub struct Receipt {
     pub exit: Option<i32>,
     /// True when the job woke too late and did not fire.
     pub skipped_late: bool,
+    /// True when the job woke after a disarm and did not fire.
+    #[serde(default)]
+    pub skipped_disarmed: bool,
     /// True when the wrapper ran to the end.
     pub done: bool,
 }
@@ -35,7 +38,10 @@ pub fn parse(text: &str) -> Receipt {
             "started_ns" => r.started_ns = n,
             "ended_ns" => r.ended_ns = n,
             "exit" => r.exit = v.trim().parse().ok(),
-            "skipped" => r.skipped_late = v.trim() == "late",
+            "skipped" => {
+                r.skipped_late = v.trim() == "late";
+                r.skipped_disarmed = v.trim() == "disarmed";
+            }
             "done" => r.done = v.trim() == "1",
             _ => {}
         }
@@ -83,7 +89,7 @@ pub fn spread(
     let mut missing = Vec::new();
     for (host, r) in receipts {
         match (r.woke_ns, r.started_ns) {
-            (Some(w), Some(s)) if !r.skipped_late => {
+            (Some(w), Some(s)) if !r.skipped_late && !r.skipped_disarmed => {
                 let off = offset_ns(host);
                 fired.push(Fired {
                     host: host.clone(),

@@ -121,7 +121,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         let set = Mutex::new(
             armed
                 .iter()
-                .filter_map(|(h, m)| mechanism(m).map(|m| (h.clone(), m)))
+                .filter_map(|(h, m)| mechanism(m).map(|m| (h.clone(), vec![m])))
                 .collect(),
         );
         let may_fire = crate::run::arm::disarm_all(&ctx, &set).await;

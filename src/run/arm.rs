@@ -20,6 +20,34 @@ pub const ARM_COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
 /// Hosts armed so far and how, so everything can be taken back.
 pub type ArmedSet = Mutex<HashMap<String, Concrete>>;
 
+/// Every targeted host with the mechanisms it may have been armed with: confirmed hosts by
+/// their mechanism; the others (arming failed, cancelled or still in flight) by every
+/// mechanism the plan could have picked, so nothing half-armed is left behind.
+pub fn sweep(
+    armed: &ArmedSet,
+    targets: &[String],
+    plan_mechanism: Mechanism,
+) -> Mutex<HashMap<String, Vec<Concrete>>> {
+    let confirmed = armed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let unknown = match Concrete::from_plan(plan_mechanism) {
+        Some(m) => vec![m],
+        None => vec![Concrete::Systemd, Concrete::Waiter],
+    };
+    Mutex::new(
+        targets
+            .iter()
+            .map(|h| {
+                (
+                    h.clone(),
+                    confirmed
+                        .get(h)
+                        .map_or_else(|| unknown.clone(), |m| vec![*m]),
+                )
+            })
+            .collect(),
+    )
+}
+
 /// Arms the action on one host and proves it armed.
 pub struct ArmRunner {
     /// Shared context.
@@ -30,6 +58,8 @@ pub struct ArmRunner {
     pub fire: DateTime<Utc>,
     /// Where armed hosts are recorded.
     pub armed: Arc<ArmedSet>,
+    /// Past this the host refuses to arm.
+    pub deadline: DateTime<Utc>,
 }
 
 impl HostRunner for ArmRunner {
@@ -74,7 +104,7 @@ impl ArmRunner {
         let out = self
             .step(
                 host,
-                arm_script(mechanism, &self.ctx.run_id, &dir, self.fire),
+                arm_script(mechanism, &self.ctx.run_id, &dir, self.fire, self.deadline),
             )
             .await?;
         let id = parse_armed(&out).ok_or_else(|| {
@@ -136,34 +166,37 @@ pub fn name(m: Concrete) -> &'static str {
     }
 }
 
-/// Disarms every armed host concurrently; returns hosts that may still fire.
-pub async fn disarm_all(ctx: &Arc<Ctx>, armed: &ArmedSet) -> Vec<String> {
-    let hosts: Vec<(String, Concrete)> = armed
+/// Disarms every listed host concurrently, by each mechanism listed for it (each disarm is
+/// verified and idempotent); returns the hosts that may still fire.
+pub async fn disarm_all(
+    ctx: &Arc<Ctx>,
+    hosts: &Mutex<HashMap<String, Vec<Concrete>>>,
+) -> Vec<String> {
+    let hosts: Vec<(String, Vec<Concrete>)> = hosts
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
-        .map(|(h, m)| (h.clone(), *m))
+        .map(|(h, m)| (h.clone(), m.clone()))
         .collect();
-    let tasks = hosts.into_iter().map(|(host, m)| {
+    let tasks = hosts.into_iter().map(|(host, mechanisms)| {
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            let dir = ctx.job_dir(&host);
-            let r = ctx
-                .run(
-                    &host,
-                    disarm_script(m, &ctx.run_id, &dir),
-                    false,
-                    ARM_COMMAND_TIMEOUT,
-                )
-                .await;
-            let (ok, detail) = match r {
-                Ok(r) if r.stdout.text().trim() == "disarmed" => (true, None),
-                Ok(r) => (
-                    false,
-                    Some(failure_reason(&r).unwrap_or_else(|| "disarm not confirmed".into())),
-                ),
-                Err(e) => (false, Some(format!("unreachable: {e}"))),
-            };
+            let (mut ok, mut detail) = (true, None);
+            for m in mechanisms {
+                let script = disarm_script(m, &ctx.run_id, &ctx.job_dir(&host));
+                match ctx.run(&host, script, false, ARM_COMMAND_TIMEOUT).await {
+                    Ok(r) if r.stdout.text().trim() == "disarmed" => {}
+                    Ok(r) => {
+                        (ok, detail) = (
+                            false,
+                            Some(
+                                failure_reason(&r).unwrap_or_else(|| "disarm not confirmed".into()),
+                            ),
+                        )
+                    }
+                    Err(e) => (ok, detail) = (false, Some(format!("unreachable: {e}"))),
+                }
+            }
             ctx.emit(RunEvent::Disarmed {
                 host: host.clone(),
                 ok,

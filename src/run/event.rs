@@ -156,6 +156,7 @@ mod tests {
                     ended_ns: None,
                     exit: Some(0),
                     skipped_late: false,
+                    skipped_disarmed: false,
                     done: false,
                 },
             },

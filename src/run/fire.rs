@@ -1,6 +1,6 @@
 //! T-minus: re-verify, arm every host (all or nothing), re-verify, fire, collect receipts.
 
-use super::arm::{ArmRunner, ArmedSet, collect, disarm_all};
+use super::arm::{ArmRunner, ArmedSet, collect, disarm_all, sweep};
 use super::ctx::Ctx;
 use super::event::RunEvent;
 use super::{execute, reverify};
@@ -41,14 +41,22 @@ pub async fn arm_and_fire(
         (Ok(()), Some(w)) => match super::watching::start(ctx, plan, w) {
             Ok(handle) => Some(handle),
             Err(e) => {
-                let may_fire = disarm_all(ctx, &armed).await;
+                let may_fire = disarm_all(
+                    ctx,
+                    &sweep(&armed, &plan.action_hosts, model.action.mechanism),
+                )
+                .await;
                 return Err(disarmed(e, &may_fire));
             }
         },
         _ => None,
     };
     if let Err(why) = result {
-        let may_fire = disarm_all(ctx, &armed).await;
+        let may_fire = disarm_all(
+            ctx,
+            &sweep(&armed, &plan.action_hosts, model.action.mechanism),
+        )
+        .await;
         return Err(disarmed(why, &may_fire));
     }
     let settle = t.fire + chrono::Duration::from_std(SETTLE).unwrap_or_default();
@@ -62,7 +70,7 @@ pub async fn arm_and_fire(
             result = handle => {
                 let outcome = result.map(|r| r.outcome);
                 if crate::clock::now() < t.fire {
-                    let may_fire = disarm_all(ctx, &armed).await;
+                    let may_fire = disarm_all(ctx, &sweep(&armed, &plan.action_hosts, model.action.mechanism)).await;
                     return Err(disarmed(format!("abort before the fire: {outcome:?}"), &may_fire));
                 }
                 watch = None;
@@ -164,6 +172,7 @@ async fn arm(
         action: a.clone(),
         fire: plan.times.fire,
         armed: armed.clone(),
+        deadline: plan.times.arm_deadline,
     });
     let deadline = plan.times.arm_deadline;
     let watchdog_control = control.clone();

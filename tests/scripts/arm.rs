@@ -24,7 +24,7 @@ fn arm(
     ));
     assert_eq!(code, 0, "{err}");
     let sha = out.trim().to_string();
-    let (code, out, err) = sh(&arm_script(Concrete::Waiter, run_id, dir, at));
+    let (code, out, err) = sh(&arm_script(Concrete::Waiter, run_id, dir, at, at));
     assert_eq!(code, 0, "{err}");
     let pid = parse_armed(&out).expect("armed line");
     let (code, out, err) = sh(&verify_script(Concrete::Waiter, run_id, dir, &sha));
@@ -79,4 +79,28 @@ fn disarm_leaves_no_waiter_and_is_idempotent() {
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     assert!(cmdline.is_empty(), "waiter {pid} still running");
     assert!(!std::path::Path::new(&format!("{dir}/receipt")).exists());
+}
+
+#[test]
+fn arming_past_the_deadline_is_refused_on_the_host() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("run");
+    let dir = dir.to_str().expect("utf8");
+    let at = cutover::clock::now() + chrono::Duration::seconds(60);
+    let fire_ns = at.timestamp_nanos_opt().expect("ns");
+    let (code, _, err) = sh(&install_script(
+        dir,
+        &script(&Job {
+            dir,
+            fire_ns,
+            command: "true",
+        }),
+    ));
+    assert_eq!(code, 0, "{err}");
+    let passed = cutover::clock::now() - chrono::Duration::seconds(1);
+    let (code, out, err) = sh(&arm_script(Concrete::Waiter, "t-late", dir, at, passed));
+    assert_ne!(code, 0);
+    assert!(parse_armed(&out).is_none());
+    assert!(err.contains("arming deadline has passed"), "{err}");
+    assert!(!std::path::Path::new(&format!("{dir}/waiter.pid")).exists());
 }
