@@ -40,10 +40,19 @@ impl Fleet {
         hosts: &[&Host],
         default_user: &str,
     ) -> Result<Self, TransportError> {
-        let endpoints: HashMap<String, Endpoint> = hosts
-            .iter()
-            .map(|h| (h.name.clone(), endpoint(h, default_user)))
-            .collect();
+        Self::with_endpoints(
+            settings,
+            hosts.iter().map(|h| endpoint(h, default_user)).collect(),
+        )
+    }
+
+    /// A fleet of already resolved endpoints (e.g. through `~/.ssh/config`).
+    pub fn with_endpoints(
+        settings: SshSettings,
+        endpoints: Vec<Endpoint>,
+    ) -> Result<Self, TransportError> {
+        let endpoints: HashMap<String, Endpoint> =
+            endpoints.into_iter().map(|e| (e.name.clone(), e)).collect();
         let pool = endpoints
             .keys()
             .map(|k| (k.clone(), Mutex::new(None)))
@@ -101,6 +110,77 @@ pub fn endpoint(h: &Host, default_user: &str) -> Endpoint {
     }
 }
 
+/// A bastion written `[user@]host[:port]`, as in `ProxyJump`.
+pub fn parse_jump(text: &str, default_user: &str) -> Result<Endpoint, String> {
+    let (user, rest) = match text.split_once('@') {
+        Some((u, r)) => (u.to_string(), r),
+        None => (default_user.to_string(), text),
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| format!("proxy jump `{text}`: `{p}` is not a port"))?,
+        ),
+        None => (rest, 22),
+    };
+    if host.is_empty() || host.contains(',') {
+        return Err(format!(
+            "proxy jump `{text}`: write one bastion as [user@]host[:port]"
+        ));
+    }
+    Ok(Endpoint {
+        name: text.to_string(),
+        address: host.to_string(),
+        port,
+        user,
+    })
+}
+
+/// Resolves each host the way `ssh` would (`ssh -G ADDRESS`): HostName, Port and User from
+/// the SSH config (User only where the inventory names none); IdentityFile and
+/// UserKnownHostsFile entries join the settings; a ProxyJump is used when no bastion is set.
+pub fn resolve_ssh_config(
+    hosts: &[&Host],
+    default_user: &str,
+    settings: &mut SshSettings,
+    config: Option<&std::path::Path>,
+) -> Result<Vec<Endpoint>, String> {
+    let mut out = Vec::with_capacity(hosts.len());
+    for h in hosts {
+        let r =
+            crate::transport::ssh_config::resolve(&h.address, config).map_err(|e| e.to_string())?;
+        let user = h.user.clone().unwrap_or(r.endpoint.user.clone());
+        let user = if user.is_empty() {
+            default_user.to_string()
+        } else {
+            user
+        };
+        out.push(Endpoint {
+            name: h.name.clone(),
+            address: r.endpoint.address,
+            port: r.endpoint.port,
+            user,
+        });
+        for id in r.identities.into_iter().filter(|p| p.exists()) {
+            if !settings.identities.contains(&id) {
+                settings.identities.push(id);
+            }
+        }
+        for kh in r.known_hosts.into_iter().filter(|p| p.exists()) {
+            if !settings.known_hosts.contains(&kh) {
+                settings.known_hosts.push(kh);
+            }
+        }
+        if settings.proxy_jump.is_none()
+            && let Some(j) = r.proxy_jump.filter(|j| j != "none")
+        {
+            settings.proxy_jump = Some(parse_jump(&j, default_user)?);
+        }
+    }
+    Ok(out)
+}
+
 /// known_hosts files OpenSSH would read: the user's and the system's, if they exist.
 pub fn default_known_hosts() -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -128,4 +208,22 @@ pub fn local_user() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "root".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bastions_parse_like_proxyjump() {
+        let e = parse_jump("ops@bastion.example:2222", "root").unwrap();
+        assert_eq!(
+            (e.user.as_str(), e.address.as_str(), e.port),
+            ("ops", "bastion.example", 2222)
+        );
+        let e = parse_jump("bastion", "me").unwrap();
+        assert_eq!((e.user.as_str(), e.port), ("me", 22));
+        assert!(parse_jump("a,b", "me").is_err());
+        assert!(parse_jump("b:x", "me").is_err());
+    }
 }

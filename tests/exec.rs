@@ -228,3 +228,53 @@ fn an_unknown_host_key_is_refused() {
         "{v}"
     );
 }
+
+#[test]
+fn proxy_jump_reaches_every_host_through_one_bastion() {
+    let fleet = support::Fleet::builder(4).start();
+    let bastion = format!("root@{}", fleet.hosts[0].address);
+    let r = exec(&fleet, &["-J", &bastion, "--json"], "echo via-bastion");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["summary"]["ok"], 4);
+    // Every target saw its login come from the bastion's tunnel, not straight from us.
+    let logins = fleet.hosts[0]
+        .log_text()
+        .matches("Accepted publickey")
+        .count();
+    assert!(logins >= 1, "the bastion was never used");
+}
+
+#[test]
+fn ssh_config_resolves_hosts_the_way_ssh_does() {
+    let fleet = support::Fleet::builder(3).start();
+    let mut config = String::new();
+    let mut inv = String::from("[inventory]\nname = \"aliases\"\n\n");
+    for (i, h) in fleet.hosts.iter().enumerate() {
+        config.push_str(&format!("Host web-{i}\n  HostName {}\n  User root\n  IdentityFile {}\n  UserKnownHostsFile {}\n\n", h.address, fleet.client_key.display(), fleet.known_hosts.display()));
+        inv.push_str(&format!(
+            "[[hosts]]\nname = \"web-{i}\"\naddress = \"web-{i}\"\n\n"
+        ));
+    }
+    let config_path = fleet.dir().join("ssh_config");
+    std::fs::write(&config_path, config).unwrap();
+    let inv_path = fleet.dir().join("aliases.toml");
+    std::fs::write(&inv_path, inv).unwrap();
+    let out = Command::cargo_bin("cutover")
+        .unwrap()
+        .arg("exec")
+        .arg("-i")
+        .arg(&inv_path)
+        .arg("--ssh-config")
+        .arg(&config_path)
+        .args(["--json", "--", "echo", "ok"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["summary"]["ok"], 3, "{v}");
+}

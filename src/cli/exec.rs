@@ -63,6 +63,13 @@ pub struct Args {
     /// Handshakes in a burst and in flight at once.
     #[arg(long, default_value = "5")]
     connect_burst: u32,
+    /// Bastion to tunnel every connection through: `[user@]host[:port]`.
+    #[arg(long, short = 'J')]
+    proxy_jump: Option<String>,
+    /// Resolve hosts the way `ssh` would (`ssh -G`: HostName, Port, User, IdentityFile,
+    /// UserKnownHostsFile, ProxyJump), optionally from this config file.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
+    ssh_config: Option<PathBuf>,
     /// Time to connect and authenticate.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     connect_timeout: Duration,
@@ -93,13 +100,18 @@ async fn exec(args: &Args) -> Result<ExitCode, CliError> {
     if hosts.is_empty() {
         return Err(CliError::Usage("the selection matches no host".into()));
     }
+    let user = args.user.clone().unwrap_or_else(fleet::local_user);
+    let mut settings = settings(args)?;
+    let endpoints = match &args.ssh_config {
+        None => hosts.iter().map(|h| fleet::endpoint(h, &user)).collect(),
+        Some(path) => {
+            let config = Some(path.as_path()).filter(|p| !p.as_os_str().is_empty());
+            fleet::resolve_ssh_config(&hosts, &user, &mut settings, config)
+                .map_err(CliError::Usage)?
+        }
+    };
     let fleet = Arc::new(
-        Fleet::new(
-            settings(args),
-            &hosts,
-            &args.user.clone().unwrap_or_else(fleet::local_user),
-        )
-        .map_err(|e| CliError::Usage(e.to_string()))?,
+        Fleet::with_endpoints(settings, endpoints).map_err(|e| CliError::Usage(e.to_string()))?,
     );
     let command = RemoteCommand {
         script: args.command.join(" "),
@@ -148,8 +160,16 @@ fn selected<'a>(inv: &'a inventory::Inventory, args: &Args) -> Result<Vec<&'a Ho
         .map_err(|e| CliError::Usage(e.to_string()))
 }
 
-fn settings(args: &Args) -> SshSettings {
-    SshSettings {
+fn settings(args: &Args) -> Result<SshSettings, CliError> {
+    let user = args.user.clone().unwrap_or_else(fleet::local_user);
+    let proxy_jump = args
+        .proxy_jump
+        .as_deref()
+        .map(|j| fleet::parse_jump(j, &user))
+        .transpose()
+        .map_err(CliError::Usage)?;
+    Ok(SshSettings {
+        proxy_jump,
         identities: if args.identities.is_empty() {
             fleet::default_identities()
         } else {
@@ -165,7 +185,7 @@ fn settings(args: &Args) -> SshSettings {
         connect_rate: args.connect_rate,
         connect_burst: args.connect_burst,
         ..SshSettings::default()
-    }
+    })
 }
 
 /// A live `done/total` counter on stderr when it is a terminal.
