@@ -57,11 +57,13 @@ pub struct Args {
     /// known_hosts file (repeatable; default: ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts).
     #[arg(long = "known-hosts")]
     known_hosts: Vec<PathBuf>,
-    /// New SSH handshakes per second (sshd MaxStartups, sshguard).
-    #[arg(long, default_value = "20")]
+    /// New SSH handshakes per second, fleet-wide. Each host's sshd sees one connection, so
+    /// this protects the orchestrator's agent and hardware keys, not the hosts; lower it when
+    /// every connection lands on one sshd (a shared bastion without -J, sshguard).
+    #[arg(long, default_value = "200")]
     connect_rate: f64,
     /// Handshakes in a burst and in flight at once.
-    #[arg(long, default_value = "5")]
+    #[arg(long, default_value = "64")]
     connect_burst: u32,
     /// Bastion to tunnel every connection through: `[user@]host[:port]`.
     #[arg(long, short = 'J')]

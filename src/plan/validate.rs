@@ -18,8 +18,11 @@ use std::time::Duration;
 /// Hosts per batch when the plan names none: the reference team's batch of 20, which their
 /// SSH agent and hardware keys could keep up with.
 pub const DEFAULT_BATCH_SIZE: usize = 20;
-/// New handshakes per second when the plan names none: well under sshd's default
-/// `MaxStartups 10:30:100` and sshguard's default threshold.
+/// New handshakes per second when the plan names none. Each host's sshd sees one connection,
+/// so this is about the orchestrator side: an ssh-agent with hardware keys signs one
+/// handshake at a time (the reference team capped at 20 parallel for that reason), and a
+/// plan that reaches hosts through a shared sshd (bastion without ProxyJump, sshguard) must
+/// stay slow. Plans raise it when they know better; arming 500 hosts at 10/s takes ~50 s.
 pub const DEFAULT_CONNECT_RATE: f64 = 10.0;
 /// Largest batch accepted: a batch is one barrier's worth of parallel sessions.
 pub const MAX_BATCH_SIZE: usize = 1000;
