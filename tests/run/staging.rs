@@ -1,0 +1,186 @@
+//! Preflight, staging, verification and the refusals before anything changes.
+
+use super::*;
+
+#[test]
+fn preflight_stage_and_verify_change_every_host_and_journal_it() {
+    let s = setup(6, PREFLIGHT);
+    let r = run(&s, &["--yes", "--stop-after-verify"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("preflight: ok"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("6 host(s)") && r.stdout.contains("-  \"verify_incoming\": true,"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("verify: ok"), "{}", r.stdout);
+    for h in &s.fleet.hosts {
+        assert!(
+            config(&h.dir).contains("\"verify_outgoing\": false"),
+            "{}",
+            h.name
+        );
+        assert!(h.dir.join("etc/consul.json.cutover-bak").exists());
+        let pem = h.dir.join("etc/ca.pem");
+        assert_eq!(
+            std::fs::read_to_string(&pem).unwrap(),
+            "-----BEGIN CERTIFICATE-----\nnew\n"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&pem).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let runs = s.fleet.dir().join("runs");
+    let run_dir = std::fs::read_dir(&runs)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.path().is_dir())
+        .expect("run dir")
+        .path();
+    let journal = std::fs::read_to_string(run_dir.join("journal.jsonl")).unwrap();
+    assert!(
+        journal
+            .lines()
+            .next()
+            .unwrap()
+            .contains("\"kind\":\"started\"")
+    );
+    assert!(
+        journal
+            .lines()
+            .last()
+            .unwrap()
+            .contains("\"kind\":\"finished\"")
+    );
+    assert_eq!(journal.matches("\"kind\":\"staged\"").count(), 12);
+    assert!(
+        !runs.join("rehearsal--rehearsal.lock").exists(),
+        "lock released"
+    );
+}
+
+#[test]
+fn dry_run_shows_grouped_diffs_and_changes_nothing() {
+    let s = setup(50, "");
+    for h in &s.fleet.hosts[..2] {
+        std::fs::write(
+            h.dir.join("etc/consul.json"),
+            CONFIG.replace("gprd", "gstg"),
+        )
+        .unwrap();
+    }
+    let before: Vec<Vec<u8>> = s
+        .fleet
+        .hosts
+        .iter()
+        .map(|h| std::fs::read(h.dir.join("etc/consul.json")).unwrap())
+        .collect();
+    let r = run(&s, &["--dry-run"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("48 host(s)"), "{}", r.stdout);
+    assert!(r.stdout.contains("2 host(s)"), "{}", r.stdout);
+    let after: Vec<Vec<u8>> = s
+        .fleet
+        .hosts
+        .iter()
+        .map(|h| std::fs::read(h.dir.join("etc/consul.json")).unwrap())
+        .collect();
+    assert_eq!(before, after, "dry run changed a file");
+    for h in &s.fleet.hosts {
+        let names: Vec<String> = std::fs::read_dir(h.dir.join("etc"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            vec!["consul.json".to_string()],
+            "dry run left files behind on {}",
+            h.name
+        );
+    }
+    assert!(
+        !s.fleet.dir().join("runs").exists()
+            || std::fs::read_dir(s.fleet.dir().join("runs"))
+                .unwrap()
+                .count()
+                == 0
+    );
+}
+
+#[test]
+fn a_host_that_wants_a_sudo_password_fails_preflight_fast_and_nothing_is_staged() {
+    let s = setup(4, PREFLIGHT);
+    s.fleet.hosts[1].shim(
+        "sudo",
+        "#!/bin/sh\necho '[sudo] password for root:' >&2\nread pw\nexit 1\n",
+    );
+    let r = run(&s, &["--yes"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("1 host(s): sudo: a password is required"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("preflight: FAILED"), "{}", r.stdout);
+    for h in &s.fleet.hosts {
+        assert_eq!(
+            config(&h.dir),
+            CONFIG,
+            "preflight failed, yet {} was changed",
+            h.name
+        );
+    }
+}
+
+#[test]
+fn a_skewed_clock_fails_preflight_with_its_measured_offset() {
+    let s = setup(3, PREFLIGHT);
+    s.fleet.hosts[2].shim("date", "#!/bin/sh\nif [ \"$1\" = '+%s%N' ]; then n=$(/bin/date +%s%N); echo $((n + 5000000000)); else exec /bin/date \"$@\"; fi\n");
+    let r = run(&s, &["--yes"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("clock offset"))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(
+        line.contains("1 host(s): clock offset +50")
+            || line.contains("1 host(s): clock offset +49"),
+        "{line}"
+    );
+    assert!(line.contains(&s.fleet.hosts[2].name), "{line}");
+}
+
+#[test]
+fn a_changed_plan_is_refused_by_expect_digest() {
+    let s = setup(2, "");
+    let r = run(&s, &["--yes", "--expect-digest", "sha256:0000"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("changed since review"), "{}", r.stderr);
+}
+
+#[test]
+fn a_second_run_is_refused_with_the_holders_name() {
+    let s = setup(2, "");
+    let runs = s.fleet.dir().join("runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    let holder = format!(
+        "{{\"user\":\"alice\",\"host\":\"elsewhere\",\"pid\":{},\"started\":\"2029-12-31T22:59:00Z\",\"run\":\"r0\"}}",
+        std::process::id()
+    );
+    std::fs::write(runs.join("rehearsal--rehearsal.lock"), holder).unwrap();
+    let r = run(&s, &["--yes"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("alice@elsewhere"), "{}", r.stderr);
+}
+
+#[test]
+fn without_a_terminal_or_yes_nothing_runs() {
+    let s = setup(2, "");
+    let r = run(&s, &[]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("pass --yes"), "{}", r.stderr);
+    assert_eq!(config(&s.fleet.hosts[0].dir), CONFIG);
+}
