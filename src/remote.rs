@@ -71,7 +71,7 @@ fn describe_edit(edit: &crate::plan::model::Edit) -> String {
 pub fn check(kind: &CheckKind) -> Script {
     match kind {
         CheckKind::Clock { .. } => Script::Remote(
-            "date +%s.%N\ntimedatectl show -p NTPSynchronized -p Timezone 2>/dev/null || chronyc tracking 2>/dev/null || true\ncat /etc/timezone 2>/dev/null || readlink /etc/localtime"
+            "timedatectl show -p NTPSynchronized -p Timezone 2>/dev/null || chronyc tracking 2>/dev/null || true\ncat /etc/timezone 2>/dev/null || readlink /etc/localtime"
                 .to_string(),
         ),
         CheckKind::Sudo => Script::Remote("sudo -n true\necho 'sudo -n true' | env -i PATH=/usr/bin:/bin sh".to_string()),

@@ -3,7 +3,7 @@
 use super::ctx::{Ctx, failure_reason};
 use super::event::RunEvent;
 use crate::executor::{CancelToken, Control, HostOutcome, HostRun, HostRunner};
-use crate::plan::model::{Check, CheckKind, StepSettings, Targets};
+use crate::plan::model::{StepSettings, Targets};
 use crate::remote::quote;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -92,12 +92,6 @@ impl HostRunner for StagedRunner {
         };
         let out = r.stdout.text();
         for (file, sha) in &files {
-            let kind = CheckKind::File {
-                path: file.clone(),
-                sha256: Some(sha.clone()),
-                contains: None,
-                absent: None,
-            };
             let actual = out
                 .lines()
                 .find(|l| l.ends_with(file.as_str()))
@@ -110,12 +104,8 @@ impl HostRunner for StagedRunner {
                     "{file}: sha256 is {actual}, staged {sha} (drifted?)"
                 ))
             };
-            let check = Check {
-                settings: self.settings.clone(),
-                kind,
-            };
             self.ctx.emit(RunEvent::Check {
-                path: check.settings.path.clone(),
+                path: self.settings.path.clone(),
                 host: host.into(),
                 verdict: verdict.clone(),
             });

@@ -72,11 +72,7 @@ fn one_host_that_cannot_arm_means_every_host_is_disarmed() {
     let r = fire_in(&s, 12);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("arm: FAILED"), "{}", r.stdout);
-    assert!(
-        r.stdout.contains("every armed host was disarmed"),
-        "{}",
-        r.stdout
-    );
+    assert_disarmed_everywhere(&r);
     std::thread::sleep(std::time::Duration::from_secs(13));
     for h in &s.fleet.hosts {
         assert!(
@@ -118,11 +114,7 @@ fn drift_at_t_minus_disarms_everything() {
         "{}",
         r.stdout
     );
-    assert!(
-        r.stdout.contains("every armed host was disarmed"),
-        "{}",
-        r.stdout
-    );
+    assert_disarmed_everywhere(&r);
     std::thread::sleep(std::time::Duration::from_secs(5));
     assert!(
         s.fleet.hosts.iter().all(|h| !h.dir.join("fired").exists()),
@@ -266,11 +258,7 @@ fn an_agent_that_re_enables_itself_after_staging_is_caught_at_t_minus() {
         "{}",
         r.stdout
     );
-    assert!(
-        r.stdout.contains("every armed host was disarmed"),
-        "{}",
-        r.stdout
-    );
+    assert_disarmed_everywhere(&r);
     std::thread::sleep(std::time::Duration::from_secs(4));
     assert!(s.fleet.hosts.iter().all(|h| !h.dir.join("fired").exists()));
 }
@@ -291,11 +279,7 @@ fn a_fire_time_that_passes_while_arming_aborts_instead_of_firing_late() {
         "{}",
         r.stdout
     );
-    assert!(
-        r.stdout.contains("every armed host was disarmed"),
-        "{}",
-        r.stdout
-    );
+    assert_disarmed_everywhere(&r);
     assert_nothing_fires(&s);
 }
 
@@ -310,11 +294,7 @@ fn a_mechanism_that_arms_itself_after_the_disarm_never_fires() {
     let r = fire_in(&s, 11);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("arm: FAILED"), "{}", r.stdout);
-    assert!(
-        r.stdout.contains("every armed host was disarmed"),
-        "{}",
-        r.stdout
-    );
+    assert_disarmed_everywhere(&r);
     assert_nothing_fires(&s);
     let receipt = std::fs::read_dir(s.fleet.hosts[2].dir.join("cutover"))
         .unwrap()
@@ -386,5 +366,14 @@ fn the_at_mechanism_fires_through_a_real_atd() {
     assert!(
         String::from_utf8_lossy(&atq.stdout).trim().is_empty()
             || !String::from_utf8_lossy(&atq.stdout).contains(&s.fleet.dir().display().to_string())
+    );
+}
+
+/// The run reported that every armed host was disarmed.
+fn assert_disarmed_everywhere(r: &Out) {
+    assert!(
+        r.stdout.contains("every armed host was disarmed"),
+        "{}",
+        r.stdout
     );
 }
