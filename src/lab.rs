@@ -1,0 +1,3 @@
+//! Rehearsal labs: local fleets on loopback that behave like production hosts.
+
+pub mod embedded;
