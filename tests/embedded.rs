@@ -20,6 +20,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+/// Held by tests that measure process-wide memory or descriptors, and by the heavy ones
+/// that would disturb those measurements.
+pub static SOLO: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Labs started by this test process; with the pid it picks a private 127.X.0.0/16 block.
 static LABS: AtomicU32 = AtomicU32::new(0);
 

@@ -41,7 +41,9 @@ pub struct HostSpec {
     pub host_key: russh::keys::PrivateKey,
     /// Client keys accepted (publickey authentication only).
     pub authorized: Vec<russh::keys::PublicKey>,
-    /// The whole environment of every command (HOME, PATH, USER, ...); nothing is inherited.
+    /// The environment of every command (HOME, PATH, USER, ...). Nothing is inherited from
+    /// this process; like sshd, the server adds only `SSH_CONNECTION` and `SSH_CLIENT`
+    /// (variables here override them).
     pub env: Vec<(String, String)>,
     /// Working directory of every command.
     pub cwd: PathBuf,

@@ -33,7 +33,10 @@ async fn a_multi_line_script_runs_from_stdin_with_the_host_env_and_cwd() {
         assert_eq!(lines.next().unwrap(), dir);
         let vars = lines.next().unwrap();
         // Only the spec's variables (plus what sh itself sets) reach commands.
-        assert!(vars.contains("LAB_HOST"), "{vars}");
+        assert!(
+            vars.contains("LAB_HOST") && vars.contains("SSH_CONNECTION"),
+            "{vars}"
+        );
         assert!(
             !vars.contains("CARGO"),
             "the server's environment leaked: {vars}"
@@ -92,6 +95,7 @@ async fn a_hung_command_is_killed_at_its_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_mib_of_output_is_capped_by_the_client_and_streamed_by_the_server() {
+    let _solo = super::SOLO.lock().await;
     let lab = Lab::start(1).await;
     let fleet = lab.fleet();
     let before = rss_kib();
@@ -166,4 +170,40 @@ async fn a_changed_host_key_is_refused_by_the_client() {
         ),
         "{err:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_megabyte_script_arrives_whole_on_stdin() {
+    let lab = Lab::start(1).await;
+    let fleet = lab.fleet();
+    let filler = "# padding line for a large script\n".repeat(32 * 1024);
+    let r = run(&fleet, "lab-001", &script(&format!("{filler}echo end"))).await;
+    assert!(r.success(), "{r:?}");
+    assert_eq!(r.stdout.text(), "end\n");
+    fleet.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelines_see_default_sigpipe() {
+    let lab = Lab::start(1).await;
+    let fleet = lab.fleet();
+    let r = run(&fleet, "lab-001", &script("yes | head -n 1")).await;
+    assert!(r.success(), "{r:?}");
+    assert_eq!(r.stdout.text(), "y\n");
+    assert_eq!(r.stderr.text(), "", "`yes` saw EPIPE instead of SIGPIPE");
+    fleet.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalives_are_answered_on_an_idle_connection() {
+    let lab = Lab::start(1).await;
+    let mut settings = lab.settings();
+    settings.keepalive = Duration::from_millis(500);
+    let fleet = cutover::fleet::Fleet::with_endpoints(settings, lab.endpoints()).unwrap();
+    let first = fleet.connection("lab-001").await.unwrap();
+    // Three unanswered keepalives would drop the connection after 1.5 s.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!first.is_closed(), "the idle connection was dropped");
+    assert!(run(&fleet, "lab-001", &script("true")).await.success());
+    fleet.close().await;
 }

@@ -140,3 +140,49 @@ async fn an_address_in_use_names_the_host() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_whose_shell_is_missing_fails_commands_like_a_shell_would() {
+    let lab = Lab::start(1).await;
+    let (name, addr) = lab.hosts[0].clone();
+    lab.server().stop_host(&name).await.unwrap();
+    let client = russh::keys::load_secret_key(&lab.client_key, None).unwrap();
+    let spec = cutover::lab::embedded::HostSpec {
+        name: name.clone(),
+        addr,
+        host_key: cutover::lab::embedded::generate_key(),
+        authorized: vec![client.public_key().clone()],
+        env: vec![],
+        cwd: "/".into(),
+        shell: "/nonexistent/sh".into(),
+    };
+    let key = spec.host_key.public_key().clone();
+    let broken = cutover::lab::embedded::Server::start(vec![spec])
+        .await
+        .unwrap();
+    std::fs::write(
+        &lab.known_hosts,
+        cutover::lab::embedded::known_hosts_line(addr, &key) + "\n",
+    )
+    .unwrap();
+    let r = lab.fleet().run(&name, &script("true")).await.unwrap();
+    assert_eq!(r.status, cutover::transport::ExitStatus::Code(127), "{r:?}");
+    assert!(r.stderr.text().contains("/nonexistent/sh"), "{r:?}");
+    broken.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_host_costs_one_file_descriptor() {
+    let _solo = super::SOLO.lock().await;
+    let before = open_fds();
+    let mut lab = Lab::start(1000).await;
+    let per_host = (open_fds() - before) as f64 / 1000.0;
+    assert!(per_host <= 1.05, "{per_host} fds per idle host");
+    lab.shutdown().await;
+    assert!(open_fds() <= before + 50, "listeners were not closed");
+}
+
+/// File descriptors open in this process.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}

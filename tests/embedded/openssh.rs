@@ -41,11 +41,16 @@ fn ssh_config(lab: &Lab, key: &Path) -> PathBuf {
 
 /// Runs `ssh -F config host command` with `stdin` fed in.
 async fn ssh(config: &Path, host: &str, command: &str, stdin: &str) -> Output {
+    ssh_with(config, &[host, command], stdin).await
+}
+
+/// Runs `ssh -F config ARGS...` with `stdin` fed in.
+async fn ssh_with(config: &Path, args: &[&str], stdin: &str) -> Output {
     require(SSH, "openssh-client");
     let mut child = Command::new(SSH)
         .arg("-F")
         .arg(config)
-        .args([host, command])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -94,8 +99,18 @@ async fn openssh_runs_commands_with_strict_host_keys() {
 async fn openssh_reports_a_signal_and_refuses_a_wrong_key() {
     let lab = Lab::start(1).await;
     let config = ssh_config(&lab, &lab.client_key);
-    let out = ssh(&config, "lab-001", "kill -TERM $$", "").await;
+    let out = ssh_with(
+        &config,
+        &["-o", "LogLevel=DEBUG1", "lab-001", "kill -TERM $$"],
+        "",
+    )
+    .await;
     assert_eq!(out.status.code(), Some(255), "{out:?}");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("rtype exit-signal"),
+        "no exit-signal sent:\n{log}"
+    );
     let stranger = ssh_config(&lab, &lab.stranger_key);
     let out = ssh(&stranger, "lab-001", "true", "").await;
     assert_eq!(out.status.code(), Some(255), "{out:?}");
@@ -126,4 +141,73 @@ async fn pdsh_fans_out_over_ssh() {
     for name in names {
         assert!(text.contains(&format!("{name}: {name}")), "{text}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interactive_shell_is_refused_without_hanging() {
+    let lab = Lab::start(1).await;
+    let config = ssh_config(&lab, &lab.client_key);
+    let out = ssh_with(&config, &["-T", "lab-001"], "echo hi\n").await;
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    let out = ssh_with(&config, &["-tt", "lab-001", "echo $LAB_HOST"], "").await;
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("PTY allocation request failed"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_holds_the_command_at_its_pipe_not_in_memory() {
+    require(SSH, "openssh-client");
+    let _solo = super::SOLO.lock().await;
+    let lab = Lab::start(1).await;
+    let config = ssh_config(&lab, &lab.client_key);
+    let pidfile = lab.dir().join("flood.pid");
+    let command = format!(
+        "echo $$ > {}; exec head -c 1073741824 /dev/zero",
+        pidfile.display()
+    );
+    let before = rss_kib();
+    // ssh's stdout is a pipe nobody reads: once it fills, ssh stops reading the socket.
+    let mut child = Command::new(SSH)
+        .arg("-F")
+        .arg(&config)
+        .args(["lab-001", &command])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let grown = rss_kib().saturating_sub(before);
+    assert!(
+        grown < 32 * 1024,
+        "the server buffered output: grew by {grown} KiB"
+    );
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        !super::gone(pid),
+        "the flood should still be blocked on its pipe"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        super::wait_gone(pid, std::time::Duration::from_secs(5)).await,
+        "the command outlived its client"
+    );
+}
+
+/// Resident memory of this process (the server runs in it), in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
 }

@@ -60,6 +60,7 @@ fn answered_by_name(json: &serde_json::Value) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_hosts_answer_cutover_exec_and_a_restarted_host_comes_back() {
+    let _solo = super::SOLO.lock().await;
     let lab = Lab::start(HOSTS).await;
     let (code, json) = exec(&lab, "echo $LAB_HOST").await;
     assert_eq!(code, 0, "{json}");

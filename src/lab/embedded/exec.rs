@@ -10,8 +10,10 @@ use super::procs::Group;
 use russh::server::{Handle, Msg};
 use russh::{Channel, ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Sig};
 use std::ffi::OsStr;
+use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin, Command};
@@ -22,6 +24,12 @@ const STDERR: u32 = 1;
 /// Exit status sent when the command's status could not be read.
 const UNKNOWN_STATUS: u32 = 255;
 
+/// Shell exit status for a command that was not found.
+const NOT_FOUND: u32 = 127;
+
+/// Shell exit status for a command found but not runnable.
+const CANNOT_RUN: u32 = 126;
+
 /// A command started for a channel.
 pub(super) struct Started {
     child: Child,
@@ -29,11 +37,31 @@ pub(super) struct Started {
 }
 
 /// Starts `<shell> -c <command>` with the host's environment and cwd, in a new process group.
-pub(super) fn spawn(host: &HostShared, command: &[u8]) -> std::io::Result<Started> {
+pub(super) fn spawn(
+    host: &HostShared,
+    peer: SocketAddr,
+    command: &[u8],
+) -> std::io::Result<Started> {
+    let (client, server) = (peer, host.addr);
     let child = Command::new(&host.shell)
         .arg("-c")
         .arg(OsStr::from_bytes(command))
         .env_clear()
+        // What sshd sets about the connection; the spec's variables come after and win.
+        .env(
+            "SSH_CONNECTION",
+            format!(
+                "{} {} {} {}",
+                client.ip(),
+                client.port(),
+                server.ip(),
+                server.port()
+            ),
+        )
+        .env(
+            "SSH_CLIENT",
+            format!("{} {} {}", client.ip(), client.port(), server.port()),
+        )
         .envs(host.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&host.cwd)
         .process_group(0)
@@ -91,6 +119,22 @@ pub(super) async fn serve(channel: Channel<Msg>, started: Started, handle: Handl
             group.reaped();
         }
     }
+}
+
+/// Ends a channel whose command could not start the way a shell would: the reason on
+/// stderr, exit status 127 (not found) or 126 (cannot run).
+pub(super) async fn cannot_start(channel: Channel<Msg>, shell: PathBuf, error: std::io::Error) {
+    let code = match error.kind() {
+        std::io::ErrorKind::NotFound => NOT_FOUND,
+        _ => CANNOT_RUN,
+    };
+    let message = format!("cutover lab: cannot run {}: {error}\n", shell.display());
+    let _ = channel
+        .extended_data_bytes(STDERR, message.into_bytes())
+        .await;
+    let _ = channel.exit_status(code).await;
+    let _ = channel.eof().await;
+    let _ = channel.close().await;
 }
 
 /// Copies one output pipe to the channel; stops quietly when either side is gone.

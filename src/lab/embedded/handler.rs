@@ -117,20 +117,15 @@ impl Handler for Conn {
         let Some(channel) = self.opened.remove(&id) else {
             return session.channel_failure(id);
         };
-        match exec::spawn(&self.host, command) {
-            Ok(started) => {
-                session.channel_success(id)?;
-                self.running.insert(id);
-                tokio::spawn(exec::serve(channel, started, session.handle()));
-                Ok(())
-            }
-            Err(e) => {
-                tracing::warn!(host = %self.host.name, peer = %self.peer, error = %e,
-                    "embedded ssh: cannot start the command");
-                self.opened.insert(id, channel);
-                session.channel_failure(id)
-            }
-        }
+        session.channel_success(id)?;
+        self.running.insert(id);
+        let handle = session.handle();
+        match exec::spawn(&self.host, self.peer, command) {
+            Ok(started) => tokio::spawn(exec::serve(channel, started, handle)),
+            // As under sshd, a shell that cannot start is a failed command, not a refused request.
+            Err(e) => tokio::spawn(exec::cannot_start(channel, self.host.shell.clone(), e)),
+        };
+        Ok(())
     }
 
     async fn shell_request(

@@ -105,10 +105,9 @@ impl Drop for Group {
         }
         let mut inner = self.procs.lock();
         inner.running.remove(&self.id);
-        // Signal 0 only checks whether the group still has members.
-        if killpg(self.pgid, None).is_ok() {
-            inner.lingering.insert(self.pgid);
-        }
+        inner.lingering.insert(self.pgid);
+        // Signal 0 only checks whether a group still has members; forget the empty ones.
+        inner.lingering.retain(|pgid| killpg(*pgid, None).is_ok());
         drop(inner);
         self.procs.changed.notify_waiters();
     }
