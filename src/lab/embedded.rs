@@ -16,6 +16,7 @@ mod handler;
 mod host;
 mod keys;
 mod procs;
+mod tree;
 
 pub use keys::{generate_key, known_hosts_line, public_line, write_private_key};
 

@@ -81,6 +81,27 @@ async fn a_client_that_goes_away_kills_the_group_but_not_a_setsid_process() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_made_inside_a_command_die_with_it() {
+    let lab = Lab::start(1).await;
+    let fleet = std::sync::Arc::new(lab.fleet());
+    let inner = lab.dir().join("nested.pid");
+    // The inner `timeout` moves itself and the sleep into a process group of its own.
+    let text = format!(
+        "timeout 100 sh -c 'sleep 300 & echo $! > {}; wait'; echo after",
+        inner.display()
+    );
+    let f = fleet.clone();
+    let task = tokio::spawn(async move { f.run("lab-001", &script(&text)).await });
+    let inner = read_pid(&inner).await;
+    fleet.close().await;
+    let _ = task.await;
+    assert!(
+        wait_gone(inner, Duration::from_secs(5)).await,
+        "{inner} escaped in its own group"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_do_not_inherit_the_listening_sockets() {
     let lab = Lab::start(3).await;
     let fleet = lab.fleet();

@@ -29,7 +29,8 @@ struct Inner {
     lingering: HashSet<Pid>,
 }
 
-/// The process group of one running command; kills the group if dropped before it was reaped.
+/// The process group of one running command (led by the command, so its id is the
+/// command's pid); kills the group if dropped before the command was reaped.
 pub(super) struct Group {
     procs: Arc<Procs>,
     id: u64,
@@ -51,10 +52,13 @@ impl Procs {
         }
     }
 
-    /// Sends SIGKILL to every running and lingering group.
+    /// Sends SIGKILL to every running command's groups and to every lingering group.
     pub fn kill_all(&self) {
         let inner = self.lock();
-        for pgid in inner.running.values().chain(inner.lingering.iter()) {
+        for pgid in inner.running.values() {
+            kill_tree(*pgid);
+        }
+        for pgid in &inner.lingering {
             let _ = killpg(*pgid, Signal::SIGKILL);
         }
     }
@@ -87,9 +91,10 @@ impl Group {
         }
     }
 
-    /// Kills the whole group (the client went away before the command ended).
+    /// Kills the command's group and the groups its descendants made (the client went away
+    /// before the command ended).
     pub fn kill(&self) {
-        let _ = killpg(self.pgid, Signal::SIGKILL);
+        kill_tree(self.pgid);
     }
 
     /// The leader was reaped: dropping the group no longer kills it.
@@ -110,6 +115,13 @@ impl Drop for Group {
         inner.lingering.retain(|pgid| killpg(*pgid, None).is_ok());
         drop(inner);
         self.procs.changed.notify_waiters();
+    }
+}
+
+/// SIGKILLs the group led by `leader` and the groups of its descendants in our session.
+fn kill_tree(leader: Pid) {
+    for pgid in super::tree::groups_of(leader, leader) {
+        let _ = killpg(pgid, Signal::SIGKILL);
     }
 }
 
