@@ -127,6 +127,14 @@ impl Server {
         self.host(name)?.start().await
     }
 
+    /// Makes the host slow: each new connection waits `delay` before the SSH banner (open
+    /// connections are unaffected). A delay past the client's connect timeout looks like an
+    /// unreachable host that drops packets; `Duration::ZERO` restores it.
+    pub fn set_delay(&self, name: &str, delay: Duration) -> Result<(), EmbeddedError> {
+        self.host(name)?.set_delay(delay);
+        Ok(())
+    }
+
     /// Stops every host, kills the process groups of running commands and waits (bounded)
     /// until they are reaped.
     pub async fn shutdown(self) {

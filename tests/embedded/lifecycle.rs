@@ -139,6 +139,32 @@ async fn a_stopped_host_is_unreachable_until_started_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_host_delays_new_connections_past_the_client_timeout() {
+    let lab = Lab::start(1).await;
+    lab.server()
+        .set_delay("lab-001", Duration::from_secs(3))
+        .unwrap();
+    let mut settings = lab.settings();
+    settings.connect_timeout = Duration::from_secs(1);
+    let endpoints = lab.endpoints();
+    let fleet = cutover::fleet::Fleet::with_endpoints(settings.clone(), endpoints.clone()).unwrap();
+    let err = fleet.run("lab-001", &script("true")).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            cutover::fleet::FleetError::Unreachable(
+                cutover::transport::TransportError::ConnectTimeout { .. }
+            )
+        ),
+        "{err:?}"
+    );
+    lab.server().set_delay("lab-001", Duration::ZERO).unwrap();
+    let fleet = cutover::fleet::Fleet::with_endpoints(settings, endpoints).unwrap();
+    assert!(run(&fleet, "lab-001", &script("true")).await.success());
+    fleet.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_address_in_use_names_the_host() {
     let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = holder.local_addr().unwrap();

@@ -7,6 +7,7 @@ use russh::server::Config;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, watch};
@@ -36,6 +37,8 @@ pub(super) struct HostShared {
     pub config: Arc<Config>,
     /// Process groups of every command this server started.
     pub procs: Arc<Procs>,
+    /// Milliseconds each new connection waits before the SSH banner (a slow host).
+    pub delay_ms: AtomicU64,
 }
 
 /// A listening (or stopped) host.
@@ -71,6 +74,7 @@ impl Host {
             shell: spec.shell,
             config: Arc::new(config(spec.host_key)),
             procs,
+            delay_ms: AtomicU64::new(0),
         });
         let host = Host {
             shared,
@@ -89,6 +93,12 @@ impl Host {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.shared.addr
+    }
+
+    /// Makes every new connection wait `delay` before the SSH banner.
+    pub fn set_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.shared.delay_ms.store(ms, Ordering::Relaxed);
     }
 
     /// Listens again on the same address; nothing to do when already listening.
@@ -192,10 +202,15 @@ async fn connection(
     host: Arc<HostShared>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let delay = Duration::from_millis(host.delay_ms.load(Ordering::Relaxed));
     let handler = Conn::new(host.clone(), peer);
+    let start = async {
+        tokio::time::sleep(delay).await;
+        russh::server::run_stream(host.config.clone(), tcp, handler).await
+    };
     let session = tokio::select! {
         _ = stop.changed() => return,
-        s = russh::server::run_stream(host.config.clone(), tcp, handler) => s,
+        s = start => s,
     };
     let Ok(session) = session else { return };
     let handle = session.handle();
