@@ -42,26 +42,12 @@ pub(super) fn spawn(
     peer: SocketAddr,
     command: &[u8],
 ) -> std::io::Result<Started> {
-    let (client, server) = (peer, host.addr);
     let child = Command::new(&host.shell)
         .arg("-c")
         .arg(OsStr::from_bytes(command))
         .env_clear()
         // What sshd sets about the connection; the spec's variables come after and win.
-        .env(
-            "SSH_CONNECTION",
-            format!(
-                "{} {} {} {}",
-                client.ip(),
-                client.port(),
-                server.ip(),
-                server.port()
-            ),
-        )
-        .env(
-            "SSH_CLIENT",
-            format!("{} {} {}", client.ip(), client.port(), server.port()),
-        )
+        .envs(connection_env(peer, host.addr))
         .envs(host.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&host.cwd)
         .process_group(0)
@@ -74,6 +60,18 @@ pub(super) fn spawn(
         .ok_or_else(|| std::io::Error::other("the command exited at once"))?;
     let group = host.procs.register(pid);
     Ok(Started { child, group })
+}
+
+/// `SSH_CONNECTION` and `SSH_CLIENT` as sshd sets them.
+fn connection_env(client: SocketAddr, server: SocketAddr) -> [(&'static str, String); 2] {
+    let (cip, cport) = (client.ip(), client.port());
+    [
+        (
+            "SSH_CONNECTION",
+            format!("{cip} {cport} {} {}", server.ip(), server.port()),
+        ),
+        ("SSH_CLIENT", format!("{cip} {cport} {}", server.port())),
+    ]
 }
 
 /// How the channel ended.
@@ -92,20 +90,7 @@ pub(super) async fn serve(channel: Channel<Msg>, started: Started, handle: Handl
     } = started;
     let id = channel.id();
     let (mut read, write) = channel.split();
-    let end = {
-        let stdin = child.stdin.take();
-        let out = pump(child.stdout.take(), write.make_writer());
-        let err = pump(child.stderr.take(), write.make_writer_ext(Some(STDERR)));
-        let done = async {
-            tokio::join!(out, err);
-            child.wait().await
-        };
-        let feed = feed(&mut read, stdin, &group);
-        tokio::select! {
-            status = done => End::Exited(status),
-            () = feed => End::ClientGone,
-        }
-    };
+    let end = run(&mut child, &mut read, &write, &group).await;
     // Never leave the session blocked on a full buffer of a channel no one reads.
     drop(read);
     match end {
@@ -118,6 +103,26 @@ pub(super) async fn serve(channel: Channel<Msg>, started: Started, handle: Handl
             let _ = child.wait().await;
             group.reaped();
         }
+    }
+}
+
+/// Wires the command to the channel until it exits (output drained) or the client is gone.
+async fn run(
+    child: &mut Child,
+    read: &mut ChannelReadHalf,
+    write: &ChannelWriteHalf<Msg>,
+    group: &Group,
+) -> End {
+    let stdin = child.stdin.take();
+    let out = pump(child.stdout.take(), write.make_writer());
+    let err = pump(child.stderr.take(), write.make_writer_ext(Some(STDERR)));
+    let done = async {
+        tokio::join!(out, err);
+        child.wait().await
+    };
+    tokio::select! {
+        status = done => End::Exited(status),
+        () = feed(read, stdin, group) => End::ClientGone,
     }
 }
 

@@ -44,14 +44,10 @@ pub(super) struct HostShared {
 /// A listening (or stopped) host.
 pub(super) struct Host {
     shared: Arc<HostShared>,
-    running: Mutex<Option<Running>>,
+    /// The accept loop, while listening.
+    running: Mutex<Option<JoinHandle<()>>>,
     /// Tells the accept loop and every session of the current listener to stop.
     stop_tx: std::sync::Mutex<Option<watch::Sender<bool>>>,
-}
-
-/// The accept loop of a started host.
-struct Running {
-    task: JoinHandle<()>,
 }
 
 impl Host {
@@ -116,8 +112,8 @@ impl Host {
     pub async fn stop(&self) {
         let mut running = self.running.lock().await;
         self.signal_stop();
-        if let Some(r) = running.take() {
-            let _ = r.task.await;
+        if let Some(task) = running.take() {
+            let _ = task.await;
         }
     }
 
@@ -139,11 +135,10 @@ impl Host {
     }
 
     /// Spawns the accept loop with a fresh stop signal.
-    fn spawn_accept(&self, listener: TcpListener) -> Running {
+    fn spawn_accept(&self, listener: TcpListener) -> JoinHandle<()> {
         let (tx, rx) = watch::channel(false);
         *self.stop_tx.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
-        let task = tokio::spawn(accept_loop(listener, self.shared.clone(), rx));
-        Running { task }
+        tokio::spawn(accept_loop(listener, self.shared.clone(), rx))
     }
 }
 
