@@ -202,3 +202,14 @@ pub async fn wait_gone(pid: u32, limit: Duration) -> bool {
     }
     false
 }
+
+/// Resident memory of this process (the servers run in it), in KiB.
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}

@@ -98,7 +98,7 @@ async fn sixty_four_mib_of_output_is_capped_by_the_client_and_streamed_by_the_se
     let _solo = super::SOLO.lock().await;
     let lab = Lab::start(1).await;
     let fleet = lab.fleet();
-    let before = rss_kib();
+    let before = super::rss_kib();
     let cmd = RemoteCommand {
         output_cap: 4096,
         ..script("head -c 67108864 /dev/zero | tr '\\0' x")
@@ -107,20 +107,9 @@ async fn sixty_four_mib_of_output_is_capped_by_the_client_and_streamed_by_the_se
     assert!(r.success(), "{:?}", r.status);
     assert_eq!(r.stdout.total_bytes(), 64 << 20);
     assert!(r.stdout.kept_bytes() <= 4096);
-    let grown = rss_kib().saturating_sub(before);
+    let grown = super::rss_kib().saturating_sub(before);
     assert!(grown < 32 * 1024, "the test process grew by {grown} KiB");
     fleet.close().await;
-}
-
-/// Resident memory of this process (server and client share it), in KiB.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -219,12 +219,15 @@ async fn a_host_whose_shell_is_missing_fails_commands_like_a_shell_would() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_idle_host_costs_one_file_descriptor() {
+async fn an_idle_host_costs_one_file_descriptor_and_little_memory() {
     let _solo = super::SOLO.lock().await;
-    let before = open_fds();
+    let (before, rss_before) = (open_fds(), super::rss_kib());
     let mut lab = Lab::start(1000).await;
     let per_host = (open_fds() - before) as f64 / 1000.0;
+    let kib = super::rss_kib().saturating_sub(rss_before) as f64 / 1000.0;
+    eprintln!("idle host: {per_host:.3} fds, {kib:.1} KiB resident");
     assert!(per_host <= 1.05, "{per_host} fds per idle host");
+    assert!(kib < 256.0, "{kib} KiB per idle host");
     lab.shutdown().await;
     assert!(open_fds() <= before + 50, "listeners were not closed");
 }

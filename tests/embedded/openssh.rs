@@ -167,7 +167,7 @@ async fn a_client_that_stops_reading_holds_the_command_at_its_pipe_not_in_memory
         "echo $$ > {}; exec head -c 1073741824 /dev/zero",
         pidfile.display()
     );
-    let before = rss_kib();
+    let before = super::rss_kib();
     // ssh's stdout is a pipe nobody reads: once it fills, ssh stops reading the socket.
     let mut child = Command::new(SSH)
         .arg("-F")
@@ -179,7 +179,7 @@ async fn a_client_that_stops_reading_holds_the_command_at_its_pipe_not_in_memory
         .spawn()
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    let grown = rss_kib().saturating_sub(before);
+    let grown = super::rss_kib().saturating_sub(before);
     assert!(
         grown < 32 * 1024,
         "the server buffered output: grew by {grown} KiB"
@@ -199,15 +199,4 @@ async fn a_client_that_stops_reading_holds_the_command_at_its_pipe_not_in_memory
         super::wait_gone(pid, std::time::Duration::from_secs(5)).await,
         "the command outlived its client"
     );
-}
-
-/// Resident memory of this process (the server runs in it), in KiB.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
 }
