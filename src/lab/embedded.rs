@@ -10,6 +10,31 @@
 //! Like sshd, a command whose channel or connection goes away has its process group killed;
 //! a process that left the group (`setsid`, as the waiter arming mechanism does) survives.
 //! Unlike sshd, the login user is not switched: every command runs as this process's user.
+//!
+//! ```no_run
+//! # async fn lab(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+//! use cutover::lab::embedded::{self, HostSpec, Server};
+//! let client = embedded::generate_key();
+//! embedded::write_private_key(&dir.join("id_ed25519"), &client)?;
+//! let spec = HostSpec {
+//!     name: "lab-001".into(),
+//!     addr: "127.0.10.1:2222".parse()?,
+//!     host_key: embedded::generate_key(),
+//!     authorized: vec![client.public_key().clone()],
+//!     env: vec![("HOME".into(), "/tmp".into()), ("PATH".into(), "/usr/bin:/bin".into())],
+//!     cwd: "/tmp".into(),
+//!     shell: "/bin/sh".into(),
+//! };
+//! let key = spec.host_key.public_key().clone();
+//! let server = Server::start(vec![spec]).await?;
+//! let (_, addr) = server.addrs()[0];
+//! std::fs::write(dir.join("known_hosts"), embedded::known_hosts_line(addr, &key) + "\n")?;
+//! server.stop_host("lab-001").await?; // the host goes down ...
+//! server.start_host("lab-001").await?; // ... and comes back with the same key
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
 mod exec;
 mod handler;
@@ -152,6 +177,17 @@ impl Server {
             .get(name)
             .map(|&i| &self.hosts[i])
             .ok_or_else(|| EmbeddedError::UnknownHost { host: name.into() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The lab shares one server between tasks (e.g. behind an `Arc`).
+    #[test]
+    fn the_server_can_be_shared_between_tasks() {
+        fn shared<T: Send + Sync + 'static>() {}
+        shared::<super::Server>();
+        shared::<super::HostSpec>();
     }
 }
 

@@ -20,6 +20,15 @@ async fn read_pid(path: &Path) -> u32 {
     panic!("no pid in {}", path.display());
 }
 
+/// Kills a process this test detached on purpose, even if the test fails.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = kill(Pid::from_raw(self.0 as i32), Signal::SIGKILL);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_kills_running_and_left_behind_commands() {
     let mut lab = Lab::start(2).await;
@@ -62,6 +71,7 @@ async fn a_client_that_goes_away_kills_the_group_but_not_a_setsid_process() {
     let f = fleet.clone();
     let task = tokio::spawn(async move { f.run("lab-001", &script(&text)).await });
     let (inner, detached) = (read_pid(&inner).await, read_pid(&detached).await);
+    let _reaper = KillOnDrop(detached);
     fleet.close().await;
     let _ = task.await;
     assert!(
@@ -77,7 +87,6 @@ async fn a_client_that_goes_away_kills_the_group_but_not_a_setsid_process() {
         !gone(detached),
         "shutdown leaves detached processes to their owner"
     );
-    kill(Pid::from_raw(detached as i32), Signal::SIGKILL).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

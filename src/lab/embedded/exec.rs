@@ -4,6 +4,11 @@
 //! blocks on its pipe instead of buffering here. Stdin is fed from channel data until EOF.
 //! The channel ends with exit-status (or exit-signal), EOF and close; if the client closes
 //! the channel or the connection first, the command's process group is killed.
+//!
+//! Stdin has no per-channel flow control: russh widens the receive window as data arrives,
+//! so a command that never reads stdin while the client keeps sending holds up its whole
+//! connection (not the server) until it exits. cutover's scripts are small; sshd would
+//! block only that channel.
 
 use super::host::HostShared;
 use super::procs::Group;
