@@ -180,17 +180,6 @@ impl Server {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    /// The lab shares one server between tasks (e.g. behind an `Arc`).
-    #[test]
-    fn the_server_can_be_shared_between_tasks() {
-        fn shared<T: Send + Sync + 'static>() {}
-        shared::<super::Server>();
-        shared::<super::HostSpec>();
-    }
-}
-
 impl Drop for Server {
     /// A server dropped without [`Server::shutdown`] still stops listening and kills its
     /// commands' process groups (their reaping is left to the runtime).
@@ -199,5 +188,16 @@ impl Drop for Server {
             host.signal_stop();
         }
         self.procs.kill_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The lab shares one server between tasks (e.g. behind an `Arc`).
+    #[test]
+    fn the_server_can_be_shared_between_tasks() {
+        fn shared<T: Send + Sync + 'static>() {}
+        shared::<super::Server>();
+        shared::<super::HostSpec>();
     }
 }
