@@ -18,7 +18,6 @@ use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin, Command};
@@ -133,12 +132,16 @@ async fn run(
 
 /// Ends a channel whose command could not start the way a shell would: the reason on
 /// stderr, exit status 127 (not found) or 126 (cannot run).
-pub(super) async fn cannot_start(channel: Channel<Msg>, shell: PathBuf, error: std::io::Error) {
+pub(super) async fn cannot_start(channel: Channel<Msg>, host: &HostShared, error: std::io::Error) {
     let code = match error.kind() {
         std::io::ErrorKind::NotFound => NOT_FOUND,
         _ => CANNOT_RUN,
     };
-    let message = format!("cutover lab: cannot run {}: {error}\n", shell.display());
+    let message = format!(
+        "cutover lab: cannot start {} in {}: {error}\n",
+        host.shell.display(),
+        host.cwd.display()
+    );
     let _ = channel
         .extended_data_bytes(STDERR, message.into_bytes())
         .await;

@@ -123,7 +123,10 @@ impl Handler for Conn {
         match exec::spawn(&self.host, self.peer, command) {
             Ok(started) => tokio::spawn(exec::serve(channel, started, handle)),
             // As under sshd, a shell that cannot start is a failed command, not a refused request.
-            Err(e) => tokio::spawn(exec::cannot_start(channel, self.host.shell.clone(), e)),
+            Err(e) => {
+                let host = self.host.clone();
+                tokio::spawn(async move { exec::cannot_start(channel, &host, e).await })
+            }
         };
         Ok(())
     }
