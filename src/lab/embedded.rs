@@ -43,7 +43,7 @@ mod keys;
 mod procs;
 mod tree;
 
-pub use keys::{generate_key, known_hosts_line, public_line, write_private_key};
+pub use keys::{generate_key, known_hosts_line, public_line, read_private_key, write_private_key};
 
 use host::Host;
 use procs::Procs;

@@ -30,6 +30,17 @@ pub fn write_private_key(path: &Path, key: &PrivateKey) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// Reads a private key written by [`write_private_key`] (or an unencrypted `ssh-keygen` key),
+/// e.g. to serve a lab again with the host keys its known_hosts already lists.
+pub fn read_private_key(path: &Path) -> std::io::Result<PrivateKey> {
+    russh::keys::load_secret_key(path, None).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: {e}", path.display()),
+        )
+    })
+}
+
 /// The public key as one OpenSSH line without comment (`ssh-ed25519 AAAA…`), for
 /// `authorized_keys` or `.pub` files.
 pub fn public_line(key: &PublicKey) -> String {
@@ -49,7 +60,8 @@ pub fn known_hosts_line(addr: SocketAddr, key: &PublicKey) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{generate_key, known_hosts_line, public_line};
+    use super::{generate_key, known_hosts_line, public_line, read_private_key, write_private_key};
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn generated_keys_differ_and_print_as_openssh_lines() {
@@ -60,5 +72,21 @@ mod tests {
         assert!(line.starts_with("[127.0.0.5]:2222 ssh-ed25519 "), "{line}");
         let line = known_hosts_line("127.0.0.5:22".parse().unwrap(), a.public_key());
         assert!(line.starts_with("127.0.0.5 ssh-ed25519 "), "{line}");
+    }
+
+    #[test]
+    fn a_written_key_reads_back_and_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("id_ed25519");
+        let key = generate_key();
+        write_private_key(&path, &key).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(
+            read_private_key(&path).unwrap().public_key(),
+            key.public_key()
+        );
+        let err = read_private_key(&dir.path().join("missing")).unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
     }
 }
