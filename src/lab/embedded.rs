@@ -2,14 +2,16 @@
 //!
 //! Each [`HostSpec`] gets its own listener (its own `127.x.y.z` address), host key and
 //! authorized client keys; every host is served by the same tokio runtime, so an idle host
-//! costs one listening socket and a few hundred bytes. Commands run for real:
-//! `exec` starts `<shell> -c <command>` in its own process group, with exactly the host's
-//! `env` (nothing is inherited from this process) and `cwd`. Only publickey authentication
-//! and `exec` are served; `shell`, `subsystem` and pty requests are refused cleanly.
+//! costs one listening socket and a few KiB. Commands run for real: `exec` starts
+//! `<shell> -c <command>` in its own process group, with the host's `env` (plus
+//! `SSH_CONNECTION`/`SSH_CLIENT`, nothing inherited from this process) and `cwd`; every
+//! socket is close-on-exec, so a command holds only its three pipes. Only publickey
+//! authentication and `exec` are served; `shell`, `subsystem` and pty requests are refused.
 //!
-//! Like sshd, a command whose channel or connection goes away has its process group killed;
-//! a process that left the group (`setsid`, as the waiter arming mechanism does) survives.
-//! Unlike sshd, the login user is not switched: every command runs as this process's user.
+//! A command whose channel or connection goes away is killed with its process group and
+//! the groups its descendants made; a process that left the session with `setsid` (as the
+//! waiter arming mechanism does) survives, as it would under sshd. Unlike sshd, the login
+//! user is not switched: every command runs as this process's user.
 //!
 //! ```no_run
 //! # async fn lab(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
