@@ -142,8 +142,9 @@ impl Server {
             .collect()
     }
 
-    /// Closes the host's listener and drops its sessions (killing their commands), as when
-    /// the host goes down; a stopped host stays stopped until [`Server::start_host`].
+    /// Closes the host's listener and drops its sessions (their commands are killed), as when
+    /// the host goes down; returns once they are closed. A stopped host stays stopped until
+    /// [`Server::start_host`].
     pub async fn stop_host(&self, name: &str) -> Result<(), EmbeddedError> {
         self.host(name)?.stop().await;
         Ok(())

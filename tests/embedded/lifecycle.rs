@@ -127,10 +127,23 @@ async fn commands_do_not_inherit_the_listening_sockets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_host_is_unreachable_until_started_again() {
     let lab = Lab::start(2).await;
-    let fleet = lab.fleet();
+    let fleet = std::sync::Arc::new(lab.fleet());
     let hostname = script("echo $LAB_HOST");
     assert!(run(&fleet, "lab-001", &hostname).await.success());
+    let pidfile = lab.dir().join("cut-off.pid");
+    let long = script(&format!("echo $$ > {}; sleep 300", pidfile.display()));
+    let f = fleet.clone();
+    let task = tokio::spawn(async move { f.run("lab-001", &long).await });
+    let pid = read_pid(&pidfile).await;
     lab.server().stop_host("lab-001").await.unwrap();
+    match task.await.unwrap() {
+        Ok(r) => assert_eq!(r.status, cutover::transport::ExitStatus::NoStatus, "{r:?}"),
+        Err(e) => assert!(matches!(e, cutover::fleet::FleetError::Broken(_)), "{e:?}"),
+    }
+    assert!(
+        wait_gone(pid, Duration::from_secs(5)).await,
+        "{pid} outlived its host"
+    );
     assert!(
         fleet.run("lab-001", &hostname).await.is_err(),
         "a stopped host answered"

@@ -11,10 +11,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, watch};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How long a stopping host waits for each disconnected session to end.
+const DISCONNECT_GRACE: Duration = Duration::from_secs(2);
 
 /// Failed authentications are answered after this delay; short, since labs live on loopback.
 const AUTH_REJECTION_TIME: Duration = Duration::from_millis(20);
@@ -108,7 +111,7 @@ impl Host {
         Ok(())
     }
 
-    /// Closes the listener and disconnects every session; waits until the listener is closed.
+    /// Closes the listener and disconnects every session; waits until they are closed.
     pub async fn stop(&self) {
         let mut running = self.running.lock().await;
         self.signal_stop();
@@ -168,18 +171,21 @@ fn config(host_key: russh::keys::PrivateKey) -> Config {
     }
 }
 
-/// Accepts connections until told to stop; dropping the listener closes the port.
+/// Accepts connections until told to stop; then closes the port and waits (bounded) until
+/// every session of this listener has ended.
 async fn accept_loop(
     listener: TcpListener,
     host: Arc<HostShared>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut sessions = JoinSet::new();
     loop {
         tokio::select! {
-            _ = stop.changed() => return,
+            _ = stop.changed() => break,
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
-                    tokio::spawn(connection(tcp, peer, host.clone(), stop.clone()));
+                    sessions.spawn(connection(tcp, peer, host.clone(), stop.clone()));
                 }
                 Err(e) => {
                     tracing::warn!(host = %host.name, error = %e, "embedded ssh: accept failed");
@@ -188,6 +194,8 @@ async fn accept_loop(
             },
         }
     }
+    drop(listener);
+    while sessions.join_next().await.is_some() {}
 }
 
 /// Runs one SSH connection until it ends or the host stops (then it is disconnected).
@@ -209,12 +217,14 @@ async fn connection(
     };
     let Ok(session) = session else { return };
     let handle = session.handle();
+    tokio::pin!(session);
     tokio::select! {
         _ = stop.changed() => {
             let _ = handle
                 .disconnect(russh::Disconnect::ByApplication, "host stopped".into(), String::new())
                 .await;
+            let _ = tokio::time::timeout(DISCONNECT_GRACE, &mut session).await;
         }
-        _ = session => {}
+        _ = &mut session => {}
     }
 }
