@@ -6,6 +6,7 @@
 //! time comes in as an argument and rendering does no I/O. `terminal` is the only part that
 //! touches the terminal. See `docs/dashboard.md`.
 
+pub mod adapt;
 pub mod format;
 pub mod msg;
 pub mod plain;
