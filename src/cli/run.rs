@@ -1,5 +1,9 @@
 //! `cutover run`: carry out a plan. Prints the digest and target, asks for confirmation,
-//! takes the run lock, journals every event, and runs the phases.
+//! takes the run lock, journals every event, and runs the phases, shown on the dashboard,
+//! as plain lines or as JSON lines (`output`), with the operator's keys wired in (`operator`).
+
+mod operator;
+pub(crate) mod output;
 
 use super::CliError;
 use super::load::{PlanArgs, load, relative_to};
@@ -8,14 +12,17 @@ use crate::executor::Control;
 use crate::fleet::{self, Fleet};
 use crate::journal::lock::{Holder, RunLock};
 use crate::journal::rundir::{RunDir, run_id};
-use crate::journal::writer::{Durability, Writer};
+use crate::journal::writer::Writer;
 use crate::plan::digest::digest;
 use crate::plan::model::{Mechanism, Plan};
 use crate::run::ctx::Ctx;
 use crate::run::event::RunEvent;
+use crate::run::gate::{GateMode, Gates};
 use crate::run::print::Printer;
 use crate::transport::SshSettings;
-use std::io::{BufRead, IsTerminal, Write};
+use output::{Armed, Mode, Sink, View};
+use std::io::{BufRead, IsTerminal};
+use std::sync::atomic::Ordering;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -52,6 +59,16 @@ pub struct Args {
     /// Where run directories (journal, snapshots) and locks live.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
+    /// One line per event instead of the dashboard (the default when stdout is not a terminal).
+    #[arg(long, conflicts_with = "json")]
+    plain: bool,
+    /// The event stream as JSON lines (the journal's records), for automation.
+    #[arg(long)]
+    json: bool,
+    /// Answer the operator gate whose word is WORD ahead of time (repeatable); without a
+    /// terminal a gate not answered this way fails the run.
+    #[arg(long, value_name = "WORD")]
+    gate: Vec<String>,
 }
 
 /// Runs `cutover run`.
@@ -91,8 +108,12 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             .display()
             .to_string(),
     };
-    let mut printer = Printer::default();
-    print!("{}", printer.line(&started));
+    let mode = Mode::choose(args.plain, args.json, args.dry_run);
+    if mode == Mode::Json {
+        eprint!("{}", Printer::default().line(&started));
+    } else {
+        print!("{}", Printer::default().line(&started));
+    }
     if !args.dry_run {
         confirm(args, &inventory)?;
     }
@@ -132,7 +153,12 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         )
         .map_err(|e| CliError::Usage(e.to_string()))?;
         let writer = Writer::create(&dir.journal()).map_err(|e| CliError::Usage(e.to_string()))?;
-        println!("  run dir   {}", dir.path.display());
+        let line = format!("  run dir   {}", dir.path.display());
+        if mode == Mode::Json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
         (Some(writer), Some(lock))
     };
     let settings = ssh_settings(&plan, &args.plan.plan);
@@ -147,7 +173,34 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
-    let outcome = rt.block_on(async move {
+    let gate_mode = match mode {
+        Mode::Dashboard => GateMode::Ask,
+        Mode::Plain if std::io::stdin().is_terminal() => GateMode::Ask,
+        _ => GateMode::Refuse,
+    };
+    let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (view, dashboard) = match mode {
+        Mode::Dashboard => {
+            let (view, thread) =
+                View::dashboard((&compiled, &plan, &inventory), cmd_tx.clone(), false);
+            (view, Some(thread))
+        }
+        Mode::Plain => (View::Plain(Printer::default()), None),
+        Mode::Json => (View::Json, None),
+    };
+    let armed = Arc::new(Armed::default());
+    let sink = Sink {
+        journal,
+        view,
+        armed: armed.clone(),
+        prompt: (mode == Mode::Plain && gate_mode == GateMode::Ask).then(|| cmd_tx.clone()),
+    };
+    let decisions = Arc::new(operator::Decisions::default());
+    let fire = compiled.times.fire;
+    let run_id = id.clone();
+    let dash_tx = dashboard.as_ref().map(|d| d.tx.clone());
+    let armed_for_ctrl_c = armed.clone();
+    let (outcome, last) = rt.block_on(async move {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let plan_dir = args
             .plan
@@ -158,64 +211,82 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         let ctx = Arc::new(Ctx {
             output_cap: plan.execution.output_cap as usize,
             dry_run: args.dry_run,
+            gates: Gates::new(gate_mode, args.gate.clone()),
             ..Ctx::new(fleet, &inventory, plan_dir, &id, tx)
         });
-        let sink = tokio::task::spawn_blocking(move || consume(rx, journal, printer));
+        let sink = tokio::task::spawn_blocking(move || sink.consume(rx));
+        let control = Control::new();
+        let hands = tokio::spawn(operator::serve(
+            cmd_rx,
+            ctx.clone(),
+            control.clone(),
+            operator.clone(),
+            decisions.clone(),
+        ));
+        let ctrl_c = tokio::spawn(operator::ctrl_c(cmd_tx, dash_tx, armed_for_ctrl_c, id.clone()));
         ctx.emit(started);
-        let outcome = crate::run::run(
+        let run = crate::run::run(
             ctx.clone(),
             &compiled,
             &plan,
-            Control::new(),
+            control,
             args.stop_after_verify,
-        )
-        .await;
-        let (name, reason) = match &outcome {
-            crate::run::Outcome::Complete if args.dry_run => ("dry-run complete", None),
-            crate::run::Outcome::Complete if args.stop_after_verify => {
-                ("staged and verified", None)
-            }
-            crate::run::Outcome::Complete => ("complete", None),
-            crate::run::Outcome::Failed(why) => ("failed", Some(why.clone())),
+        );
+        let outcome = tokio::select! {
+            outcome = run => Some(outcome),
+            () = decisions.left.notified() => None,
         };
-        ctx.emit(RunEvent::Finished {
-            outcome: name.into(),
-            reason,
-        });
+        hands.abort();
+        ctrl_c.abort();
+        if let Some(outcome) = &outcome {
+            let (name, reason) = match outcome {
+                crate::run::Outcome::Complete if args.dry_run => ("dry-run complete", None),
+                crate::run::Outcome::Complete if args.stop_after_verify => {
+                    ("staged and verified", None)
+                }
+                crate::run::Outcome::Complete => ("complete", None),
+                crate::run::Outcome::Failed(why) if decisions.aborted.load(Ordering::SeqCst) => {
+                    ("aborted", Some(why.clone()))
+                }
+                crate::run::Outcome::Failed(why) => ("failed", Some(why.clone())),
+            };
+            ctx.emit(RunEvent::Finished {
+                outcome: name.into(),
+                reason,
+            });
+        }
         ctx.fleet.close().await;
         drop(ctx);
-        let _ = sink.await;
-        outcome
+        let last = sink.await.ok().flatten();
+        (outcome, last)
     });
-    Ok(match outcome {
-        crate::run::Outcome::Complete => ExitCode::SUCCESS,
-        crate::run::Outcome::Failed(_) => ExitCode::from(1),
-    })
-}
-
-/// The one consumer of the event stream: journal first, then the printed line.
-fn consume(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>,
-    mut journal: Option<Writer>,
-    mut printer: Printer,
-) {
-    while let Some(e) = rx.blocking_recv() {
-        if let Some(w) = journal.as_mut() {
-            let durability = match e {
-                RunEvent::Exec(_) | RunEvent::Check { .. } | RunEvent::Diff { .. } => {
-                    Durability::Written
-                }
-                _ => Durability::Synced,
-            };
-            if let Err(err) = w.append(crate::clock::now(), &e, durability) {
-                eprintln!("cutover: journal write failed: {err}");
-            }
+    if let Some(d) = dashboard {
+        drop(d.tx);
+        match d.thread.join() {
+            Ok(Err(e)) => eprintln!("cutover: {e}"),
+            Err(_) => eprintln!("cutover: the dashboard crashed; the terminal was restored"),
+            Ok(Ok(_)) => {}
         }
-        if !matches!(e, RunEvent::Started { .. }) {
-            let text = printer.line(&e);
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(text.as_bytes());
-            let _ = out.flush();
+        if let Some(line) = last {
+            print!("{line}");
+        }
+    }
+    let hosts = armed.list();
+    match outcome {
+        Some(crate::run::Outcome::Complete) => Ok(ExitCode::SUCCESS),
+        Some(crate::run::Outcome::Failed(_)) => {
+            if !hosts.is_empty() && crate::clock::now() < fire {
+                eprintln!("{}", operator::may_fire(&hosts, &run_id));
+            }
+            Ok(ExitCode::from(1))
+        }
+        None => {
+            eprintln!(
+                "cutover: you quit leaving the run armed; it fires at {} UTC regardless.\n{}\n  follow it: cutover watch {run_id}",
+                fire.format("%Y-%m-%d %H:%M:%S"),
+                operator::may_fire(&hosts, &run_id)
+            );
+            Ok(ExitCode::from(1))
         }
     }
 }

@@ -137,6 +137,8 @@ pub struct Dashboard {
     pub selected: Option<String>,
     /// Colours or monochrome symbols.
     pub theme: Theme,
+    /// Watching a journal (`cutover watch`): keys that would change the run are off.
+    pub read_only: bool,
 }
 
 impl Dashboard {
@@ -166,6 +168,7 @@ impl Dashboard {
             filtering: false,
             selected: None,
             theme: Theme::color(),
+            read_only: false,
         }
     }
 

@@ -85,7 +85,7 @@ fn apply_host_or_watch(d: &mut Dashboard, msg: Msg, now: DateTime<Utc>) {
             d.gate = Some(Gate { step, word });
             // The run is blocked on the operator: take the keyboard so the word typed is not
             // read as commands (a gate word starting with `a` would open the abort dialog).
-            if d.modal.is_none() {
+            if d.modal.is_none() && !d.read_only {
                 d.filtering = false;
                 d.modal = Some(Modal::Gate {
                     input: String::new(),
