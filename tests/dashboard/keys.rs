@@ -1,0 +1,67 @@
+//! The dashboard in tmux: what the operator sees and what the kill switches do.
+
+use crate::tmux::Tmux;
+use crate::{cutover, setup, wait_for};
+use std::time::{Duration, Instant};
+
+#[test]
+fn abort_confirmed_during_the_countdown_disarms_every_host() {
+    let s = setup(3, None);
+    let mut argv = vec![cutover().display().to_string()];
+    argv.extend(s.run_args(40));
+    let fire = Instant::now() + Duration::from_secs(40);
+    let t = Tmux::start(120, 40, &[], &argv);
+    wait_for(
+        35,
+        || s.events("armed").len() == 3,
+        || format!("not armed on 3 hosts:\n{}", t.screen()),
+    );
+    wait_for(5, || t.screen().contains("armed 3"), || t.screen());
+    let screen = t.screen();
+    assert!(screen.contains("STAGING") && screen.contains("T-00:"), "{screen}");
+    assert!(screen.contains("a  ABORT"), "the kill switch is labelled:\n{screen}");
+    t.keys(&["a"]);
+    wait_for(5, || t.screen().contains("DISARM"), || t.screen());
+    t.keys(&["y"]);
+    wait_for(
+        30,
+        || !s.events("finished").is_empty(),
+        || format!("the run did not end:\n{}", t.screen()),
+    );
+    let finished = &s.events("finished")[0];
+    assert_eq!(finished["outcome"], "aborted", "{finished}");
+    assert!(!s.events("operator").is_empty(), "the abort is journaled");
+    wait_for(5, || t.screen().contains("RUN ABORTED"), || t.screen());
+    t.keys(&["q"]);
+    wait_for(10, || t.screen().contains("CUTOVER-EXIT=1"), || t.screen());
+    s.assert_disarmed_and_silent(fire);
+}
+
+#[test]
+fn quit_while_armed_asks_and_disarm_then_quit_disarms_at_80x24_without_colour() {
+    let s = setup(2, None);
+    let mut argv = vec![cutover().display().to_string()];
+    argv.extend(s.run_args(40));
+    let fire = Instant::now() + Duration::from_secs(40);
+    let t = Tmux::start(80, 24, &[("NO_COLOR", "1")], &argv);
+    wait_for(
+        35,
+        || s.events("armed").len() == 2,
+        || format!("not armed:\n{}", t.screen()),
+    );
+    wait_for(5, || t.screen().contains("armed 2"), || t.screen());
+    let screen = t.screen();
+    assert!(screen.lines().count() <= 24, "{screen}");
+    assert!(screen.contains(" A A") || screen.contains("AA"), "mono cells use letters:\n{screen}");
+    t.keys(&["C-c"]);
+    wait_for(5, || t.screen().contains("armed"), || t.screen());
+    let dialog = t.screen();
+    assert!(dialog.contains("disarm"), "Ctrl-C asks like q:\n{dialog}");
+    t.keys(&["d"]);
+    wait_for(
+        30,
+        || t.screen().contains("CUTOVER-EXIT=1"),
+        || format!("did not exit after disarm:\n{}", t.screen()),
+    );
+    s.assert_disarmed_and_silent(fire);
+}
