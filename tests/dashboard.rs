@@ -112,7 +112,10 @@ impl Setup {
             .into_iter()
             .filter(|p| self.waiter_of(*p))
             .collect();
-        assert!(waiters.is_empty(), "waiters survived the abort: {waiters:?}");
+        assert!(
+            waiters.is_empty(),
+            "waiters survived the abort: {waiters:?}"
+        );
         let left = fire.saturating_duration_since(Instant::now());
         std::thread::sleep(left + Duration::from_secs(3));
         for h in &self.fleet.hosts {

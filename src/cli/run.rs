@@ -22,10 +22,10 @@ use crate::run::print::Printer;
 use crate::transport::SshSettings;
 use output::{Armed, Mode, Sink, View};
 use std::io::{BufRead, IsTerminal};
-use std::sync::atomic::Ordering;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// Arguments of `cutover run`.
 #[derive(Debug, clap::Args)]
@@ -223,7 +223,12 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             operator.clone(),
             decisions.clone(),
         ));
-        let ctrl_c = tokio::spawn(operator::ctrl_c(cmd_tx, dash_tx, armed_for_ctrl_c, id.clone()));
+        let ctrl_c = tokio::spawn(operator::ctrl_c(
+            cmd_tx,
+            dash_tx,
+            armed_for_ctrl_c,
+            id.clone(),
+        ));
         ctx.emit(started);
         let run = crate::run::run(
             ctx.clone(),

@@ -64,7 +64,9 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     match dashboard.thread.join() {
         Ok(Ok(_)) => Ok(ExitCode::SUCCESS),
         Ok(Err(e)) => Err(usage(e.to_string())),
-        Err(_) => Err(usage("the dashboard crashed; the terminal was restored".into())),
+        Err(_) => Err(usage(
+            "the dashboard crashed; the terminal was restored".into(),
+        )),
     }
 }
 

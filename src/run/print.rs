@@ -139,7 +139,10 @@ impl Printer {
                 let _ = writeln!(out, "-- operator: {action}");
             }
             RunEvent::Gate { step, word } => {
-                let _ = writeln!(out, "== GATE {step}: waiting for the operator to type `{word}`");
+                let _ = writeln!(
+                    out,
+                    "== GATE {step}: waiting for the operator to type `{word}`"
+                );
             }
             RunEvent::PhaseDone { phase, ok, summary } => {
                 if phase == "preflight" || phase == "verify" {

@@ -54,6 +54,8 @@ pub struct Adapter {
     before: HashMap<String, HostState>,
     /// Hosts that failed in the current dashboard phase (a later check's pass keeps them failed).
     failed_here: HashSet<String>,
+    /// Dashboard phases already shown as passed (the run may say so twice).
+    passed: HashSet<String>,
     /// Progress of the current step: hosts done, hosts failed.
     done: usize,
     failed: usize,
@@ -103,16 +105,18 @@ impl Adapter {
             _ => true,
         });
         let probes = model.watch.iter().flat_map(|w| &w.probes);
+        let digest = plan.digest.trim_start_matches("sha256:");
         let mut d = Dashboard::new(
             &model.meta.name,
             &inventory.name,
             inventory.production,
-            &plan.digest,
+            digest,
         )
         .with_fire_at(plan.times.fire, local)
         .with_phases(phases)
         .with_probes(probes.map(|p| p.name.clone()))
         .with_theme(theme);
+        d.quorum_watched = model.watch.as_ref().is_some_and(|w| w.quorum.is_some());
         for h in &inventory.hosts {
             d.add_host(&h.name, h.groups.iter().cloned().collect());
         }
@@ -175,7 +179,7 @@ impl Adapter {
             self.phase = phase.to_string();
         }
         self.recheck = recheck;
-        vec![log(Level::Info, format!("{run_phase}: {path} {name}"))]
+        vec![log(Level::Info, format!("{run_phase}: {name} [{path}]"))]
     }
 
     fn exec(&mut self, ev: &Event) -> Vec<Msg> {
@@ -213,7 +217,9 @@ impl Adapter {
                 failed, allowed, ..
             } => vec![log(
                 Level::Error,
-                format!("{phase}: failure budget exceeded: {failed} failed, {allowed} allowed; later batches skipped"),
+                format!(
+                    "{phase}: failure budget exceeded: {failed} failed, {allowed} allowed; later batches skipped"
+                ),
             )],
             Event::Aborted { reason, .. } => {
                 vec![log(Level::Warn, format!("{phase}: aborted: {reason}"))]
@@ -254,7 +260,10 @@ impl Adapter {
         };
         self.done += 1;
         self.failed += usize::from(outcome.counts_as_failure());
-        let mut msgs: Vec<Msg> = state.map(|s| self.host(host, s, None)).into_iter().collect();
+        let mut msgs: Vec<Msg> = state
+            .map(|s| self.host(host, s, None))
+            .into_iter()
+            .collect();
         msgs.push(Msg::PhaseProgress {
             phase: self.phase.clone(),
             done: self.done,
@@ -285,6 +294,9 @@ impl Adapter {
     fn phase_done(&mut self, run_phase: &str, ok: bool, summary: &str) -> Vec<Msg> {
         let (phase, recheck) = dashboard_phase(run_phase);
         if ok && recheck {
+            return vec![log(Level::Info, format!("{run_phase}: {summary}"))];
+        }
+        if ok && !self.passed.insert(phase.to_string()) {
             return vec![log(Level::Info, format!("{run_phase}: {summary}"))];
         }
         vec![Msg::PhaseFinished {

@@ -139,6 +139,8 @@ pub struct Dashboard {
     pub theme: Theme,
     /// Watching a journal (`cutover watch`): keys that would change the run are off.
     pub read_only: bool,
+    /// The plan watches a quorum (without one the Quorum panel stays hidden).
+    pub quorum_watched: bool,
 }
 
 impl Dashboard {
@@ -169,6 +171,7 @@ impl Dashboard {
             selected: None,
             theme: Theme::color(),
             read_only: false,
+            quorum_watched: true,
         }
     }
 

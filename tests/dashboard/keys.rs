@@ -18,10 +18,18 @@ fn abort_confirmed_during_the_countdown_disarms_every_host() {
     );
     wait_for(5, || t.screen().contains("armed 3"), || t.screen());
     let screen = t.screen();
-    assert!(screen.contains("STAGING") && screen.contains("T-00:"), "{screen}");
-    assert!(screen.contains("a  ABORT"), "the kill switch is labelled:\n{screen}");
+    show("countdown", &screen);
+    assert!(
+        screen.contains("STAGING") && screen.contains("T-00:"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("a  ABORT"),
+        "the kill switch is labelled:\n{screen}"
+    );
     t.keys(&["a"]);
     wait_for(5, || t.screen().contains("DISARM"), || t.screen());
+    show("abort dialog", &t.screen());
     t.keys(&["y"]);
     wait_for(
         30,
@@ -32,8 +40,11 @@ fn abort_confirmed_during_the_countdown_disarms_every_host() {
     assert_eq!(finished["outcome"], "aborted", "{finished}");
     assert!(!s.events("operator").is_empty(), "the abort is journaled");
     wait_for(5, || t.screen().contains("RUN ABORTED"), || t.screen());
+    show("aborted", &t.screen());
     t.keys(&["q"]);
     wait_for(10, || t.screen().contains("CUTOVER-EXIT=1"), || t.screen());
+    show("after quit", &t.screen());
+    show("after disarm and quit", &t.screen());
     s.assert_disarmed_and_silent(fire);
 }
 
@@ -51,11 +62,16 @@ fn quit_while_armed_asks_and_disarm_then_quit_disarms_at_80x24_without_colour() 
     );
     wait_for(5, || t.screen().contains("armed 2"), || t.screen());
     let screen = t.screen();
+    show("80x24 NO_COLOR", &screen);
     assert!(screen.lines().count() <= 24, "{screen}");
-    assert!(screen.contains(" A A") || screen.contains("AA"), "mono cells use letters:\n{screen}");
+    assert!(
+        screen.contains(" A A") || screen.contains("AA"),
+        "mono cells use letters:\n{screen}"
+    );
     t.keys(&["C-c"]);
     wait_for(5, || t.screen().contains("armed"), || t.screen());
     let dialog = t.screen();
+    show("quit while armed", &dialog);
     assert!(dialog.contains("disarm"), "Ctrl-C asks like q:\n{dialog}");
     t.keys(&["d"]);
     wait_for(
@@ -63,5 +79,13 @@ fn quit_while_armed_asks_and_disarm_then_quit_disarms_at_80x24_without_colour() 
         || t.screen().contains("CUTOVER-EXIT=1"),
         || format!("did not exit after disarm:\n{}", t.screen()),
     );
+    show("after disarm and quit", &t.screen());
     s.assert_disarmed_and_silent(fire);
+}
+
+/// With `CUTOVER_SHOW` set, prints a screen (to look at what the operator saw).
+fn show(what: &str, screen: &str) {
+    if std::env::var_os("CUTOVER_SHOW").is_some() {
+        println!("===== {what}\n{screen}");
+    }
 }

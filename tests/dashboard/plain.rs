@@ -6,7 +6,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn sigint(pid: u32) {
-    let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
 }
 
 #[test]
@@ -42,12 +44,18 @@ fn ctrl_c_twice_during_the_countdown_disarms_every_host() {
     assert!(seen.iter().any(|l| l.starts_with("arm: ok")), "{seen:?}");
     sigint(child.id());
     std::thread::sleep(Duration::from_millis(500));
-    assert!(child.try_wait().unwrap().is_none(), "one Ctrl-C must not stop the run");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "one Ctrl-C must not stop the run"
+    );
     sigint(child.id());
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("press Ctrl-C again within 5 s to ABORT"), "{stderr}");
+    assert!(
+        stderr.contains("press Ctrl-C again within 5 s to ABORT"),
+        "{stderr}"
+    );
     assert!(stderr.contains("3 armed host(s) are disarmed"), "{stderr}");
     let finished = &s.events("finished")[0];
     assert_eq!(finished["outcome"], "aborted", "{finished}");
@@ -66,11 +74,17 @@ fn a_gate_without_a_terminal_fails_the_run_unless_answered_ahead_of_time() {
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        (out.status.code(), text + &String::from_utf8_lossy(&out.stderr))
+        (
+            out.status.code(),
+            text + &String::from_utf8_lossy(&out.stderr),
+        )
     };
     let (code, stdout) = run(&[]);
     assert_eq!(code, Some(1), "{stdout}");
-    assert!(stdout.contains("pass --gate go to answer it ahead of time"), "{stdout}");
+    assert!(
+        stdout.contains("pass --gate go to answer it ahead of time"),
+        "{stdout}"
+    );
     for h in &s.fleet.hosts {
         let conf = std::fs::read_to_string(h.dir.join("etc/app.conf")).unwrap();
         assert_eq!(conf, "mode = old\n", "the gated step must not run");
@@ -79,7 +93,10 @@ fn a_gate_without_a_terminal_fails_the_run_unless_answered_ahead_of_time() {
     std::thread::sleep(Duration::from_millis(1100));
     let (code, stdout) = run(&["--gate", "go"]);
     assert_eq!(code, Some(0), "{stdout}");
-    assert!(stdout.contains("passed ahead of time (--gate go)"), "{stdout}");
+    assert!(
+        stdout.contains("passed ahead of time (--gate go)"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -109,5 +126,8 @@ fn json_lines_are_journal_records_and_watch_follows_a_finished_run() {
         .unwrap();
     let text = String::from_utf8_lossy(&watch.stdout);
     assert_eq!(watch.status.code(), Some(0), "{text}");
-    assert!(text.contains("verify: ok") && text.contains("run staged and verified"), "{text}");
+    assert!(
+        text.contains("verify: ok") && text.contains("run staged and verified"),
+        "{text}"
+    );
 }

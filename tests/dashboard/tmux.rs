@@ -38,10 +38,25 @@ impl Tmux {
         let mut t = Tmux { socket, pid: None };
         let (w, h) = (width.to_string(), height.to_string());
         t.tmux(&[
-            "-f", "/dev/null", "new-session", "-d", "-x", &w, "-y", &h, "-s", "main", "sh", "-c",
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-x",
+            &w,
+            "-y",
+            &h,
+            "-s",
+            "main",
+            "sh",
+            "-c",
             &script,
         ]);
-        t.pid = t.tmux(&["display-message", "-p", "#{pid}"]).trim().parse().ok();
+        t.pid = t
+            .tmux(&["display-message", "-p", "#{pid}"])
+            .trim()
+            .parse()
+            .ok();
         t
     }
 

@@ -176,7 +176,8 @@ impl Sink {
                 self.view.show(&Record { seq, ts, event });
             }
         }
-        last
+        // Once the view fell back to plain lines, the last one was printed already.
+        last.filter(|_| matches!(self.view, View::Dashboard { .. }))
     }
 
     fn append(&mut self, ts: chrono::DateTime<chrono::Utc>, e: &RunEvent) -> Option<u64> {

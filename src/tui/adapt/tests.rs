@@ -34,7 +34,11 @@ fn compiled() -> (RunPlan, Plan, Inventory) {
 fn setup() -> (Adapter, Dashboard) {
     let (run, plan, inv) = compiled();
     let a = Adapter::new(&run, &plan);
-    let d = a.dashboard((&run, &plan, &inv), FixedOffset::east_opt(0).unwrap(), Theme::mono());
+    let d = a.dashboard(
+        (&run, &plan, &inv),
+        FixedOffset::east_opt(0).unwrap(),
+        Theme::mono(),
+    );
     (a, d)
 }
 
@@ -139,7 +143,11 @@ fn hosts_run_then_take_the_state_of_the_phase_they_passed() {
     feed(
         &mut a,
         &mut d,
-        &[step("stage", "stage[0]"), started("stage[0]"), host_started("a")],
+        &[
+            step("stage", "stage[0]"),
+            started("stage[0]"),
+            host_started("a"),
+        ],
     );
     assert_eq!(state(&d, "a"), HostState::Running);
     feed(&mut a, &mut d, &[finished_host("a", ok())]);
@@ -304,7 +312,10 @@ fn the_spread_ends_the_fire_and_starts_the_watch_whose_completion_makes_hosts_he
         ],
     );
     let fire_phase = d.phases.iter().find(|p| p.name == "fire").unwrap();
-    assert!(matches!(fire_phase.status, crate::tui::state::PhaseStatus::Failed(_)));
+    assert!(matches!(
+        fire_phase.status,
+        crate::tui::state::PhaseStatus::Failed(_)
+    ));
     assert!(d.spread.is_some());
     assert_eq!(d.phases[d.current.unwrap()].name, "watch");
     feed(
@@ -349,7 +360,11 @@ fn gates_operator_actions_and_the_end() {
             reason: "aborted by the operator".into()
         })
     );
-    assert!(d.log.tail(usize::MAX).any(|l| l.text.contains("operator: pause")));
+    assert!(
+        d.log
+            .tail(usize::MAX)
+            .any(|l| l.text.contains("operator: pause"))
+    );
 }
 
 #[test]
@@ -415,7 +430,11 @@ fn executor_pause_budget_abort_and_failed_phase() {
         d.phases[1].status,
         crate::tui::state::PhaseStatus::Failed(_)
     ));
-    assert!(d.log.tail(usize::MAX).any(|l| l.text.contains("budget exceeded")));
+    assert!(
+        d.log
+            .tail(usize::MAX)
+            .any(|l| l.text.contains("budget exceeded"))
+    );
 }
 
 #[test]
@@ -450,7 +469,11 @@ fn checks_diffs_and_phase_ends() {
     );
     let checks = &d.host("a").unwrap().checks;
     assert_eq!(checks[0].0, "sudo without password", "named as in the plan");
-    assert!(d.log.tail(usize::MAX).any(|l| l.text.contains("2 line(s) change")));
+    assert!(
+        d.log
+            .tail(usize::MAX)
+            .any(|l| l.text.contains("2 line(s) change"))
+    );
     assert!(matches!(
         d.phases[2].status,
         crate::tui::state::PhaseStatus::Failed(_)

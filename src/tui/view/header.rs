@@ -42,8 +42,18 @@ pub(super) fn header(d: &Dashboard, now: DateTime<Utc>, f: &mut Frame, area: Rec
         ),
     ]);
     f.render_widget(Paragraph::new(vec![first, second]), area);
-    let countdown = format!(" {} ", format::countdown(d.fire_at, now));
-    let tone = if now < d.fire_at {
+    let stopped = matches!(
+        d.outcome,
+        Some(Outcome::Aborted { .. } | Outcome::Failed { .. })
+    );
+    let countdown = match format::countdown(d.fire_at, now) {
+        // A stopped run does not fire (hosts that could not be disarmed show as failed).
+        t if stopped && now < d.fire_at => format!(" stopped, was {t} "),
+        t => format!(" {t} "),
+    };
+    let tone = if stopped {
+        Tone::Dim
+    } else if now < d.fire_at {
         Tone::Warn
     } else {
         Tone::Busy
@@ -102,7 +112,10 @@ pub(super) fn banner(d: &Dashboard, _now: DateTime<Utc>) -> Vec<Line<'static>> {
     if let Some(g) = &d.gate {
         alert(
             if d.read_only {
-                format!("GATE {}: the run waits for its operator to type `{}`", g.step, g.word)
+                format!(
+                    "GATE {}: the run waits for its operator to type `{}`",
+                    g.step, g.word
+                )
             } else {
                 format!("GATE {}: press g and type `{}` to continue", g.step, g.word)
             },
