@@ -13,6 +13,8 @@ mod tmux;
 mod keys;
 #[path = "dashboard/plain.rs"]
 mod plain;
+#[path = "dashboard/watch.rs"]
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
