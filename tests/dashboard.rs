@@ -118,7 +118,7 @@ impl Setup {
             waiters.is_empty(),
             "waiters survived the abort: {waiters:?}"
         );
-        let left = fire.saturating_duration_since(Instant::now());
+        let left = fire.saturating_duration_since(cutover::clock::instant());
         std::thread::sleep(left + Duration::from_secs(3));
         for h in &self.fleet.hosts {
             assert!(!h.dir.join("fired").exists(), "{} fired", h.name);
@@ -137,8 +137,8 @@ impl Setup {
 
 /// Polls `what` every 100 ms until it holds or `secs` pass; panics with `why()` otherwise.
 pub fn wait_for(secs: u64, mut what: impl FnMut() -> bool, why: impl Fn() -> String) {
-    let end = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < end {
+    let end = cutover::clock::instant() + Duration::from_secs(secs);
+    while cutover::clock::instant() < end {
         if what() {
             return;
         }

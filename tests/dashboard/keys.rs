@@ -2,14 +2,14 @@
 
 use crate::tmux::Tmux;
 use crate::{cutover, setup, wait_for};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn abort_confirmed_during_the_countdown_disarms_every_host() {
     let s = setup(3, None);
     let mut argv = vec![cutover().display().to_string()];
     argv.extend(s.run_args(40));
-    let fire = Instant::now() + Duration::from_secs(40);
+    let fire = cutover::clock::instant() + Duration::from_secs(40);
     let t = Tmux::start(120, 40, &[], &argv);
     wait_for(
         35,
@@ -53,7 +53,7 @@ fn quit_while_armed_asks_and_disarm_then_quit_disarms_at_80x24_without_colour() 
     let s = setup(2, None);
     let mut argv = vec![cutover().display().to_string()];
     argv.extend(s.run_args(40));
-    let fire = Instant::now() + Duration::from_secs(40);
+    let fire = cutover::clock::instant() + Duration::from_secs(40);
     let t = Tmux::start(80, 24, &[("NO_COLOR", "1")], &argv);
     wait_for(
         35,

@@ -3,7 +3,7 @@
 use crate::{cutover, setup};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn sigint(pid: u32) {
     let _ = Command::new("kill")
@@ -14,7 +14,7 @@ fn sigint(pid: u32) {
 #[test]
 fn ctrl_c_twice_during_the_countdown_disarms_every_host() {
     let s = setup(3, None);
-    let fire = Instant::now() + Duration::from_secs(40);
+    let fire = cutover::clock::instant() + Duration::from_secs(40);
     let mut child = Command::new(cutover())
         .args(s.run_args(40))
         .stdin(Stdio::null())

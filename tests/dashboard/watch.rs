@@ -3,12 +3,12 @@
 use crate::tmux::Tmux;
 use crate::{cutover, setup, wait_for};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn watch_follows_a_live_run_read_only_to_its_end() {
     let s = setup(2, None);
-    let fire = Instant::now() + Duration::from_secs(40);
+    let fire = cutover::clock::instant() + Duration::from_secs(40);
     let mut run = Command::new(cutover())
         .args(s.run_args(40))
         .stdin(Stdio::null())
