@@ -9,6 +9,8 @@ mod support;
 #[path = "dashboard/tmux.rs"]
 mod tmux;
 
+#[path = "dashboard/gates.rs"]
+mod gates;
 #[path = "dashboard/keys.rs"]
 mod keys;
 #[path = "dashboard/plain.rs"]

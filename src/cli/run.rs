@@ -200,6 +200,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let run_id = id.clone();
     let dash_tx = dashboard.as_ref().map(|d| d.tx.clone());
     let armed_for_ctrl_c = armed.clone();
+    let armed_for_leave = armed.clone();
     let (outcome, last) = rt.block_on(async move {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let plan_dir = args
@@ -237,9 +238,17 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             control,
             args.stop_after_verify,
         );
+        // Leaving armed stops the run where it is, but not mid-arming: a host whose arming
+        // command is in flight would be armed without the journal knowing.
+        let leave = async {
+            decisions.left.notified().await;
+            while armed_for_leave.arming() {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        };
         let outcome = tokio::select! {
             outcome = run => Some(outcome),
-            () = decisions.left.notified() => None,
+            () = leave => None,
         };
         hands.abort();
         ctrl_c.abort();

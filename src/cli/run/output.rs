@@ -46,13 +46,20 @@ impl Mode {
     }
 }
 
-/// Hosts the events show armed and not yet disarmed or fired: what may still fire.
+/// Hosts the events show armed and not yet disarmed or fired (what may still fire), and
+/// whether arming is in flight (a host mid-arming is not in the journal yet).
 #[derive(Debug, Default)]
-pub struct Armed(Mutex<BTreeSet<String>>);
+pub struct Armed(Mutex<BTreeSet<String>>, std::sync::atomic::AtomicBool);
 
 impl Armed {
     /// Follows one event.
     pub fn track(&self, e: &RunEvent) {
+        use std::sync::atomic::Ordering::SeqCst;
+        match e {
+            RunEvent::Step { phase, .. } if phase == "arm" => self.1.store(true, SeqCst),
+            RunEvent::PhaseDone { phase, .. } if phase == "arm" => self.1.store(false, SeqCst),
+            _ => {}
+        }
         let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
         match e {
             RunEvent::Armed { host, .. } => {
@@ -63,6 +70,11 @@ impl Armed {
             }
             _ => {}
         }
+    }
+
+    /// Arming commands are running on hosts now.
+    pub fn arming(&self) -> bool {
+        self.1.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The hosts, sorted.
