@@ -89,3 +89,44 @@ fn show(what: &str, screen: &str) {
         println!("===== {what}\n{screen}");
     }
 }
+
+#[test]
+fn leaving_hosts_armed_names_them_and_they_fire_regardless() {
+    let s = setup(2, None);
+    let mut argv = vec![cutover().display().to_string()];
+    argv.extend(s.run_args(30));
+    let fire = cutover::clock::instant() + Duration::from_secs(30);
+    let t = Tmux::start(120, 40, &[], &argv);
+    wait_for(
+        28,
+        || s.events("armed").len() == 2,
+        || format!("not armed:\n{}", t.screen()),
+    );
+    wait_for(5, || t.screen().contains("armed 2"), || t.screen());
+    t.keys(&["q"]);
+    wait_for(5, || t.screen().contains("HOSTS ARE ARMED"), || t.screen());
+    t.keys(&["l"]);
+    wait_for(10, || t.screen().contains("CUTOVER-EXIT=1"), || t.screen());
+    let screen = t.screen();
+    show("left armed", &screen);
+    assert!(
+        screen.contains("2 host(s) may STILL FIRE") && screen.contains("cutover disarm"),
+        "{screen}"
+    );
+    assert!(
+        s.events("finished").is_empty(),
+        "a left run is not finished"
+    );
+    let ops = s.events("operator");
+    assert!(
+        ops.iter()
+            .any(|o| o["action"].as_str().unwrap().contains("LEAVING")),
+        "{ops:?}"
+    );
+    std::thread::sleep(
+        fire.saturating_duration_since(cutover::clock::instant()) + Duration::from_secs(3),
+    );
+    for h in &s.fleet.hosts {
+        assert!(h.dir.join("fired").exists(), "{} did not fire", h.name);
+    }
+}
