@@ -17,10 +17,10 @@ use crate::plan::digest::digest;
 use crate::plan::model::{Mechanism, Plan};
 use crate::run::ctx::Ctx;
 use crate::run::event::RunEvent;
-use crate::run::gate::{GateMode, Gates};
+use crate::run::gate::Gates;
 use crate::run::print::Printer;
 use crate::transport::SshSettings;
-use output::{Armed, Mode, Sink, View};
+use output::{Mode, Sink};
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -173,28 +173,16 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
-    let gate_mode = match mode {
-        Mode::Dashboard => GateMode::Ask,
-        Mode::Plain if std::io::stdin().is_terminal() => GateMode::Ask,
-        _ => GateMode::Refuse,
-    };
+    let gate_mode = output::gate_mode(mode);
     let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
-    let (view, dashboard) = match mode {
-        Mode::Dashboard => {
-            let (view, thread) =
-                View::dashboard((&compiled, &plan, &inventory), cmd_tx.clone(), false);
-            (view, Some(thread))
-        }
-        Mode::Plain => (View::Plain(Printer::default()), None),
-        Mode::Json => (View::Json, None),
-    };
-    let armed = Arc::new(Armed::default());
-    let sink = Sink {
+    let (sink, dashboard) = Sink::start(
+        mode,
+        gate_mode,
         journal,
-        view,
-        armed: armed.clone(),
-        prompt: (mode == Mode::Plain && gate_mode == GateMode::Ask).then(|| cmd_tx.clone()),
-    };
+        (&compiled, &plan, &inventory),
+        &cmd_tx,
+    );
+    let armed = sink.armed.clone();
     let decisions = Arc::new(operator::Decisions::default());
     let fire = compiled.times.fire;
     let run_id = id.clone();
@@ -253,21 +241,8 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         hands.abort();
         ctrl_c.abort();
         if let Some(outcome) = &outcome {
-            let (name, reason) = match outcome {
-                crate::run::Outcome::Complete if args.dry_run => ("dry-run complete", None),
-                crate::run::Outcome::Complete if args.stop_after_verify => {
-                    ("staged and verified", None)
-                }
-                crate::run::Outcome::Complete => ("complete", None),
-                crate::run::Outcome::Failed(why) if decisions.aborted.load(Ordering::SeqCst) => {
-                    ("aborted", Some(why.clone()))
-                }
-                crate::run::Outcome::Failed(why) => ("failed", Some(why.clone())),
-            };
-            ctx.emit(RunEvent::Finished {
-                outcome: name.into(),
-                reason,
-            });
+            let aborted = decisions.aborted.load(Ordering::SeqCst);
+            ctx.emit(finished(args, outcome, aborted));
         }
         ctx.fleet.close().await;
         drop(ctx);
@@ -285,23 +260,27 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             print!("{line}");
         }
     }
-    let hosts = armed.list();
-    match outcome {
-        Some(crate::run::Outcome::Complete) => Ok(ExitCode::SUCCESS),
-        Some(crate::run::Outcome::Failed(_)) => {
-            if !hosts.is_empty() && crate::clock::now() < fire {
-                eprintln!("{}", operator::may_fire(&hosts, &run_id));
-            }
-            Ok(ExitCode::from(1))
-        }
-        None => {
-            eprintln!(
-                "cutover: you quit leaving the run armed; it fires at {} UTC regardless.\n{}\n  follow it: cutover watch {run_id}",
-                fire.format("%Y-%m-%d %H:%M:%S"),
-                operator::may_fire(&hosts, &run_id)
-            );
-            Ok(ExitCode::from(1))
-        }
+    Ok(operator::exit(
+        outcome.as_ref(),
+        &armed.list(),
+        fire,
+        &run_id,
+    ))
+}
+
+/// The run's last event: how it ended, named for the journal and the report.
+fn finished(args: &Args, outcome: &crate::run::Outcome, aborted: bool) -> RunEvent {
+    use crate::run::Outcome;
+    let (name, reason) = match outcome {
+        Outcome::Complete if args.dry_run => ("dry-run complete", None),
+        Outcome::Complete if args.stop_after_verify => ("staged and verified", None),
+        Outcome::Complete => ("complete", None),
+        Outcome::Failed(why) if aborted => ("aborted", Some(why.clone())),
+        Outcome::Failed(why) => ("failed", Some(why.clone())),
+    };
+    RunEvent::Finished {
+        outcome: name.into(),
+        reason,
     }
 }
 

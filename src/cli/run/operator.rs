@@ -130,3 +130,27 @@ pub fn may_fire(hosts: &[String], run_id: &str) -> String {
         crate::executor::nodeset::compact(hosts)
     )
 }
+
+/// The exit code of a run, telling the operator about hosts that may still fire: 0 complete;
+/// 1 failed or aborted; 1 left armed (`outcome` none).
+pub fn exit(
+    outcome: Option<&crate::run::Outcome>,
+    armed: &[String],
+    fire: chrono::DateTime<chrono::Utc>,
+    run_id: &str,
+) -> std::process::ExitCode {
+    match outcome {
+        Some(crate::run::Outcome::Complete) => return std::process::ExitCode::SUCCESS,
+        Some(crate::run::Outcome::Failed(_)) => {
+            if !armed.is_empty() && crate::clock::now() < fire {
+                eprintln!("{}", may_fire(armed, run_id));
+            }
+        }
+        None => eprintln!(
+            "cutover: you quit leaving the run armed; it fires at {} UTC regardless.\n{}\n  follow it: cutover watch {run_id}",
+            fire.format("%Y-%m-%d %H:%M:%S"),
+            may_fire(armed, run_id)
+        ),
+    }
+    std::process::ExitCode::from(1)
+}

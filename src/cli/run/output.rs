@@ -8,6 +8,7 @@ use crate::journal::Record;
 use crate::journal::writer::{Durability, Writer};
 use crate::plan::model::Plan;
 use crate::run::event::RunEvent;
+use crate::run::gate::GateMode;
 use crate::run::print::Printer;
 use crate::tui::adapt::Adapter;
 use crate::tui::msg::{Command, Msg};
@@ -168,7 +169,42 @@ pub struct Sink {
     pub prompt: Option<UnboundedSender<Command>>,
 }
 
+/// Gates are asked where someone can answer: the dashboard, or a prompt on a terminal.
+pub fn gate_mode(mode: Mode) -> GateMode {
+    match mode {
+        Mode::Dashboard => GateMode::Ask,
+        Mode::Plain if std::io::stdin().is_terminal() => GateMode::Ask,
+        _ => GateMode::Refuse,
+    }
+}
+
 impl Sink {
+    /// The sink for a run shown in `mode` (starting the dashboard, whose keys go to `commands`).
+    pub fn start(
+        mode: Mode,
+        gates: GateMode,
+        journal: Option<Writer>,
+        parts: (&RunPlan, &Plan, &Inventory),
+        commands: &UnboundedSender<Command>,
+    ) -> (Sink, Option<DashboardThread>) {
+        let (view, dashboard) = match mode {
+            Mode::Dashboard => {
+                let (view, thread) = View::dashboard(parts, commands.clone(), false);
+                (view, Some(thread))
+            }
+            Mode::Plain => (View::Plain(Printer::default()), None),
+            Mode::Json => (View::Json, None),
+        };
+        let prompt = mode == Mode::Plain && gates == GateMode::Ask;
+        let sink = Sink {
+            journal,
+            view,
+            armed: Arc::default(),
+            prompt: prompt.then(|| commands.clone()),
+        };
+        (sink, dashboard)
+    }
+
     /// Consumes events until every sender is gone; returns the run's last line (`run ...`).
     pub fn consume(mut self, mut rx: UnboundedReceiver<RunEvent>) -> Option<String> {
         let mut last = None;

@@ -3,7 +3,7 @@
 use super::*;
 use crate::arm::receipt::Spread;
 use crate::checks::Verdict;
-use crate::executor::{AbortMode, PhaseSummary};
+use crate::executor::{AbortMode, Event, HostOutcome, PhaseEnding, PhaseSummary};
 use crate::tui::msg::Outcome;
 use crate::tui::update;
 use chrono::TimeZone;
