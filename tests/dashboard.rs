@@ -33,6 +33,11 @@ pub struct Setup {
 
 /// `n` hosts; `stage_gate` puts an operator gate on the staging step.
 pub fn setup(n: usize, stage_gate: Option<&str>) -> Setup {
+    setup_with(n, stage_gate, "")
+}
+
+/// Like `setup`, with more `[action]` lines (e.g. `arm_window = "15s"`).
+pub fn setup_with(n: usize, stage_gate: Option<&str>, action: &str) -> Setup {
     let fleet = support::Fleet::builder(n).start();
     let mut inv = String::from("[inventory]\nname = \"rehearsal\"\n\n");
     for h in &fleet.hosts {
@@ -43,7 +48,7 @@ pub fn setup(n: usize, stage_gate: Option<&str>) -> Setup {
     std::fs::write(fleet.dir().join("inventory.toml"), inv).unwrap();
     let gate = stage_gate.map_or(String::new(), |g| format!("gate = \"{g}\"\n"));
     let plan = format!(
-        "[plan]\nname = \"rehearsal\"\n\n[inventory]\npath = \"inventory.toml\"\n\n[ssh]\nidentities = [\"{key}\"]\nknown_hosts = [\"{kh}\"]\n\n[execution]\nbatch_size = 20\nconnect_rate = 50\ncommand_timeout = \"20s\"\n\n[[stage]]\nname = \"switch mode\"\nstep = \"command\"\nrun = \"echo 'mode = new' > \\\"$HOME/etc/app.conf\\\"\"\nsudo = false\n{gate}\n[[verify]]\ncheck = \"file\"\npath = \"{{{{ vars.root }}}}/etc/app.conf\"\ncontains = 'mode = new'\n\n[action]\nat = 2030-01-01T00:00:00Z\nrun = \"echo fired > \\\"$HOME/fired\\\"\"\nsudo = false\nmechanism = \"waiter\"\narm_deadline = \"6s\"\nreverify_before = \"3s\"\n",
+        "[plan]\nname = \"rehearsal\"\n\n[inventory]\npath = \"inventory.toml\"\n\n[ssh]\nidentities = [\"{key}\"]\nknown_hosts = [\"{kh}\"]\n\n[execution]\nbatch_size = 20\nconnect_rate = 50\ncommand_timeout = \"20s\"\n\n[[stage]]\nname = \"switch mode\"\nstep = \"command\"\nrun = \"echo 'mode = new' > \\\"$HOME/etc/app.conf\\\"\"\nsudo = false\n{gate}\n[[verify]]\ncheck = \"file\"\npath = \"{{{{ vars.root }}}}/etc/app.conf\"\ncontains = 'mode = new'\n\n[action]\nat = 2030-01-01T00:00:00Z\nrun = \"echo fired > \\\"$HOME/fired\\\"\"\nsudo = false\nmechanism = \"waiter\"\narm_deadline = \"6s\"\nreverify_before = \"3s\"\n{action}",
         key = fleet.client_key.display(),
         kh = fleet.known_hosts.display(),
     );

@@ -131,3 +131,71 @@ fn json_lines_are_journal_records_and_watch_follows_a_finished_run() {
         "{text}"
     );
 }
+
+/// Runs `cutover run` in plain mode firing in `secs`, returns the child once stdout shows a
+/// line starting with `marker` (and the lines so far).
+fn run_until(s: &crate::Setup, secs: u32, marker: &str) -> (std::process::Child, Vec<String>) {
+    let mut child = Command::new(cutover())
+        .args(s.run_args(secs))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap_or(0) > 0 {
+        seen.push(line.trim_end().to_string());
+        line.clear();
+        if seen.last().unwrap().starts_with(marker) {
+            break;
+        }
+    }
+    // Keep draining stdout so the run never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    assert!(seen.iter().any(|l| l.starts_with(marker)), "{seen:?}");
+    (child, seen)
+}
+
+fn ctrl_c_twice(child: &std::process::Child) {
+    sigint(child.id());
+    std::thread::sleep(Duration::from_millis(300));
+    sigint(child.id());
+}
+
+#[test]
+fn ctrl_c_twice_while_arming_disarms_every_targeted_host() {
+    let s = setup(3, None);
+    for h in &s.fleet.hosts {
+        h.shim(
+            "sha256sum",
+            "#!/bin/sh\nsleep 3\nexec /usr/bin/sha256sum \"$@\"\n",
+        );
+    }
+    let fire = cutover::clock::instant() + Duration::from_secs(40);
+    let (child, _) = run_until(&s, 40, "== arm:");
+    std::thread::sleep(Duration::from_millis(800));
+    ctrl_c_twice(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(s.events("finished")[0]["outcome"], "aborted");
+    assert!(s.events("armed").is_empty(), "arming was cut short");
+    s.assert_disarmed_and_silent(fire);
+}
+
+#[test]
+fn ctrl_c_twice_while_waiting_for_the_arming_window_stops_before_arming() {
+    let s = crate::setup_with(2, None, "arm_window = \"15s\"\n");
+    let started = cutover::clock::instant();
+    let (child, _) = run_until(&s, 40, "-- waiting until");
+    ctrl_c_twice(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the wait for the arming window must end at the abort"
+    );
+    assert_eq!(s.events("finished")[0]["outcome"], "aborted");
+    assert!(s.events("armed").is_empty());
+}
