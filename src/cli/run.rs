@@ -219,6 +219,9 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             id.clone(),
         ));
         ctx.emit(started);
+        if let Some(action) = confirmation(args, &inventory, &operator) {
+            ctx.emit(RunEvent::Operator { action });
+        }
         let run = crate::run::run(
             ctx.clone(),
             &compiled,
@@ -266,6 +269,20 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         fire,
         &run_id,
     ))
+}
+
+/// How the operator confirmed the run, for the journal (nothing to confirm in a dry run).
+fn confirmation(args: &Args, inv: &crate::inventory::Inventory, who: &str) -> Option<String> {
+    let how = match (args.dry_run, inv.production) {
+        (true, _) => return None,
+        (false, true) if args.confirm.as_deref() == Some(inv.name.as_str()) => {
+            format!("--confirm {}", inv.name)
+        }
+        (false, true) => "typed the production inventory's name".to_string(),
+        (false, false) if args.yes => "--yes".to_string(),
+        (false, false) => "typed yes".to_string(),
+    };
+    Some(format!("confirmed the run with {how} ({who})"))
 }
 
 /// The run's last event: how it ended, named for the journal and the report.
