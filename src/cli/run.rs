@@ -249,9 +249,17 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         }
         ctx.fleet.close().await;
         drop(ctx);
-        let last = sink.await.ok().flatten();
+        // Left armed, tasks of the dropped run may still hold the event stream: the journal
+        // has everything up to the operator's choice, so do not wait on them for long.
+        let last = if outcome.is_some() {
+            sink.await.ok().flatten()
+        } else {
+            let wait = tokio::time::timeout(std::time::Duration::from_secs(2), sink).await;
+            wait.ok().and_then(Result::ok).flatten()
+        };
         (outcome, last)
     });
+    rt.shutdown_background();
     if let Some(d) = dashboard {
         drop(d.tx);
         match d.thread.join() {

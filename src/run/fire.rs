@@ -40,7 +40,7 @@ pub async fn arm_and_fire(
     };
     // The watch starts before the fire so `abort_if` can still disarm, and so it sees the
     // leaderless window from its first second.
-    let mut watch = match (&result, &model.watch) {
+    let mut watch = WatchTask(match (&result, &model.watch) {
         (Ok(()), Some(w)) => match super::watching::start(ctx, plan, w) {
             Ok(handle) => Some(handle),
             Err(e) => {
@@ -53,7 +53,7 @@ pub async fn arm_and_fire(
             }
         },
         _ => None,
-    };
+    });
     if let Err(why) = result {
         let may_fire = disarm_all(
             ctx,
@@ -71,8 +71,8 @@ pub async fn arm_and_fire(
     let stop = tokio::select! {
         () = sleep_until(t.fire) => None,
         why = super::gate::aborted(control) => Some(why),
-        result = finished(&mut watch) => {
-            watch = None;
+        result = finished(&mut watch.0) => {
+            watch.0 = None;
             Some(format!("abort before the fire: {:?}", result.map(|r| r.outcome)))
         }
     };
@@ -100,10 +100,13 @@ pub async fn arm_and_fire(
     if missing > 0 {
         return Err(format!("{missing} host(s) did not fire"));
     }
-    let Some(handle) = watch else { return Ok(()) };
+    let Some(mut handle) = watch.0.take() else {
+        return Ok(());
+    };
     let result = tokio::select! {
-        result = handle => result,
+        result = &mut handle => result,
         why = super::gate::aborted(control) => {
+            handle.abort();
             return Err(format!("{why} after the fire: the action ran; the watch and post steps were skipped"));
         }
     };
@@ -253,6 +256,18 @@ async fn action_gate(
         () = sleep_until(plan.times.arm_deadline) => Err(format!(
             "gate {step} was not passed before the arming deadline; nothing was armed"
         )),
+    }
+}
+
+/// The watch task, stopped if the run returns without waiting for it (the poller holds the
+/// run's context, so a detached one would keep the event stream open until its timeout).
+struct WatchTask(Option<tokio::task::JoinHandle<crate::watch::poller::WatchResult>>);
+
+impl Drop for WatchTask {
+    fn drop(&mut self) {
+        if let Some(handle) = &self.0 {
+            handle.abort();
+        }
     }
 }
 
