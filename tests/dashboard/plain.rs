@@ -199,3 +199,22 @@ fn ctrl_c_twice_while_waiting_for_the_arming_window_stops_before_arming() {
     assert_eq!(s.events("finished")[0]["outcome"], "aborted");
     assert!(s.events("armed").is_empty());
 }
+
+#[test]
+fn an_abort_during_the_countdown_of_a_watched_run_ends_promptly() {
+    let watch = "\n[watch]\ntimeout = \"1m\"\nstable_for = \"2s\"\npoll_interval = \"500ms\"\ncomplete_when = [\"all_probes\"]\n\n[[watch.probe]]\nname = \"up\"\nkind = \"command\"\ntargets = \"all\"\nrun = \"test -f \\\"$HOME/fired\\\"\"\n";
+    let s = crate::setup_with(2, None, watch);
+    let fire = cutover::clock::instant() + Duration::from_secs(40);
+    let (child, _) = run_until(&s, 40, "arm: ok");
+    std::thread::sleep(Duration::from_secs(1));
+    let aborted = cutover::clock::instant();
+    ctrl_c_twice(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        aborted.elapsed() < Duration::from_secs(15),
+        "the watch poller must not keep the run alive after the abort"
+    );
+    assert_eq!(s.events("finished")[0]["outcome"], "aborted");
+    s.assert_disarmed_and_silent(fire);
+}
