@@ -108,6 +108,14 @@ pub enum Msg {
     /// The operator pressed a key.
     #[serde(skip)]
     Key(Key),
+    /// A message that happened at a known time (a journal record's), not when it arrived.
+    #[serde(skip)]
+    At {
+        /// When it happened.
+        at: chrono::DateTime<chrono::Utc>,
+        /// What happened.
+        msg: Box<Msg>,
+    },
 }
 
 /// A quorum reading: members, leader, term and the watch's verdict.

@@ -9,6 +9,9 @@ use chrono::{DateTime, Utc};
 
 /// Applies one message at time `now` and returns what the shell must do.
 pub fn update(d: &mut Dashboard, msg: Msg, now: DateTime<Utc>) -> Vec<Command> {
+    if let Msg::At { at, msg } = msg {
+        return update(d, *msg, at);
+    }
     if let Some((level, text)) = log_worthy(d, &msg) {
         d.log.push(now, level, text);
     }

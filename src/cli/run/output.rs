@@ -141,7 +141,11 @@ impl View {
             View::Json => serde_json::to_string(r).map_or(String::new(), |l| l + "\n"),
             View::Dashboard { adapter, tx } => {
                 let msgs = adapter.adapt(&r.event);
-                if msgs.into_iter().all(|m| tx.send(m).is_ok()) {
+                let at = |m| Msg::At {
+                    at: r.ts,
+                    msg: Box::new(m),
+                };
+                if msgs.into_iter().all(|m| tx.send(at(m)).is_ok()) {
                     return;
                 }
                 // The operator closed the dashboard while the run goes on (disarming, say).

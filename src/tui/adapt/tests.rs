@@ -480,3 +480,16 @@ fn checks_diffs_and_phase_ends() {
     ));
     assert_eq!(d.phases[3].status, crate::tui::state::PhaseStatus::Pending);
 }
+
+#[test]
+fn a_message_stamped_with_its_journal_time_is_logged_at_that_time() {
+    let (_, mut d) = setup();
+    let then = fire() - chrono::Duration::minutes(5);
+    let msg = Msg::At {
+        at: then,
+        msg: Box::new(log(Level::Info, "from the journal")),
+    };
+    update(&mut d, msg, fire());
+    let line = d.log.tail(1).next().unwrap();
+    assert_eq!((line.at, line.text.as_str()), (then, "from the journal"));
+}
