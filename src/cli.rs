@@ -13,6 +13,7 @@ mod render;
 mod report;
 pub(crate) mod run;
 mod schema;
+mod watch;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -35,6 +36,8 @@ enum Command {
     Report(report::Args),
     /// Take the action back on every host a run's journal shows armed (from any terminal).
     Disarm(disarm::Args),
+    /// Follow a running or finished run from its journal: the dashboard read-only, or --plain.
+    Watch(watch::Args),
     /// Render a plan as a Markdown runbook for the merge request.
     Render(render::Args),
     /// Print the JSON Schema of the plan format (for taplo / Even Better TOML).
@@ -73,6 +76,7 @@ pub fn main() -> ExitCode {
         Command::Render(args) => render::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Disarm(args) => disarm::run(&args),
+        Command::Watch(args) => watch::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Schema => schema::run(),
         Command::Exec(args) => exec::run(&args),

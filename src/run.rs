@@ -9,6 +9,7 @@ mod checks;
 pub mod ctx;
 pub mod event;
 mod fire;
+pub mod gate;
 pub mod print;
 mod steps;
 mod verify;
@@ -116,6 +117,7 @@ async fn check_phase(
 ) -> Result<(), String> {
     let mut over = Vec::new();
     for c in checks {
+        gate(ctx, &c.item.settings, control).await?;
         let runner = Arc::new(CheckRunner {
             ctx: ctx.clone(),
             check: c.item.clone(),
@@ -151,6 +153,7 @@ async fn stage_step(
     phase: &str,
 ) -> Result<(), String> {
     let s = &step.item.settings;
+    gate(ctx, s, control).await?;
     if let Script::Local(argv) = remote::step(&step.item.kind) {
         ctx.emit(RunEvent::Step {
             phase: phase.into(),
@@ -203,6 +206,21 @@ async fn stage_step(
         return Err(format!("{phase} failed: {}: {}", s.name, failures(&report)));
     }
     Ok(())
+}
+
+/// Waits for the step's operator gate, if it has one.
+async fn gate(
+    ctx: &Ctx,
+    s: &crate::plan::model::StepSettings,
+    control: &Control,
+) -> Result<(), String> {
+    match &s.gate {
+        Some(word) if !ctx.dry_run => {
+            let step = format!("{} ({})", s.path, s.name);
+            ctx.gates.wait(ctx, &step, word, control).await
+        }
+        _ => Ok(()),
+    }
 }
 
 fn show_diffs(ctx: &Ctx, path: &str, report: &PhaseReport<steps::Prepared>) {

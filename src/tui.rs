@@ -1,11 +1,12 @@
-//! The cutover dashboard: pure state → update → view, plain/JSON line output, and a thin
+//! The cutover dashboard: the run's events adapted into it, pure state → update → view, and a thin
 //! terminal shell.
 //!
-//! The dashboard has its own input model (`msg::Msg`); the executor, watch and transport are
-//! adapted into it, so this module depends on none of them. `update` and `render` are pure:
+//! The dashboard has its own input model (`msg::Msg`); `adapt` turns the run's events into
+//! it, so the rest of this module depends on neither the executor nor the watch. `update` and `render` are pure:
 //! time comes in as an argument and rendering does no I/O. `terminal` is the only part that
 //! touches the terminal. See `docs/dashboard.md`.
 
+pub mod adapt;
 pub mod format;
 pub mod msg;
 pub mod plain;

@@ -1,5 +1,9 @@
 //! `cutover run`: carry out a plan. Prints the digest and target, asks for confirmation,
-//! takes the run lock, journals every event, and runs the phases.
+//! takes the run lock, journals every event, and runs the phases, shown on the dashboard,
+//! as plain lines or as JSON lines (`output`), with the operator's keys wired in (`operator`).
+
+mod operator;
+pub(crate) mod output;
 
 use super::CliError;
 use super::load::{PlanArgs, load, relative_to};
@@ -8,17 +12,20 @@ use crate::executor::Control;
 use crate::fleet::{self, Fleet};
 use crate::journal::lock::{Holder, RunLock};
 use crate::journal::rundir::{RunDir, run_id};
-use crate::journal::writer::{Durability, Writer};
+use crate::journal::writer::Writer;
 use crate::plan::digest::digest;
 use crate::plan::model::{Mechanism, Plan};
 use crate::run::ctx::Ctx;
 use crate::run::event::RunEvent;
+use crate::run::gate::Gates;
 use crate::run::print::Printer;
 use crate::transport::SshSettings;
-use std::io::{BufRead, IsTerminal, Write};
+use output::{Mode, Sink};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// Arguments of `cutover run`.
 #[derive(Debug, clap::Args)]
@@ -52,6 +59,16 @@ pub struct Args {
     /// Where run directories (journal, snapshots) and locks live.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
+    /// One line per event instead of the dashboard (the default when stdout is not a terminal).
+    #[arg(long, conflicts_with = "json")]
+    plain: bool,
+    /// The event stream as JSON lines (the journal's records), for automation.
+    #[arg(long)]
+    json: bool,
+    /// Answer the operator gate whose word is WORD ahead of time (repeatable); without a
+    /// terminal a gate not answered this way fails the run.
+    #[arg(long, value_name = "WORD")]
+    gate: Vec<String>,
 }
 
 /// Runs `cutover run`.
@@ -91,8 +108,12 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             .display()
             .to_string(),
     };
-    let mut printer = Printer::default();
-    print!("{}", printer.line(&started));
+    let mode = Mode::choose(args.plain, args.json, args.dry_run);
+    if mode == Mode::Json {
+        eprint!("{}", Printer::default().line(&started));
+    } else {
+        print!("{}", Printer::default().line(&started));
+    }
     if !args.dry_run {
         confirm(args, &inventory)?;
     }
@@ -132,7 +153,12 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         )
         .map_err(|e| CliError::Usage(e.to_string()))?;
         let writer = Writer::create(&dir.journal()).map_err(|e| CliError::Usage(e.to_string()))?;
-        println!("  run dir   {}", dir.path.display());
+        let line = format!("  run dir   {}", dir.path.display());
+        if mode == Mode::Json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
         (Some(writer), Some(lock))
     };
     let settings = ssh_settings(&plan, &args.plan.plan);
@@ -147,7 +173,23 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
-    let outcome = rt.block_on(async move {
+    let gate_mode = output::gate_mode(mode);
+    let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (sink, dashboard) = Sink::start(
+        mode,
+        gate_mode,
+        journal,
+        (&compiled, &plan, &inventory),
+        &cmd_tx,
+    );
+    let armed = sink.armed.clone();
+    let decisions = Arc::new(operator::Decisions::default());
+    let fire = compiled.times.fire;
+    let run_id = id.clone();
+    let dash_tx = dashboard.as_ref().map(|d| d.tx.clone());
+    let armed_for_ctrl_c = armed.clone();
+    let armed_for_leave = armed.clone();
+    let (outcome, last) = rt.block_on(async move {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let plan_dir = args
             .plan
@@ -158,65 +200,112 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         let ctx = Arc::new(Ctx {
             output_cap: plan.execution.output_cap as usize,
             dry_run: args.dry_run,
+            gates: Gates::new(gate_mode, args.gate.clone()),
             ..Ctx::new(fleet, &inventory, plan_dir, &id, tx)
         });
-        let sink = tokio::task::spawn_blocking(move || consume(rx, journal, printer));
+        let sink = tokio::task::spawn_blocking(move || sink.consume(rx));
+        let control = Control::new();
+        let hands = tokio::spawn(operator::serve(
+            cmd_rx,
+            ctx.clone(),
+            control.clone(),
+            operator.clone(),
+            decisions.clone(),
+        ));
+        let ctrl_c = tokio::spawn(operator::ctrl_c(
+            cmd_tx,
+            dash_tx,
+            armed_for_ctrl_c,
+            id.clone(),
+        ));
         ctx.emit(started);
-        let outcome = crate::run::run(
+        if let Some(action) = confirmation(args, &inventory, &operator) {
+            ctx.emit(RunEvent::Operator { action });
+        }
+        let run = crate::run::run(
             ctx.clone(),
             &compiled,
             &plan,
-            Control::new(),
+            control,
             args.stop_after_verify,
-        )
-        .await;
-        let (name, reason) = match &outcome {
-            crate::run::Outcome::Complete if args.dry_run => ("dry-run complete", None),
-            crate::run::Outcome::Complete if args.stop_after_verify => {
-                ("staged and verified", None)
+        );
+        // Leaving armed stops the run where it is, but not mid-arming: a host whose arming
+        // command is in flight would be armed without the journal knowing.
+        let leave = async {
+            decisions.left.notified().await;
+            while armed_for_leave.arming() {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            crate::run::Outcome::Complete => ("complete", None),
-            crate::run::Outcome::Failed(why) => ("failed", Some(why.clone())),
         };
-        ctx.emit(RunEvent::Finished {
-            outcome: name.into(),
-            reason,
-        });
+        let outcome = tokio::select! {
+            outcome = run => Some(outcome),
+            () = leave => None,
+        };
+        hands.abort();
+        ctrl_c.abort();
+        if let Some(outcome) = &outcome {
+            let aborted = decisions.aborted.load(Ordering::SeqCst);
+            ctx.emit(finished(args, outcome, aborted));
+        }
         ctx.fleet.close().await;
         drop(ctx);
-        let _ = sink.await;
-        outcome
+        // Left armed, tasks of the dropped run may still hold the event stream: the journal
+        // has everything up to the operator's choice, so do not wait on them for long.
+        let last = if outcome.is_some() {
+            sink.await.ok().flatten()
+        } else {
+            let wait = tokio::time::timeout(std::time::Duration::from_secs(2), sink).await;
+            wait.ok().and_then(Result::ok).flatten()
+        };
+        (outcome, last)
     });
-    Ok(match outcome {
-        crate::run::Outcome::Complete => ExitCode::SUCCESS,
-        crate::run::Outcome::Failed(_) => ExitCode::from(1),
-    })
+    rt.shutdown_background();
+    if let Some(d) = dashboard {
+        drop(d.tx);
+        match d.thread.join() {
+            Ok(Err(e)) => eprintln!("cutover: {e}"),
+            Err(_) => eprintln!("cutover: the dashboard crashed; the terminal was restored"),
+            Ok(Ok(_)) => {}
+        }
+        if let Some(line) = last {
+            print!("{line}");
+        }
+    }
+    Ok(operator::exit(
+        outcome.as_ref(),
+        &armed.list(),
+        fire,
+        &run_id,
+    ))
 }
 
-/// The one consumer of the event stream: journal first, then the printed line.
-fn consume(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>,
-    mut journal: Option<Writer>,
-    mut printer: Printer,
-) {
-    while let Some(e) = rx.blocking_recv() {
-        if let Some(w) = journal.as_mut() {
-            let durability = match e {
-                RunEvent::Exec(_) | RunEvent::Check { .. } | RunEvent::Diff { .. } => {
-                    Durability::Written
-                }
-                _ => Durability::Synced,
-            };
-            if let Err(err) = w.append(crate::clock::now(), &e, durability) {
-                eprintln!("cutover: journal write failed: {err}");
-            }
+/// How the operator confirmed the run, for the journal (nothing to confirm in a dry run).
+fn confirmation(args: &Args, inv: &crate::inventory::Inventory, who: &str) -> Option<String> {
+    let how = match (args.dry_run, inv.production) {
+        (true, _) => return None,
+        (false, true) if args.confirm.as_deref() == Some(inv.name.as_str()) => {
+            format!("--confirm {}", inv.name)
         }
-        if !matches!(e, RunEvent::Started { .. }) {
-            let text = printer.line(&e);
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(text.as_bytes());
-            let _ = out.flush();
-        }
+        (false, true) => "typed the production inventory's name".to_string(),
+        (false, false) if args.yes => "--yes".to_string(),
+        (false, false) => "typed yes".to_string(),
+    };
+    Some(format!("confirmed the run with {how} ({who})"))
+}
+
+/// The run's last event: how it ended, named for the journal and the report.
+fn finished(args: &Args, outcome: &crate::run::Outcome, aborted: bool) -> RunEvent {
+    use crate::run::Outcome;
+    let (name, reason) = match outcome {
+        Outcome::Complete if args.dry_run => ("dry-run complete", None),
+        Outcome::Complete if args.stop_after_verify => ("staged and verified", None),
+        Outcome::Complete => ("complete", None),
+        Outcome::Failed(why) if aborted => ("aborted", Some(why.clone())),
+        Outcome::Failed(why) => ("failed", Some(why.clone())),
+    };
+    RunEvent::Finished {
+        outcome: name.into(),
+        reason,
     }
 }
 

@@ -113,6 +113,13 @@ pub enum RunEvent {
     },
     /// What the quorum and health watch saw.
     Watch(crate::watch::WatchEvent),
+    /// The run waits for the operator to type a gate word before `step` runs.
+    Gate {
+        /// The step, e.g. `stage[2] (restart servers)`; the answer names it the same way.
+        step: String,
+        /// The word to type.
+        word: String,
+    },
     /// An operator action (confirmation, gate answered, pause, abort).
     Operator {
         /// What they did.

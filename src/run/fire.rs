@@ -24,20 +24,23 @@ pub async fn arm_and_fire(
     control: &Control,
 ) -> Result<(), String> {
     let t = plan.times;
-    wait_until(ctx, t.arm_opens, "the arming window opens").await;
+    wait_until(ctx, t.arm_opens, "the arming window opens", control).await?;
+    action_gate(ctx, plan, model, control).await?;
     reverify(ctx, plan, control, "before arming").await?;
     let armed = Arc::new(Mutex::new(HashMap::new()));
     let result = arm(ctx, plan, model, control, &armed).await;
     let result = match result {
         Ok(()) => {
-            wait_until(ctx, t.reverify, "last drift check before the fire").await;
-            reverify(ctx, plan, control, "at T-minus").await
+            match wait_until(ctx, t.reverify, "last drift check before the fire", control).await {
+                Ok(()) => reverify(ctx, plan, control, "at T-minus").await,
+                Err(why) => Err(why),
+            }
         }
         Err(e) => Err(e),
     };
     // The watch starts before the fire so `abort_if` can still disarm, and so it sees the
     // leaderless window from its first second.
-    let mut watch = match (&result, &model.watch) {
+    let mut watch = WatchTask(match (&result, &model.watch) {
         (Ok(()), Some(w)) => match super::watching::start(ctx, plan, w) {
             Ok(handle) => Some(handle),
             Err(e) => {
@@ -50,7 +53,7 @@ pub async fn arm_and_fire(
             }
         },
         _ => None,
-    };
+    });
     if let Err(why) = result {
         let may_fire = disarm_all(
             ctx,
@@ -64,21 +67,24 @@ pub async fn arm_and_fire(
         until: settle,
         what: "the action fires; then receipts are collected".into(),
     });
-    if let Some(handle) = watch.as_mut() {
-        tokio::select! {
-            () = sleep_until(settle) => {}
-            result = handle => {
-                let outcome = result.map(|r| r.outcome);
-                if crate::clock::now() < t.fire {
-                    let may_fire = disarm_all(ctx, &sweep(&armed, &plan.action_hosts, model.action.mechanism)).await;
-                    return Err(disarmed(format!("abort before the fire: {outcome:?}"), &may_fire));
-                }
-                watch = None;
-            }
+    // The countdown: an operator abort or the watch's `abort_if` still disarms everything.
+    let stop = tokio::select! {
+        () = sleep_until(t.fire) => None,
+        why = super::gate::aborted(control) => Some(why),
+        result = finished(&mut watch.0) => {
+            watch.0 = None;
+            Some(format!("abort before the fire: {:?}", result.map(|r| r.outcome)))
         }
-    } else {
-        sleep_until(settle).await;
+    };
+    if let Some(why) = stop {
+        let may_fire = disarm_all(
+            ctx,
+            &sweep(&armed, &plan.action_hosts, model.action.mechanism),
+        )
+        .await;
+        return Err(disarmed(why, &may_fire));
     }
+    sleep_until(settle).await;
     let receipts = collect(ctx, &plan.action_hosts).await;
     let planned = t.fire.timestamp_nanos_opt().unwrap_or(0);
     let offsets = ctx
@@ -94,8 +100,17 @@ pub async fn arm_and_fire(
     if missing > 0 {
         return Err(format!("{missing} host(s) did not fire"));
     }
-    let Some(handle) = watch else { return Ok(()) };
-    match handle.await.map(|r| r.outcome) {
+    let Some(mut handle) = watch.0.take() else {
+        return Ok(());
+    };
+    let result = tokio::select! {
+        result = &mut handle => result,
+        why = super::gate::aborted(control) => {
+            handle.abort();
+            return Err(format!("{why} after the fire: the action ran; the watch and post steps were skipped"));
+        }
+    };
+    match result.map(|r| r.outcome) {
         Ok(crate::watch::tracker::history::Outcome::Complete { .. }) => Ok(()),
         Ok(other) => Err(format!(
             "the cutover did not complete: {}{}",
@@ -208,13 +223,61 @@ async fn arm(
     Ok(())
 }
 
-async fn wait_until(ctx: &Ctx, until: DateTime<Utc>, what: &str) {
+/// Waits for a T-minus moment; an abort ends the wait with its reason.
+async fn wait_until(
+    ctx: &Ctx,
+    until: DateTime<Utc>,
+    what: &str,
+    control: &Control,
+) -> Result<(), String> {
     if crate::clock::now() < until {
         ctx.emit(RunEvent::Waiting {
             until,
             what: what.into(),
         });
-        sleep_until(until).await;
+    }
+    super::gate::sleep_unless_aborted(until, control).await
+}
+
+/// The action's operator gate, asked when the arming window opens; nothing is armed yet, and
+/// an answer later than the arming deadline cannot arm in time.
+async fn action_gate(
+    ctx: &Ctx,
+    plan: &RunPlan,
+    model: &Plan,
+    control: &Control,
+) -> Result<(), String> {
+    let Some(word) = &model.action.gate else {
+        return Ok(());
+    };
+    let step = format!("action ({})", model.action.name);
+    tokio::select! {
+        r = ctx.gates.wait(ctx, &step, word, control) => r,
+        () = sleep_until(plan.times.arm_deadline) => Err(format!(
+            "gate {step} was not passed before the arming deadline; nothing was armed"
+        )),
+    }
+}
+
+/// The watch task, stopped if the run returns without waiting for it (the poller holds the
+/// run's context, so a detached one would keep the event stream open until its timeout).
+struct WatchTask(Option<tokio::task::JoinHandle<crate::watch::poller::WatchResult>>);
+
+impl Drop for WatchTask {
+    fn drop(&mut self) {
+        if let Some(handle) = &self.0 {
+            handle.abort();
+        }
+    }
+}
+
+/// Completes when the watch task ends; never when there is none.
+async fn finished(
+    watch: &mut Option<tokio::task::JoinHandle<crate::watch::poller::WatchResult>>,
+) -> Result<crate::watch::poller::WatchResult, tokio::task::JoinError> {
+    match watch {
+        Some(handle) => handle.await,
+        None => std::future::pending().await,
     }
 }
 

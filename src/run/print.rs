@@ -136,7 +136,13 @@ impl Printer {
             RunEvent::Spread { spread } => out.push_str(&spread_text(spread)),
             RunEvent::Watch(w) => out.push_str(&self.watch(w)),
             RunEvent::Operator { action } => {
-                let _ = writeln!(out, "-- {action}");
+                let _ = writeln!(out, "-- operator: {action}");
+            }
+            RunEvent::Gate { step, word } => {
+                let _ = writeln!(
+                    out,
+                    "== GATE {step}: waiting for the operator to type `{word}`"
+                );
             }
             RunEvent::PhaseDone { phase, ok, summary } => {
                 if phase == "preflight" || phase == "verify" {

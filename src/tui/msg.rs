@@ -1,8 +1,7 @@
 //! The dashboard's input (`Msg`: run events and key presses) and output (`Command`s for the shell).
 //!
 //! These are the dashboard's own types: the executor, watch and transport keep their events,
-//! and small adapters translate them into `Msg`. Everything here serializes to the `--json`
-//! line format (keys excepted).
+//! and `tui::adapt` translates them into `Msg`.
 
 use crate::arm::receipt::{Receipt, Spread};
 use crate::checks::Verdict;
@@ -109,6 +108,14 @@ pub enum Msg {
     /// The operator pressed a key.
     #[serde(skip)]
     Key(Key),
+    /// A message that happened at a known time (a journal record's), not when it arrived.
+    #[serde(skip)]
+    At {
+        /// When it happened.
+        at: chrono::DateTime<chrono::Utc>,
+        /// What happened.
+        msg: Box<Msg>,
+    },
 }
 
 /// A quorum reading: members, leader, term and the watch's verdict.

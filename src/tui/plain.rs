@@ -1,36 +1,10 @@
-//! Output for non-terminals: one human line or one JSON object per event, with the UTC time.
+//! One line of text per dashboard event, for the log tail. Pure; key presses have none.
 //!
-//! Pure: the caller writes the strings. Key presses produce no line.
+//! (Plain output of a run is `run::print::Printer`'s, and `--json` prints the journal's
+//! records: one path each, whatever the view.)
 
 use crate::tui::format;
 use crate::tui::msg::{Level, Msg, Outcome};
-use chrono::{DateTime, SecondsFormat, Utc};
-
-/// One human line for an event, e.g. `2026-11-25T02:29:58Z WARN  db-03 unreachable: timeout`.
-pub fn line(msg: &Msg, now: DateTime<Utc>) -> Option<String> {
-    let (level, text) = describe(msg)?;
-    let tag = match level {
-        Level::Info => "INFO ",
-        Level::Warn => "WARN ",
-        Level::Error => "ERROR",
-    };
-    Some(format!(
-        "{} {tag} {text}",
-        now.to_rfc3339_opts(SecondsFormat::Secs, true)
-    ))
-}
-
-/// One JSON object for an event, `{"at": "...", "event": "...", ...}`, for `--json`.
-pub fn json(msg: &Msg, now: DateTime<Utc>) -> Option<String> {
-    let serde_json::Value::Object(fields) = serde_json::to_value(msg).ok()? else {
-        return None;
-    };
-    let mut obj = serde_json::Map::new();
-    let at = now.to_rfc3339_opts(SecondsFormat::Millis, true);
-    obj.insert("at".into(), serde_json::Value::String(at));
-    obj.extend(fields);
-    serde_json::to_string(&obj).ok()
-}
 
 /// The severity and text of an event (no time), shared by plain output and the log tail.
 pub fn describe(msg: &Msg) -> Option<(Level, String)> {

@@ -137,6 +137,10 @@ pub struct Dashboard {
     pub selected: Option<String>,
     /// Colours or monochrome symbols.
     pub theme: Theme,
+    /// Watching a journal (`cutover watch`): keys that would change the run are off.
+    pub read_only: bool,
+    /// The plan watches a quorum (without one the Quorum panel stays hidden).
+    pub quorum_watched: bool,
 }
 
 impl Dashboard {
@@ -166,6 +170,8 @@ impl Dashboard {
             filtering: false,
             selected: None,
             theme: Theme::color(),
+            read_only: false,
+            quorum_watched: true,
         }
     }
 

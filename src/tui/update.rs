@@ -9,6 +9,9 @@ use chrono::{DateTime, Utc};
 
 /// Applies one message at time `now` and returns what the shell must do.
 pub fn update(d: &mut Dashboard, msg: Msg, now: DateTime<Utc>) -> Vec<Command> {
+    if let Msg::At { at, msg } = msg {
+        return update(d, *msg, at);
+    }
     if let Some((level, text)) = log_worthy(d, &msg) {
         d.log.push(now, level, text);
     }
@@ -85,7 +88,7 @@ fn apply_host_or_watch(d: &mut Dashboard, msg: Msg, now: DateTime<Utc>) {
             d.gate = Some(Gate { step, word });
             // The run is blocked on the operator: take the keyboard so the word typed is not
             // read as commands (a gate word starting with `a` would open the abort dialog).
-            if d.modal.is_none() {
+            if d.modal.is_none() && !d.read_only {
                 d.filtering = false;
                 d.modal = Some(Modal::Gate {
                     input: String::new(),

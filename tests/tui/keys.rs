@@ -288,7 +288,7 @@ fn the_run_ending_closes_dialogs_that_no_longer_apply() {
 
 #[test]
 fn operator_actions_are_logged() {
-    let mut d = armed();
+    let mut d = fleet(3);
     let before = d.log.len();
     press(&mut d, &[Key::Char('p'), Key::Char('a'), Key::Char('y')]);
     let tail: Vec<String> = d.log.tail(2).map(|l| l.text.clone()).collect();
@@ -300,4 +300,35 @@ fn operator_actions_are_logged() {
         ]
     );
     assert!(d.log.len() > before);
+}
+
+#[test]
+fn p_does_not_pretend_to_hold_armed_hosts() {
+    let mut d = armed();
+    assert_eq!(press(&mut d, &[Key::Char('p')]), vec![]);
+    assert_eq!(d.pause, Pause::Off);
+    let last = d.log.tail(1).next().unwrap();
+    assert!(last.text.contains("press a to abort"), "{}", last.text);
+}
+
+#[test]
+fn read_only_keys_never_change_the_run_and_q_quits_at_once() {
+    let mut d = armed();
+    d.read_only = true;
+    for k in ['p', 'a', 'g'] {
+        assert_eq!(press(&mut d, &[Key::Char(k)]), vec![]);
+        assert_eq!(d.modal, None);
+    }
+    assert!(d.log.tail(1).next().unwrap().text.starts_with("read-only"));
+    update(
+        &mut d,
+        Msg::GateRequested {
+            step: "action".into(),
+            word: "arm".into(),
+        },
+        t(0),
+    );
+    assert_eq!(d.modal, None, "a gate opens no dialog when watching");
+    assert_eq!(press(&mut d, &[Key::CtrlC]), vec![Command::Quit]);
+    assert_eq!(press(&mut d, &[Key::Char('q')]), vec![Command::Quit]);
 }

@@ -1,12 +1,13 @@
-//! Plain and JSON line output.
+//! The one-line descriptions the log tail shows (plain output is `run::print::Printer`'s, and
+//! `--json` prints the journal's records; this only names events for the dashboard).
 
-use crate::fixture::{host, quorum, t};
-use cutover::tui::msg::{Key, Msg, Outcome};
-use cutover::tui::plain::{json, line};
+use crate::fixture::{host, quorum};
+use cutover::tui::msg::{Key, Level, Msg, Outcome};
+use cutover::tui::plain::describe;
 use cutover::tui::state::HostState;
 
 #[test]
-fn one_human_line_per_event_with_utc_time() {
+fn one_line_per_event_with_its_severity() {
     let m = host(
         "db-03",
         HostState::Unreachable {
@@ -14,13 +15,18 @@ fn one_human_line_per_event_with_utc_time() {
         },
     );
     assert_eq!(
-        line(&m, t(-60)).unwrap(),
-        "2026-11-25T02:29:00Z WARN  db-03 unreachable: connect timeout after 10s"
+        describe(&m).unwrap(),
+        (
+            Level::Warn,
+            "db-03 unreachable: connect timeout after 10s".into()
+        )
     );
-    let q = quorum(None, &[2], 7);
     assert_eq!(
-        line(&q, t(3)).unwrap(),
-        "2026-11-25T02:30:03Z WARN  quorum 4/5 UNSAFE: no leader (leader NONE)"
+        describe(&quorum(None, &[2], 7)).unwrap(),
+        (
+            Level::Warn,
+            "quorum 4/5 UNSAFE: no leader (leader NONE)".into()
+        )
     );
     let done = Msg::Finished {
         outcome: Outcome::Aborted {
@@ -28,28 +34,12 @@ fn one_human_line_per_event_with_utc_time() {
         },
     };
     assert_eq!(
-        line(&done, t(5)).unwrap(),
-        "2026-11-25T02:30:05Z ERROR run ABORTED: operator"
+        describe(&done).unwrap(),
+        (Level::Error, "run ABORTED: operator".into())
     );
 }
 
 #[test]
-fn keys_produce_no_line() {
-    assert_eq!(line(&Msg::Key(Key::Char('q')), t(0)), None);
-    assert_eq!(json(&Msg::Key(Key::Char('q')), t(0)), None);
-}
-
-#[test]
-fn one_json_object_per_event() {
-    let m = host(
-        "db-03",
-        HostState::Failed {
-            reason: "sudo: a password is required".into(),
-        },
-    );
-    insta::assert_snapshot!(json(&m, t(-60)).unwrap(), @r#"{"at":"2026-11-25T02:29:00.000Z","event":"host_changed","host":"db-03","state":{"state":"failed","reason":"sudo: a password is required"},"output":null}"#);
-    let v: serde_json::Value =
-        serde_json::from_str(&json(&quorum(Some("consul-srv-01"), &[], 7), t(0)).unwrap()).unwrap();
-    assert_eq!(v["event"], "quorum");
-    assert_eq!(v["voters_live"], 5);
+fn keys_are_not_described() {
+    assert_eq!(describe(&Msg::Key(Key::Char('q'))), None);
 }

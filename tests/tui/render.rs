@@ -151,3 +151,10 @@ fn thousand_hosts_grid_keeps_the_footer_and_every_cell() {
         "every host has a cell at 120x40 (counted {cells})"
     );
 }
+
+#[test]
+fn watching_read_only_says_so_and_offers_no_kill_switch() {
+    let (mut d, now) = scenarios::countdown();
+    d.read_only = true;
+    snap("watch_read_only_80x24", &d, now, 80, 24);
+}

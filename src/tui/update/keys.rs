@@ -7,11 +7,29 @@ use crate::tui::msg::{Command, Key, Level};
 use crate::tui::state::{Dashboard, Modal, Pause};
 use chrono::{DateTime, Utc};
 
+/// What `p`, `a` and `g` say in a read-only dashboard.
+pub const READ_ONLY: &str = "read-only: this dashboard follows the journal and cannot change the run; \
+     take armed hosts back with `cutover disarm RUN`";
+
+/// What `p` says once hosts are armed.
+pub const PAUSE_ARMED: &str = "pause cannot hold armed hosts: they fire on their own clocks; \
+     press a to abort (disarms every armed host)";
+
 /// Hosts a page key moves the selection by.
 const PAGE: isize = 20;
 
 /// Handles a key press.
 pub(super) fn handle(d: &mut Dashboard, key: Key, now: DateTime<Utc>) -> Vec<Command> {
+    if d.read_only && d.modal.is_none() && !d.filtering {
+        match key {
+            Key::Char('q') | Key::CtrlC => return vec![Command::Quit],
+            Key::Char('p' | 'a' | 'g') => {
+                d.log.push(now, Level::Warn, READ_ONLY);
+                return Vec::new();
+            }
+            _ => {}
+        }
+    }
     if let Some(modal) = d.modal.clone() {
         return modal_key(d, modal, key, now);
     }
@@ -96,6 +114,11 @@ fn submit_gate(d: &mut Dashboard, input: &str, now: DateTime<Utc>) -> Vec<Comman
 
 fn pause(d: &mut Dashboard, now: DateTime<Utc>) -> Vec<Command> {
     if !d.active() || d.aborting {
+        return Vec::new();
+    }
+    if d.pause == Pause::Off && d.armed() > 0 {
+        // A pause would only hold the T-minus drift check: armed jobs fire on the hosts' clocks.
+        d.log.push(now, Level::Warn, PAUSE_ARMED);
         return Vec::new();
     }
     let (next, cmd, text) = match d.pause {

@@ -42,8 +42,18 @@ pub(super) fn header(d: &Dashboard, now: DateTime<Utc>, f: &mut Frame, area: Rec
         ),
     ]);
     f.render_widget(Paragraph::new(vec![first, second]), area);
-    let countdown = format!(" {} ", format::countdown(d.fire_at, now));
-    let tone = if now < d.fire_at {
+    let stopped = matches!(
+        d.outcome,
+        Some(Outcome::Aborted { .. } | Outcome::Failed { .. })
+    );
+    let countdown = match format::countdown(d.fire_at, now) {
+        // A stopped run does not fire (hosts that could not be disarmed show as failed).
+        t if stopped && now < d.fire_at => format!(" stopped, was {t} "),
+        t => format!(" {t} "),
+    };
+    let tone = if stopped {
+        Tone::Dim
+    } else if now < d.fire_at {
         Tone::Warn
     } else {
         Tone::Busy
@@ -85,6 +95,12 @@ pub(super) fn banner(d: &Dashboard, _now: DateTime<Utc>) -> Vec<Line<'static>> {
         ),
         None => {}
     }
+    if d.read_only && d.active() {
+        alert(
+            "WATCHING the journal, read-only: p a g are off; q quits".into(),
+            Tone::Warn,
+        );
+    }
     match d.pause {
         Pause::Off => {}
         Pause::Requested => alert(
@@ -95,7 +111,14 @@ pub(super) fn banner(d: &Dashboard, _now: DateTime<Utc>) -> Vec<Line<'static>> {
     }
     if let Some(g) = &d.gate {
         alert(
-            format!("GATE {}: press g and type `{}` to continue", g.step, g.word),
+            if d.read_only {
+                format!(
+                    "GATE {}: the run waits for its operator to type `{}`",
+                    g.step, g.word
+                )
+            } else {
+                format!("GATE {}: press g and type `{}` to continue", g.step, g.word)
+            },
             Tone::Warn,
         );
     }
@@ -148,6 +171,13 @@ pub(super) fn footer(d: &Dashboard, f: &mut Frame, area: Rect) {
     let t = &d.theme;
     let keys: &[(&str, &str)] = match (&d.modal, d.filtering) {
         (Some(_), _) => &[("Esc", "close")],
+        (None, false) if d.read_only => &[
+            ("/", "filter"),
+            ("↑↓", "select"),
+            ("Enter", "details"),
+            ("?", "help"),
+            ("q", "quit (the run goes on)"),
+        ],
         (None, false) if !d.active() => &[
             ("/", "filter"),
             ("↑↓", "select"),

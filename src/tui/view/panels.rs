@@ -122,6 +122,9 @@ pub(super) fn problems(d: &Dashboard, width: u16) -> Vec<Line<'static>> {
 pub(super) fn quorum(d: &Dashboard, now: DateTime<Utc>, width: u16) -> Vec<Line<'static>> {
     let t = &d.theme;
     let Some(q) = &d.quorum else {
+        if !d.quorum_watched {
+            return Vec::new();
+        }
         return vec![Line::from(span(
             " no reading yet (counts as unsafe)",
             t.style(Tone::Warn),

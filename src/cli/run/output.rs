@@ -1,0 +1,269 @@
+//! Where a run's events go: the journal first, always, then one view: the dashboard on a
+//! terminal, plain lines (`--plain`, or no terminal), or JSON lines (`--json`). `cutover watch`
+//! uses the same views over a journal it follows.
+
+use crate::compile::RunPlan;
+use crate::inventory::Inventory;
+use crate::journal::Record;
+use crate::journal::writer::{Durability, Writer};
+use crate::plan::model::Plan;
+use crate::run::event::RunEvent;
+use crate::run::gate::GateMode;
+use crate::run::print::Printer;
+use crate::tui::adapt::Adapter;
+use crate::tui::msg::{Command, Msg};
+use crate::tui::terminal::{TerminalError, run_dashboard};
+use crate::tui::theme::Theme;
+use chrono::{Offset, TimeZone};
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+/// How the run is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The full-screen dashboard (stdout and stdin are terminals).
+    Dashboard,
+    /// One or more plain lines per event.
+    Plain,
+    /// One JSON object per event, as the journal stores it.
+    Json,
+}
+
+impl Mode {
+    /// `--json`, else `--plain` (also for dry runs, whose diffs only plain output shows), else
+    /// the dashboard when both stdout and stdin are terminals, else plain.
+    pub fn choose(plain: bool, json: bool, dry_run: bool) -> Self {
+        if json {
+            Mode::Json
+        } else if plain || dry_run {
+            Mode::Plain
+        } else if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+            Mode::Dashboard
+        } else {
+            Mode::Plain
+        }
+    }
+}
+
+/// Hosts the events show armed and not yet disarmed or fired (what may still fire), and
+/// whether arming is in flight (a host mid-arming is not in the journal yet).
+#[derive(Debug, Default)]
+pub struct Armed(Mutex<BTreeSet<String>>, std::sync::atomic::AtomicBool);
+
+impl Armed {
+    /// Follows one event.
+    pub fn track(&self, e: &RunEvent) {
+        use std::sync::atomic::Ordering::SeqCst;
+        match e {
+            RunEvent::Step { phase, .. } if phase == "arm" => self.1.store(true, SeqCst),
+            RunEvent::PhaseDone { phase, .. } if phase == "arm" => self.1.store(false, SeqCst),
+            _ => {}
+        }
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match e {
+            RunEvent::Armed { host, .. } => {
+                set.insert(host.clone());
+            }
+            RunEvent::Disarmed { host, ok: true, .. } | RunEvent::Receipt { host, .. } => {
+                set.remove(host);
+            }
+            _ => {}
+        }
+    }
+
+    /// Arming commands are running on hosts now.
+    pub fn arming(&self) -> bool {
+        self.1.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The hosts, sorted.
+    pub fn list(&self) -> Vec<String> {
+        let set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        set.iter().cloned().collect()
+    }
+}
+
+/// One view of the event stream.
+pub enum View {
+    /// Plain lines.
+    Plain(Printer),
+    /// JSON lines.
+    Json,
+    /// The dashboard, fed through the adapter; plain lines once it has closed.
+    Dashboard {
+        /// RunEvent to Msg.
+        adapter: Box<Adapter>,
+        /// To the dashboard thread.
+        tx: UnboundedSender<Msg>,
+    },
+}
+
+/// A running dashboard: its thread and a handle to send it key presses (Ctrl-C).
+pub struct DashboardThread {
+    /// The terminal thread; returns when the operator quits.
+    pub thread: std::thread::JoinHandle<Result<crate::tui::Dashboard, TerminalError>>,
+    /// The dashboard's input.
+    pub tx: UnboundedSender<Msg>,
+}
+
+impl View {
+    /// Starts the dashboard for this run on its own thread; keys come back as `Command`s.
+    pub fn dashboard(
+        parts: (&RunPlan, &Plan, &Inventory),
+        commands: UnboundedSender<Command>,
+        read_only: bool,
+    ) -> (View, DashboardThread) {
+        let adapter = Adapter::new(parts.0, parts.1);
+        let fire = parts.0.times.fire;
+        let local = chrono::Local
+            .offset_from_utc_datetime(&fire.naive_utc())
+            .fix();
+        let theme = Theme::from_no_color(std::env::var("NO_COLOR").ok().as_deref());
+        let mut dash = adapter.dashboard(parts, local, theme);
+        dash.read_only = read_only;
+        let (tx, rx) = unbounded_channel();
+        let thread = std::thread::spawn(move || {
+            run_dashboard(dash, rx, commands, &crate::clock::SystemClock)
+        });
+        let view = View::Dashboard {
+            adapter: Box::new(adapter),
+            tx: tx.clone(),
+        };
+        (view, DashboardThread { thread, tx })
+    }
+
+    /// Shows one journaled event.
+    pub fn show(&mut self, r: &Record<RunEvent>) {
+        let text = match self {
+            View::Plain(p) => p.line(&r.event),
+            View::Json => serde_json::to_string(r).map_or(String::new(), |l| l + "\n"),
+            View::Dashboard { adapter, tx } => {
+                let msgs = adapter.adapt(&r.event);
+                let at = |m| Msg::At {
+                    at: r.ts,
+                    msg: Box::new(m),
+                };
+                if msgs.into_iter().all(|m| tx.send(at(m)).is_ok()) {
+                    return;
+                }
+                // The operator closed the dashboard while the run goes on (disarming, say).
+                let mut p = Printer::default();
+                let text = p.line(&r.event);
+                *self = View::Plain(p);
+                text
+            }
+        };
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+}
+
+/// The one consumer of a run's events: journal, then the armed-host tracker, then the view.
+pub struct Sink {
+    /// The journal (none in a dry run).
+    pub journal: Option<Writer>,
+    /// The view.
+    pub view: View,
+    /// What may still fire.
+    pub armed: Arc<Armed>,
+    /// Plain mode on a terminal: gates are asked on stdin and answered here.
+    pub prompt: Option<UnboundedSender<Command>>,
+}
+
+/// Gates are asked where someone can answer: the dashboard, or a prompt on a terminal.
+pub fn gate_mode(mode: Mode) -> GateMode {
+    match mode {
+        Mode::Dashboard => GateMode::Ask,
+        Mode::Plain if std::io::stdin().is_terminal() => GateMode::Ask,
+        _ => GateMode::Refuse,
+    }
+}
+
+impl Sink {
+    /// The sink for a run shown in `mode` (starting the dashboard, whose keys go to `commands`).
+    pub fn start(
+        mode: Mode,
+        gates: GateMode,
+        journal: Option<Writer>,
+        parts: (&RunPlan, &Plan, &Inventory),
+        commands: &UnboundedSender<Command>,
+    ) -> (Sink, Option<DashboardThread>) {
+        let (view, dashboard) = match mode {
+            Mode::Dashboard => {
+                let (view, thread) = View::dashboard(parts, commands.clone(), false);
+                (view, Some(thread))
+            }
+            Mode::Plain => (View::Plain(Printer::default()), None),
+            Mode::Json => (View::Json, None),
+        };
+        let prompt = mode == Mode::Plain && gates == GateMode::Ask;
+        let sink = Sink {
+            journal,
+            view,
+            armed: Arc::default(),
+            prompt: prompt.then(|| commands.clone()),
+        };
+        (sink, dashboard)
+    }
+
+    /// Consumes events until every sender is gone; returns the run's last line (`run ...`).
+    pub fn consume(mut self, mut rx: UnboundedReceiver<RunEvent>) -> Option<String> {
+        let mut last = None;
+        let mut seq = 0;
+        while let Some(event) = rx.blocking_recv() {
+            let ts = crate::clock::now();
+            seq = self.append(ts, &event).unwrap_or(seq + 1);
+            self.armed.track(&event);
+            if let (RunEvent::Gate { step, word }, Some(tx)) = (&event, &self.prompt) {
+                ask_gate(step.clone(), word.clone(), tx.clone());
+            }
+            if let RunEvent::Finished { .. } = &event {
+                last = Some(Printer::default().line(&event));
+            }
+            // The plain header was printed before the confirmation prompt.
+            if !(matches!(event, RunEvent::Started { .. }) && matches!(self.view, View::Plain(_))) {
+                self.view.show(&Record { seq, ts, event });
+            }
+        }
+        // Once the view fell back to plain lines, the last one was printed already.
+        last.filter(|_| matches!(self.view, View::Dashboard { .. }))
+    }
+
+    fn append(&mut self, ts: chrono::DateTime<chrono::Utc>, e: &RunEvent) -> Option<u64> {
+        let w = self.journal.as_mut()?;
+        let durability = match e {
+            RunEvent::Exec(_) | RunEvent::Check { .. } | RunEvent::Diff { .. } => {
+                Durability::Written
+            }
+            _ => Durability::Synced,
+        };
+        match w.append(ts, e, durability) {
+            Ok(seq) => Some(seq),
+            Err(err) => {
+                eprintln!("cutover: journal write failed: {err}");
+                None
+            }
+        }
+    }
+}
+
+/// Asks for a gate word on the terminal, on its own thread so the run's events keep flowing.
+fn ask_gate(step: String, word: String, tx: UnboundedSender<Command>) {
+    std::thread::spawn(move || {
+        loop {
+            eprint!("GATE {step}: type `{word}` and Enter to go on (Ctrl-C twice aborts): ");
+            let mut line = String::new();
+            match std::io::stdin().read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) if line.trim() == word => {
+                    let _ = tx.send(Command::Go { step });
+                    return;
+                }
+                Ok(_) => eprintln!("that is not `{word}`; the run keeps waiting"),
+            }
+        }
+    });
+}

@@ -1,0 +1,145 @@
+//! What the run waits on from the operator: gates (a step with `gate = WORD` runs only once the
+//! operator typed the word) and aborts (every wait of the run ends early when one is asked).
+//!
+//! Who answers is the CLI's business: the dashboard's `g`, a prompt on a terminal, or
+//! `--gate WORD` given ahead of time. Without anyone to answer, a gate fails the run rather
+//! than hang it: fail closed, say what to pass.
+
+use super::ctx::Ctx;
+use super::event::RunEvent;
+use crate::executor::Control;
+use std::collections::HashSet;
+use tokio::sync::watch;
+
+/// Whether anyone can answer a gate while the run waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateMode {
+    /// Someone can answer (dashboard, or a prompt on a terminal): ask and wait.
+    Ask,
+    /// Nobody can (no terminal, `--json`): a gate not answered ahead of time fails the run.
+    Refuse,
+}
+
+/// The gates of one run: words answered ahead of time, steps passed since, and the mode.
+#[derive(Debug)]
+pub struct Gates {
+    mode: GateMode,
+    preanswered: Vec<String>,
+    passed: watch::Sender<HashSet<String>>,
+}
+
+impl Default for Gates {
+    /// No one to answer and nothing answered: every gate fails (for `disarm` and tests).
+    fn default() -> Self {
+        Self::new(GateMode::Refuse, Vec::new())
+    }
+}
+
+impl Gates {
+    /// Gates answered in `mode`, with `preanswered` words (`--gate WORD`) passing at once.
+    pub fn new(mode: GateMode, preanswered: Vec<String>) -> Self {
+        Self {
+            mode,
+            preanswered,
+            passed: watch::Sender::new(HashSet::new()),
+        }
+    }
+
+    /// The operator passed the gate of `step` (as named in `RunEvent::Gate`).
+    pub fn pass(&self, step: &str) {
+        self.passed.send_modify(|s| {
+            s.insert(step.to_string());
+        });
+    }
+
+    /// Waits until the gate of `step` is passed; fails when nobody can answer or on an abort.
+    pub async fn wait(
+        &self,
+        ctx: &Ctx,
+        step: &str,
+        word: &str,
+        control: &Control,
+    ) -> Result<(), String> {
+        if self.preanswered.iter().any(|w| w == word) {
+            ctx.emit(RunEvent::Operator {
+                action: format!("gate {step} passed ahead of time (--gate {word})"),
+            });
+            return Ok(());
+        }
+        if self.mode == GateMode::Refuse {
+            return Err(format!(
+                "gate {step} waits for the operator to type `{word}` and nobody can answer here \
+                 (no terminal, or --json); pass --gate {word} to answer it ahead of time"
+            ));
+        }
+        ctx.emit(RunEvent::Gate {
+            step: step.into(),
+            word: word.into(),
+        });
+        let mut rx = self.passed.subscribe();
+        tokio::select! {
+            _ = rx.wait_for(|s| s.contains(step)) => Ok(()),
+            why = aborted(control) => Err(format!("gate {step} not passed: {why}")),
+        }
+    }
+}
+
+/// Completes once an abort is requested, with its reason (at once if one already was).
+pub async fn aborted(control: &Control) -> String {
+    let mut rx = control.subscribe();
+    let why = match rx.wait_for(|r| r.abort.is_some()).await {
+        Ok(r) => r.abort.as_ref().map(|(_, why)| why.clone()),
+        Err(_) => None,
+    };
+    match why {
+        Some(why) => why,
+        // The sender lives in `control`, so this cannot close while we hold it.
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits until `until`, or less if an abort is asked (then `Err` with its reason).
+pub async fn sleep_unless_aborted(
+    until: chrono::DateTime<chrono::Utc>,
+    control: &Control,
+) -> Result<(), String> {
+    let left = (until - crate::clock::now())
+        .to_std()
+        .unwrap_or(std::time::Duration::ZERO);
+    tokio::select! {
+        biased;
+        why = aborted(control) => Err(why),
+        () = tokio::time::sleep(left) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::AbortMode;
+
+    #[tokio::test]
+    async fn an_abort_ends_a_wait_with_its_reason() {
+        let control = Control::new();
+        let far = crate::clock::now() + chrono::Duration::hours(1);
+        let c = control.clone();
+        let waiter = tokio::spawn(async move { sleep_unless_aborted(far, &c).await });
+        control.abort_because(AbortMode::StopInFlight, "operator said so");
+        assert_eq!(waiter.await.unwrap(), Err("operator said so".into()));
+    }
+
+    #[tokio::test]
+    async fn a_wait_that_is_due_returns_at_once() {
+        let control = Control::new();
+        let past = crate::clock::now() - chrono::Duration::seconds(1);
+        assert_eq!(sleep_unless_aborted(past, &control).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn an_abort_asked_before_the_wait_still_counts() {
+        let control = Control::new();
+        control.abort(AbortMode::StopInFlight);
+        let far = crate::clock::now() + chrono::Duration::hours(1);
+        assert!(sleep_unless_aborted(far, &control).await.is_err());
+    }
+}

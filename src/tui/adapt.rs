@@ -1,0 +1,250 @@
+//! The bridge from the run's one event stream to the dashboard: the first `Dashboard` built
+//! from the compiled run plan (hosts with groups, phases, probes, fire time), then each
+//! `RunEvent` turned into the `Msg`s it means on screen.
+//!
+//! Pure and stateful: it remembers which dashboard phase the current step belongs to, each
+//! step's name and failure budget, what each host shows (to put it back after a cancel, and so
+//! a host that failed one check stays failed through the next), and the step's progress.
+//! `cutover run` feeds it live; `cutover watch RUN` feeds it the journal.
+
+mod exec;
+mod fired;
+#[cfg(test)]
+mod tests;
+
+use crate::compile::RunPlan;
+use crate::inventory::Inventory;
+use crate::plan::model::Plan;
+use crate::run::event::RunEvent;
+use crate::tui::msg::{Level, Msg, Outcome};
+use crate::tui::state::{Dashboard, HostState};
+use crate::tui::theme::Theme;
+use chrono::{DateTime, FixedOffset, Utc};
+use std::collections::{HashMap, HashSet};
+
+/// The dashboard's phases in run order; `watch` and `post` only when the plan has them.
+pub const PHASES: [&str; 7] = [
+    "preflight",
+    "stage",
+    "verify",
+    "arm",
+    "fire",
+    "watch",
+    "post",
+];
+
+/// Turns `RunEvent`s into dashboard `Msg`s; see the module docs.
+#[derive(Debug, Clone, Default)]
+pub struct Adapter {
+    /// Step path to its failure budget and name.
+    steps: HashMap<String, (usize, String)>,
+    /// Hosts the action is armed on.
+    action_hosts: usize,
+    /// Last drift check: waits from then on are the countdown to the fire.
+    reverify_at: Option<DateTime<Utc>>,
+    /// The plan watches quorum/health after the fire.
+    watched: bool,
+    /// The dashboard phase of the current step.
+    phase: String,
+    /// The current step re-verifies armed or verified hosts: only drift changes them.
+    recheck: bool,
+    /// What the dashboard shows per host.
+    states: HashMap<String, HostState>,
+    /// A host's state before the running step, put back after a cancel or a later pass.
+    before: HashMap<String, HostState>,
+    /// Hosts that failed in the current dashboard phase (a later check's pass keeps them failed).
+    failed_here: HashSet<String>,
+    /// Dashboard phases already shown as passed (the run may say so twice).
+    passed: HashSet<String>,
+    /// Progress of the current step: hosts done, hosts failed.
+    done: usize,
+    failed: usize,
+}
+
+/// A log message.
+fn log(level: Level, text: impl Into<String>) -> Msg {
+    Msg::Log {
+        level,
+        text: text.into(),
+    }
+}
+
+impl Adapter {
+    /// An adapter for this compiled plan: knows every step's name and budget and the times.
+    pub fn new(plan: &RunPlan, model: &Plan) -> Self {
+        let mut steps = HashMap::new();
+        for c in plan.preflight.iter().chain(&plan.verify) {
+            let s = &c.item.settings;
+            steps.insert(s.path.clone(), (c.allowed_failures, s.name.clone()));
+        }
+        for st in plan.stage.iter().chain(&plan.post) {
+            let s = &st.item.settings;
+            steps.insert(s.path.clone(), (st.allowed_failures, s.name.clone()));
+        }
+        let action = (plan.arm_allowed_failures, model.action.name.clone());
+        steps.insert("action".into(), action);
+        Self {
+            steps,
+            action_hosts: plan.action_hosts.len(),
+            reverify_at: Some(plan.times.reverify),
+            watched: model.watch.is_some(),
+            ..Self::default()
+        }
+    }
+
+    /// The dashboard before any event: every inventory host pending, in its groups.
+    pub fn dashboard(
+        &self,
+        (plan, model, inventory): (&RunPlan, &Plan, &Inventory),
+        local: FixedOffset,
+        theme: Theme,
+    ) -> Dashboard {
+        let phases = PHASES.into_iter().filter(|p| match *p {
+            "watch" => self.watched,
+            "post" => !plan.post.is_empty(),
+            _ => true,
+        });
+        let probes = model.watch.iter().flat_map(|w| &w.probes);
+        let digest = plan.digest.trim_start_matches("sha256:");
+        let mut d = Dashboard::new(
+            &model.meta.name,
+            &inventory.name,
+            inventory.production,
+            digest,
+        )
+        .with_fire_at(plan.times.fire, local)
+        .with_phases(phases)
+        .with_probes(probes.map(|p| p.name.clone()))
+        .with_theme(theme);
+        d.quorum_watched = model.watch.as_ref().is_some_and(|w| w.quorum.is_some());
+        for h in &inventory.hosts {
+            d.add_host(&h.name, h.groups.iter().cloned().collect());
+        }
+        d
+    }
+
+    /// The messages one run event means for the dashboard (often none).
+    pub fn adapt(&mut self, e: &RunEvent) -> Vec<Msg> {
+        match e {
+            RunEvent::Started { .. } | RunEvent::Staged { .. } => Vec::new(),
+            RunEvent::Step {
+                phase, name, path, ..
+            } => self.step(phase, name, path),
+            RunEvent::Exec(ev) => self.exec(ev),
+            RunEvent::Check {
+                path,
+                host,
+                verdict,
+            } => vec![Msg::CheckResult {
+                host: host.clone(),
+                check: self.name(path),
+                verdict: verdict.clone(),
+            }],
+            RunEvent::Diff {
+                file, hosts, diff, ..
+            } => vec![log(Level::Info, diff_line(file, hosts.len(), diff))],
+            RunEvent::Waiting { until, what } => self.waiting(*until, what),
+            RunEvent::Gate { step, word } => vec![Msg::GateRequested {
+                step: step.clone(),
+                word: word.clone(),
+            }],
+            RunEvent::Operator { action } => vec![log(Level::Warn, format!("operator: {action}"))],
+            RunEvent::PhaseDone { phase, ok, summary } => self.phase_done(phase, *ok, summary),
+            RunEvent::Finished { outcome, reason } => vec![finished(outcome, reason.as_deref())],
+            other => self.fired(other),
+        }
+    }
+
+    /// The step's name for a plan path (the path itself when unknown).
+    fn name(&self, path: &str) -> String {
+        self.steps
+            .get(path)
+            .map_or_else(|| path.to_string(), |(_, n)| n.clone())
+    }
+
+    /// A host's new state, remembered.
+    fn host(&mut self, host: &str, state: HostState, output: Option<String>) -> Msg {
+        self.states.insert(host.to_string(), state.clone());
+        Msg::HostChanged {
+            host: host.to_string(),
+            state,
+            output,
+        }
+    }
+
+    fn step(&mut self, run_phase: &str, name: &str, path: &str) -> Vec<Msg> {
+        let (phase, recheck) = dashboard_phase(run_phase);
+        if phase != self.phase {
+            self.failed_here.clear();
+            self.phase = phase.to_string();
+        }
+        self.recheck = recheck;
+        vec![log(Level::Info, format!("{run_phase}: {name} [{path}]"))]
+    }
+
+    fn waiting(&mut self, until: DateTime<Utc>, what: &str) -> Vec<Msg> {
+        let mut msgs = vec![log(
+            Level::Info,
+            format!("waiting until {} UTC: {what}", until.format("%H:%M:%S")),
+        )];
+        let countdown = self.reverify_at.is_some_and(|r| until >= r);
+        if countdown && self.phase != "fire" {
+            self.phase = "fire".into();
+            self.failed_here.clear();
+            msgs.push(Msg::PhaseStarted {
+                phase: "fire".into(),
+                hosts: self.action_hosts,
+                batches: 0,
+                budget: 0,
+            });
+        }
+        msgs
+    }
+
+    fn phase_done(&mut self, run_phase: &str, ok: bool, summary: &str) -> Vec<Msg> {
+        let (phase, recheck) = dashboard_phase(run_phase);
+        if ok && recheck {
+            return vec![log(Level::Info, format!("{run_phase}: {summary}"))];
+        }
+        if ok && !self.passed.insert(phase.to_string()) {
+            return vec![log(Level::Info, format!("{run_phase}: {summary}"))];
+        }
+        vec![Msg::PhaseFinished {
+            phase: phase.into(),
+            error: (!ok).then(|| summary.to_string()),
+        }]
+    }
+}
+
+/// The dashboard phase a run phase belongs to, and whether it only re-verifies.
+fn dashboard_phase(run_phase: &str) -> (&str, bool) {
+    match run_phase {
+        "before arming" => ("arm", true),
+        "at T-minus" => ("fire", true),
+        p if p.starts_with("stage") => ("stage", false),
+        p if p.starts_with("post") => ("post", false),
+        p => (p, false),
+    }
+}
+
+fn diff_line(file: &str, hosts: usize, diff: &str) -> String {
+    if diff.is_empty() {
+        return format!("{hosts} host(s): {file} already as planned");
+    }
+    let changed = diff
+        .lines()
+        .filter(|l| (l.starts_with('+') || l.starts_with('-')) && !l.starts_with("+++"))
+        .filter(|l| !l.starts_with("---"))
+        .count();
+    format!("{hosts} host(s): {file}: {changed} line(s) change (the plain output shows the diff)")
+}
+
+fn finished(outcome: &str, reason: Option<&str>) -> Msg {
+    let reason = reason.unwrap_or(outcome).to_string();
+    let outcome = match outcome {
+        "complete" | "dry-run complete" | "staged and verified" => Outcome::Complete,
+        "aborted" => Outcome::Aborted { reason },
+        _ => Outcome::Failed { reason },
+    };
+    Msg::Finished { outcome }
+}
