@@ -8,6 +8,7 @@ mod disarm;
 mod exec;
 mod hostkeys;
 mod inventory;
+mod lab;
 mod load;
 mod render;
 mod report;
@@ -44,6 +45,9 @@ enum Command {
     /// Collect host keys into a reviewable known_hosts file.
     #[command(subcommand)]
     Hostkeys(hostkeys::Command),
+    /// A rehearsal fleet on loopback: `lab up`, `lab status`, `lab down`.
+    #[command(subcommand)]
+    Lab(lab::Command),
     /// Inspect inventories.
     #[command(subcommand)]
     Inventory(inventory::Command),
@@ -78,6 +82,7 @@ pub fn main() -> ExitCode {
         Command::Exec(args) => exec::run(&args),
         Command::Hostkeys(cmd) => hostkeys::run(&cmd),
         Command::Inventory(cmd) => inventory::run(&cmd),
+        Command::Lab(cmd) => lab::run(&cmd),
     };
     match result {
         Ok(code) => code,

@@ -14,6 +14,7 @@ pub mod executor;
 pub mod fleet;
 pub mod inventory;
 pub mod journal;
+pub mod lab;
 pub mod plan;
 pub mod remote;
 pub mod report;
