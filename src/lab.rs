@@ -6,11 +6,13 @@
 //! thin shells that create files and start and stop (only) the lab's own processes.
 
 pub mod down;
+pub mod embedded;
 pub mod etcd;
 pub mod faults;
 pub mod inventory;
 pub mod keys;
 pub mod procs;
+pub mod serve;
 pub mod shims;
 pub mod spec;
 pub mod sshd;

@@ -115,10 +115,9 @@ pub fn spec(args: &UpArgs) -> Result<LabSpec, CliError> {
     Ok(spec)
 }
 
-fn serve(_dir: &Path) -> Result<ExitCode, CliError> {
-    Err(CliError::Usage(
-        "the embedded backend is not available in this build: use --backend sshd".into(),
-    ))
+fn serve(dir: &Path) -> Result<ExitCode, CliError> {
+    crate::lab::serve::serve(dir).map_err(lab_err)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The running cutover binary (the embedded backend re-runs it as `lab serve`).
