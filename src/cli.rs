@@ -4,6 +4,7 @@
 //! that failed); 2 usage or I/O error (unreadable file, bad flag).
 
 mod check;
+mod demo;
 mod disarm;
 mod exec;
 mod hostkeys;
@@ -28,6 +29,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The whole product in one command: a lab, a plan, a simultaneous restart, a report.
+    Demo(demo::Args),
     /// Lint a plan: report every problem with file:line:col, a snippet and a hint.
     Check(check::Args),
     /// Carry out a plan: preflight, stage (diffs first), verify. `--dry-run` changes nothing.
@@ -74,6 +77,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Demo(args) => demo::run(&args),
         Command::Render(args) => render::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Disarm(args) => disarm::run(&args),
@@ -91,6 +95,14 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Writes a file, naming it in the error.
+pub(crate) fn write_file(path: &std::path::Path, text: &str) -> Result<(), CliError> {
+    std::fs::write(path, text).map_err(|source| CliError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Reads a file, naming it in the error.

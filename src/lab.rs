@@ -5,6 +5,7 @@
 //! optional injected faults. `spec` and `shims` are pure; `up`/`down` and the backends are the
 //! thin shells that create files and start and stop (only) the lab's own processes.
 
+pub mod demo;
 pub mod down;
 pub mod embedded;
 pub mod etcd;
