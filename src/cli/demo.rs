@@ -143,7 +143,7 @@ fn etcd_choice(args: &Args) -> Option<usize> {
 
 /// `cutover run PLAN --at now+30s --yes --runs-dir DIR [--plain|--json]`, as parsed arguments.
 fn run_args(args: &Args, plan: &Path) -> Result<super::run::Args, CliError> {
-    let mut argv: Vec<String> = vec![
+    let argv: Vec<String> = vec![
         plan.display().to_string(),
         "--at".into(),
         format!("now+{}s", args.fire_in.as_secs()),
