@@ -115,9 +115,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let plan_path = dir.join("demo.toml");
     let opts = DemoOptions {
         nominal_fire: crate::clock::now() + chrono::Duration::days(1),
-        system_sudo: ["/usr/bin/sudo", "/bin/sudo"]
-            .iter()
-            .any(|p| Path::new(p).exists()),
+        system_sudo: system_sudo_works(),
     };
     super::write_file(&plan_path, &plan(&state.spec, &opts))?;
     println!("  plan      {}", plan_path.display());
@@ -125,6 +123,16 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     print_where(&args.runs_dir);
     drop(guard);
     Ok(code)
+}
+
+/// The built-in `sudo` check also runs the machine's own `/usr/bin/sudo -n`: use it only where
+/// that cannot ask for a password (installed, and we are root); else check the lab's sudo.
+fn system_sudo_works() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    root && ["/usr/bin/sudo", "/bin/sudo"]
+        .iter()
+        .any(|p| Path::new(p).exists())
 }
 
 fn etcd_choice(args: &Args) -> Option<usize> {

@@ -64,6 +64,12 @@ pub fn run(cmd: &Command) -> Result<ExitCode, CliError> {
                 "{}",
                 crate::lab::down::status(&state.spec.dir).map_err(lab_err)?
             );
+            if state.spec.dir == Path::new(DEFAULT_DIR) {
+                println!(
+                    "  rehearse:    cutover run plans/lab-rehearsal.toml --inventory {} --at now+1m",
+                    state.spec.inventory_path().display()
+                );
+            }
             println!(
                 "  stop it with: cutover lab down --dir {}",
                 state.spec.dir.display()

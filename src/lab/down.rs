@@ -66,7 +66,7 @@ pub fn status(dir: &Path) -> Result<String, LabError> {
         };
         let svc = services
             .iter()
-            .find(|(_, what, _)| what.ends_with(&format!(" on {}", h.name)));
+            .find(|(_, what, _)| *what == format!("consul on {}", h.name));
         let svc = match svc {
             Some((pid, _, marker)) if procs::is_ours(*pid, marker) => format!("service pid {pid}"),
             Some((pid, _, _)) => format!("service pid {pid} DEAD"),

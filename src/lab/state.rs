@@ -52,31 +52,47 @@ impl LabState {
             .map_err(|source| LabError::io(&path, source))
     }
 
-    /// Service processes the hosts recorded (`hosts/*/run/*.pid`), each with the host root that
-    /// must appear in its command line.
+    /// Processes the hosts themselves recorded, each with the host root that must appear in
+    /// its command line: services (`run/*.pid`) and armed waiters (`var/cutover/*/waiter.pid`).
     pub fn service_pids(&self) -> Vec<(u32, String, String)> {
         let mut out = Vec::new();
         for h in self.spec.lab_hosts() {
-            let Ok(dir) = std::fs::read_dir(h.root.join("run")) else {
+            let marker = format!("{}/", h.root.display());
+            for (pid, what) in pid_files(&h.root.join("run"), |name| {
+                name.strip_suffix(".pid").map(str::to_string)
+            }) {
+                out.push((pid, format!("{what} on {}", h.name), marker.clone()));
+            }
+            let Ok(runs) = std::fs::read_dir(h.cutover_dir()) else {
                 continue;
             };
-            for e in dir.flatten() {
-                let name = e.file_name().to_string_lossy().to_string();
-                let Some(svc) = name.strip_suffix(".pid") else {
-                    continue;
-                };
-                if let Some(pid) = std::fs::read_to_string(e.path())
-                    .ok()
-                    .and_then(|t| t.trim().parse().ok())
-                {
-                    out.push((
-                        pid,
-                        format!("{svc} on {}", h.name),
-                        format!("{}/", h.root.display()),
-                    ));
+            for run in runs.flatten() {
+                let waiter =
+                    |name: &str| (name == "waiter.pid").then(|| "armed waiter".to_string());
+                for (pid, what) in pid_files(&run.path(), waiter) {
+                    out.push((pid, format!("{what} on {}", h.name), marker.clone()));
                 }
             }
         }
         out
     }
+}
+
+/// `(pid, label)` of the pid files in `dir` that `label` names.
+fn pid_files(dir: &Path, label: impl Fn(&str) -> Option<String>) -> Vec<(u32, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let what = label(&e.file_name().to_string_lossy())?;
+            let pid = std::fs::read_to_string(e.path())
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
+            Some((pid, what))
+        })
+        .collect()
 }

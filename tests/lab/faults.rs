@@ -12,7 +12,7 @@ fn each_preflight_fault_fails_its_check_on_its_host_and_nowhere_else() {
             "--fault",
             "lab-1=sudo-password",
             "--fault",
-            "lab-2=clock-skew:2s",
+            "lab-2=clock-skew:3s",
             "--fault",
             "lab-3=unreachable",
             "--fault",
@@ -36,7 +36,7 @@ fn each_preflight_fault_fails_its_check_on_its_host_and_nowhere_else() {
     assert!(reason("preflight[1]", "lab-1").contains("a password is required"));
     let skew = reason("preflight[0]", "lab-2");
     assert!(
-        skew.starts_with("clock offset +") && skew.ends_with("exceeds 500 ms"),
+        skew.starts_with("clock offset +") && skew.ends_with("exceeds 1000 ms"),
         "{skew}"
     );
     assert_eq!(r.verdict("preflight[0]", "lab-3")["verdict"], "error");
@@ -65,15 +65,20 @@ fn an_agent_that_re_enables_itself_is_caught_before_anything_fires() {
     let plan = format!("{}{PREFLIGHT}{BODY}", lab.plan_head(3));
     let r = lab.run(&plan, "25s");
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    let why = r.verdict("verify[0]", "lab-2")["reason"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let failures = |host: &str| -> Vec<String> {
+        r.of_kind("check")
+            .iter()
+            .filter(|e| e["host"] == host && e["verdict"]["verdict"] != "pass")
+            .map(|e| format!("{}: {}", e["path"], e["verdict"]["reason"]))
+            .collect()
+    };
+    let drift = failures("lab-2");
     assert!(
-        why == "chef-client is running" || why.starts_with("chef-client is enabled"),
-        "{why}"
+        drift.iter().any(|f| f.contains("chef-client is")),
+        "{drift:?}\n{}",
+        r.stdout
     );
-    assert_eq!(r.verdict("verify[0]", "lab-1")["verdict"], "pass");
+    assert!(failures("lab-1").is_empty(), "{:?}", failures("lab-1"));
     assert!(
         r.of_kind("spread").is_empty(),
         "nothing may fire:\n{}",

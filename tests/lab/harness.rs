@@ -174,7 +174,7 @@ pub fn processes_naming(marker: &str) -> Vec<u32> {
 }
 
 /// The preflight of the lab plan: clock, sudo, scheduler (waiter).
-pub const PREFLIGHT: &str = "[[preflight]]\ncheck = \"clock\"\nmax_offset = \"500ms\"\nntp_synchronized = true\n\n[[preflight]]\ncheck = \"sudo\"\n\n[[preflight]]\ncheck = \"scheduler\"\nmechanism = \"waiter\"\n\n";
+pub const PREFLIGHT: &str = "[[preflight]]\ncheck = \"clock\"\nmax_offset = \"1s\"\nntp_synchronized = true\n\n[[preflight]]\ncheck = \"sudo\"\n\n[[preflight]]\ncheck = \"scheduler\"\nmechanism = \"waiter\"\n\n";
 
 /// Stage, verify, action, watch and post of the lab plan (after the preflight).
 pub const BODY: &str = r#"[[stage]]
