@@ -18,6 +18,7 @@ pub mod shims;
 pub mod spec;
 pub mod sshd;
 pub mod state;
+pub mod status;
 pub mod tree;
 pub mod up;
 

@@ -97,6 +97,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         backend: args.backend,
         dir: dir.clone(),
         subnet: args.subnet.clone(),
+        port: crate::lab::spec::default_port(),
         faults: Faults::new(),
     };
     println!(

@@ -38,6 +38,9 @@ pub struct UpArgs {
     /// First three octets of the hosts' loopback addresses.
     #[arg(long, default_value = DEFAULT_SUBNET)]
     pub subnet: String,
+    /// SSH port of every host (default: 22 as root, 2222 otherwise).
+    #[arg(long)]
+    pub port: Option<u16>,
     /// Inject a fault: HOST=KIND[:ARG], e.g. lab-2=clock-skew:3s (repeatable).
     #[arg(long = "fault", value_name = "HOST=KIND[:ARG]")]
     pub faults: Vec<String>,
@@ -62,7 +65,7 @@ pub fn run(cmd: &Command) -> Result<ExitCode, CliError> {
             let state = crate::lab::up::up(spec, &exe()?).map_err(lab_err)?;
             print!(
                 "{}",
-                crate::lab::down::status(&state.spec.dir).map_err(lab_err)?
+                crate::lab::status::status(&state.spec.dir).map_err(lab_err)?
             );
             if state.spec.dir == Path::new(DEFAULT_DIR) {
                 println!(
@@ -79,7 +82,7 @@ pub fn run(cmd: &Command) -> Result<ExitCode, CliError> {
         Command::Status(d) => {
             print!(
                 "{}",
-                crate::lab::down::status(&absolute(&d.dir)?).map_err(lab_err)?
+                crate::lab::status::status(&absolute(&d.dir)?).map_err(lab_err)?
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -115,6 +118,7 @@ pub fn spec(args: &UpArgs) -> Result<LabSpec, CliError> {
         backend: args.backend,
         dir: absolute(&args.dir)?,
         subnet: args.subnet.clone(),
+        port: args.port.unwrap_or_else(crate::lab::spec::default_port),
         faults: f,
     };
     spec.validate().map_err(CliError::Usage)?;

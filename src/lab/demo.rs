@@ -151,6 +151,7 @@ mod tests {
             backend: Backend::Embedded,
             dir: "/tmp/demo".into(),
             subnet: "127.0.20".into(),
+            port: 22,
             faults: Faults::new(),
         }
     }

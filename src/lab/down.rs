@@ -1,7 +1,7 @@
-//! `lab down` and `lab status`: stop exactly the recorded processes, remove the lab; report health.
+//! `lab down`: stop exactly the recorded processes (verified to be the lab's), remove the lab.
 
 use super::state::LabState;
-use super::{LabError, etcd, procs};
+use super::{LabError, procs};
 use std::path::Path;
 
 /// What `lab down` stopped.
@@ -31,63 +31,5 @@ pub fn down(dir: &Path) -> Result<Stopped, LabError> {
         }
     }
     std::fs::remove_dir_all(dir).map_err(|e| LabError::io(dir, e))?;
-    Ok(out)
-}
-
-/// One line per host: address, group, faults, server and service liveness, etcd health.
-pub fn status(dir: &Path) -> Result<String, LabError> {
-    let state = LabState::load(dir)?;
-    let spec = &state.spec;
-    let mut out = format!(
-        "lab in {}: {} hosts, {} backend{}\n  inventory   {}\n  known_hosts {}\n  client key  {}\n",
-        spec.dir.display(),
-        spec.hosts,
-        spec.backend.as_str(),
-        spec.etcd
-            .map_or(String::new(), |n| format!(", etcd on {n}")),
-        spec.inventory_path().display(),
-        spec.known_hosts_path().display(),
-        spec.client_key_path().display(),
-    );
-    for r in &state.pids {
-        let alive = if procs::is_ours(r.pid, &r.marker) {
-            "alive"
-        } else {
-            "DEAD"
-        };
-        out.push_str(&format!("  {:<40} pid {:<8} {alive}\n", r.what, r.pid));
-    }
-    let services = state.service_pids();
-    for h in spec.lab_hosts() {
-        let ssh = if procs::ssh_ready(&h.addr) {
-            "ssh up"
-        } else {
-            "ssh DOWN"
-        };
-        let svc = services
-            .iter()
-            .find(|(_, what, _)| *what == format!("consul on {}", h.name));
-        let svc = match svc {
-            Some((pid, _, marker)) if procs::is_ours(*pid, marker) => format!("service pid {pid}"),
-            Some((pid, _, _)) => format!("service pid {pid} DEAD"),
-            None => "service (state only)".into(),
-        };
-        let health = match (h.etcd_member, h.etcd_member && etcd::healthy(&h.addr)) {
-            (true, true) => "etcd healthy",
-            (true, false) => "etcd UNHEALTHY",
-            _ => "",
-        };
-        let faults: Vec<String> = h.faults.iter().map(|f| format!("{f:?}")).collect();
-        out.push_str(&format!(
-            "  {:<8} {:<15} {:<8} {:<9} {:<22} {:<15} {}\n",
-            h.name,
-            h.addr,
-            h.group,
-            ssh,
-            svc,
-            health,
-            faults.join(" ")
-        ));
-    }
     Ok(out)
 }

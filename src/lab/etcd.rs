@@ -108,6 +108,7 @@ mod tests {
             backend: Backend::Sshd,
             dir: "/tmp/l".into(),
             subnet: "127.0.10".into(),
+            port: 22,
             faults: Faults::new(),
         };
         let hosts = spec.lab_hosts();

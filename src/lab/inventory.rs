@@ -17,9 +17,10 @@ pub fn inventory(spec: &LabSpec) -> String {
     );
     for h in spec.lab_hosts() {
         out.push_str(&format!(
-            "\n[[hosts]]\nname = \"{}\"\naddress = \"{}\"\ngroups = [\"{}\"]\nvars = {{ root = {}, cutover_dir = {} }}\n",
+            "\n[[hosts]]\nname = \"{}\"\naddress = \"{}\"\n{}groups = [\"{}\"]\nvars = {{ root = {}, cutover_dir = {} }}\n",
             h.name,
             h.addr,
+            if h.port == 22 { String::new() } else { format!("port = {}\n", h.port) },
             h.group,
             toml_str(&h.root.display().to_string()),
             toml_str(&h.cutover_dir().display().to_string()),
@@ -28,7 +29,7 @@ pub fn inventory(spec: &LabSpec) -> String {
     out
 }
 
-/// known_hosts lines: `ADDRESS KEYTYPE KEY` per host.
+/// known_hosts lines: `NAME KEYTYPE KEY` per host (`NAME` as the transport looks it up).
 pub fn known_hosts(hosts: &[(String, String)]) -> String {
     hosts
         .iter()
@@ -54,6 +55,7 @@ mod tests {
             backend: Backend::Embedded,
             dir: "/tmp/lab dir".into(),
             subnet: "127.0.10".into(),
+            port: 22,
             faults: Faults::new(),
         };
         let text = inventory(&spec);

@@ -139,10 +139,10 @@ fn ppid(pid: u32) -> Option<u32> {
     after.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Whether something at `addr:22` answers with an SSH banner.
-pub fn ssh_ready(addr: &str) -> bool {
+/// Whether something at `addr:port` answers with an SSH banner.
+pub fn ssh_ready(addr: &str, port: u16) -> bool {
     use std::io::Read;
-    let Ok(sock) = format!("{addr}:22").parse() else {
+    let Ok(sock) = format!("{addr}:{port}").parse() else {
         return false;
     };
     let Ok(mut s) = std::net::TcpStream::connect_timeout(&sock, Duration::from_millis(200)) else {

@@ -17,7 +17,7 @@ pub fn host_specs(spec: &LabSpec) -> Result<Vec<HostSpec>, LabError> {
         if h.has(|f| *f == Fault::Unreachable) {
             continue;
         }
-        let addr = format!("{}:22", h.addr)
+        let addr = format!("{}:{}", h.addr, h.port)
             .parse()
             .map_err(|_| LabError::Usage(format!("bad lab address {}", h.addr)))?;
         let mut env = h.env(&spec.dir);

@@ -211,6 +211,7 @@ mod tests {
         LabHost {
             name: "lab-1".into(),
             addr: "127.0.10.1".into(),
+            port: 22,
             root: "/tmp/l/hosts/lab-1".into(),
             group: "servers",
             etcd_member: false,

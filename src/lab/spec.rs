@@ -14,6 +14,19 @@ pub const DEFAULT_DIR: &str = "/tmp/cutover-lab";
 /// First three octets of lab addresses without `--subnet` (`127.0.10.1`, `127.0.10.2`, ...).
 pub const DEFAULT_SUBNET: &str = "127.0.10";
 
+/// SSH port of lab hosts when not running as root (22 needs privileges).
+pub const UNPRIVILEGED_PORT: u16 = 2222;
+
+/// The default SSH port for this user: 22 for root, else [`UNPRIVILEGED_PORT`].
+pub fn default_port() -> u16 {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
+        22
+    } else {
+        UNPRIVILEGED_PORT
+    }
+}
+
 /// Which SSH server the lab hosts run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -47,6 +60,8 @@ pub struct LabSpec {
     pub dir: PathBuf,
     /// First three octets of the hosts' loopback addresses.
     pub subnet: String,
+    /// SSH port of every host: 22 as root, [`UNPRIVILEGED_PORT`] otherwise.
+    pub port: u16,
     /// Injected faults by host name.
     pub faults: Faults,
 }
@@ -56,8 +71,10 @@ pub struct LabSpec {
 pub struct LabHost {
     /// `lab-1`, `lab-2`, ...
     pub name: String,
-    /// Its loopback address (port 22).
+    /// Its loopback address.
     pub addr: String,
+    /// Its SSH port.
+    pub port: u16,
     /// Its state dir: the host's own `/etc`-like tree, shims, keys, logs.
     pub root: PathBuf,
     /// `servers` (etcd members, or the first three) or `clients`.
@@ -110,6 +127,7 @@ impl LabSpec {
                 let name = host_name(i);
                 LabHost {
                     addr: format!("{}.{i}", self.subnet),
+                    port: self.port,
                     root: self.dir.join("hosts").join(&name),
                     group: if i <= servers { "servers" } else { "clients" },
                     etcd_member: self.etcd.is_some_and(|n| i <= n),
@@ -205,6 +223,7 @@ mod tests {
             backend: Backend::Sshd,
             dir: "/tmp/l".into(),
             subnet: "127.0.10".into(),
+            port: 22,
             faults: Faults::new(),
         }
     }

@@ -20,12 +20,13 @@ pub fn config(spec: &LabSpec, h: &LabHost) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     format!(
-        "ListenAddress {addr}:22\nHostKey {root}/host_key\nPidFile none\n\
+        "ListenAddress {addr}:{port}\nHostKey {root}/host_key\nPidFile none\n\
          AuthorizedKeysFile {dir}/authorized_keys\nPermitRootLogin prohibit-password\n\
          PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
          StrictModes no\nUsePAM no\nMaxStartups 100:30:200\nMaxSessions 20\nLogLevel INFO\n\
          SetEnv {env}\n",
         addr = h.addr,
+        port = h.port,
         root = h.root.display(),
         dir = spec.dir.display(),
         env = env.join(" "),
@@ -83,13 +84,16 @@ fn wait_ready(h: &LabHost, pid: u32) -> Result<(), LabError> {
                 reason: format!("exited at start: {}", log.trim()),
             });
         }
-        if procs::ssh_ready(&h.addr) {
+        if procs::ssh_ready(&h.addr, h.port) {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     Err(LabError::Start {
         what: format!("sshd for {}", h.name),
-        reason: format!("not listening on {}:22 after {READY_TIMEOUT:?}", h.addr),
+        reason: format!(
+            "not listening on {}:{} after {READY_TIMEOUT:?}",
+            h.addr, h.port
+        ),
     })
 }

@@ -105,7 +105,8 @@ fn write_keys_and_inventory(spec: &LabSpec, hosts: &[LabHost]) -> Result<(), Lab
     tree::write(&spec.dir.join("authorized_keys"), &format!("{client}\n"))?;
     let mut known = Vec::new();
     for h in hosts {
-        known.push((h.addr.clone(), keys::generate(&h.root.join("host_key"))?));
+        let name = crate::transport::known_hosts::lookup_name(&h.addr, h.port);
+        known.push((name, keys::generate(&h.root.join("host_key"))?));
     }
     tree::write(&spec.known_hosts_path(), &inventory::known_hosts(&known))?;
     tree::write(&spec.inventory_path(), &inventory::inventory(spec))
@@ -158,7 +159,7 @@ fn embedded(
     });
     let deadline = crate::clock::instant() + sshd::READY_TIMEOUT;
     for h in hosts {
-        while !procs::ssh_ready(&h.addr) {
+        while !procs::ssh_ready(&h.addr, h.port) {
             if !procs::alive(pid) || crate::clock::instant() > deadline {
                 let log = std::fs::read_to_string(spec.dir.join("serve.log")).unwrap_or_default();
                 return Err(LabError::Start {
