@@ -223,3 +223,21 @@ fn print_where(runs_dir: &Path) {
         println!("report:  cutover report {}", run.display());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct DemoCli {
+        #[command(flatten)]
+        demo: Args,
+    }
+
+    #[test]
+    fn the_run_is_parsed_as_cutover_run_would_parse_it() {
+        let cli = DemoCli::try_parse_from(["demo", "--plain", "--fire-in", "45s"]).unwrap();
+        let run = run_args(&cli.demo, Path::new("/tmp/demo.toml"));
+        assert!(run.is_ok(), "{run:?}");
+    }
+}

@@ -28,9 +28,11 @@ fn lab_down_stops_every_recorded_process_and_removes_the_lab() {
 
 #[test]
 fn the_lab_writes_an_inventory_cutover_reads_and_refuses_a_second_up() {
+    let faults = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(faults.path(), "[faults]\nlab-4 = [\"unreachable\"]\n").unwrap();
     let lab = Lab::up(
         "127.0.47",
-        &["--hosts", "4", "--fault", "lab-4=unreachable"],
+        &["--hosts", "4", "--faults", faults.path().to_str().unwrap()],
     );
     let inv = lab.dir.join("inventory.toml");
     let (code, out, _) = cutover(&["inventory", "show", inv.to_str().unwrap()]);
