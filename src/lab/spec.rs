@@ -7,8 +7,10 @@ use super::faults::{Fault, Faults};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// Largest lab: one /24 of loopback addresses.
-pub const MAX_HOSTS: usize = 250;
+/// Largest lab: the embedded backend serves a thousand hosts from one process.
+pub const MAX_HOSTS: usize = 2000;
+/// Hosts per /24: `.1` to `.250`; host 251 continues at the next third octet.
+pub const HOSTS_PER_OCTET: usize = 250;
 /// Where `cutover lab up` puts the lab without `--dir` (the lab plan's inventory points here).
 pub const DEFAULT_DIR: &str = "/tmp/cutover-lab";
 /// First three octets of lab addresses without `--subnet` (`127.0.10.1`, `127.0.10.2`, ...).
@@ -99,14 +101,18 @@ impl LabSpec {
                 return Err(format!("--etcd {n} needs at least {n} hosts (--hosts {n})"));
             }
         }
-        let octets: Vec<&str> = self.subnet.split('.').collect();
-        if octets.len() != 3
-            || octets[0] != "127"
-            || octets.iter().any(|o| o.parse::<u8>().is_err())
-        {
+        let Some((_, third)) = self.base() else {
             return Err(format!(
                 "--subnet {}: expected three octets in 127.0.0.0/8, e.g. 127.0.10",
                 self.subnet
+            ));
+        };
+        if usize::from(third) + (self.hosts - 1) / HOSTS_PER_OCTET > 255 {
+            return Err(format!(
+                "--subnet {}: {} hosts need {} /24s above it; pick a lower third octet",
+                self.subnet,
+                self.hosts,
+                self.hosts.div_ceil(HOSTS_PER_OCTET)
             ));
         }
         let names: Vec<String> = (1..=self.hosts).map(host_name).collect();
@@ -126,7 +132,7 @@ impl LabSpec {
             .map(|i| {
                 let name = host_name(i);
                 LabHost {
-                    addr: format!("{}.{i}", self.subnet),
+                    addr: self.address(i),
                     port: self.port,
                     root: self.dir.join("hosts").join(&name),
                     group: if i <= servers { "servers" } else { "clients" },
@@ -136,6 +142,22 @@ impl LabSpec {
                 }
             })
             .collect()
+    }
+
+    /// `127.A` and the third octet of `--subnet`, if it is well formed.
+    fn base(&self) -> Option<(String, u8)> {
+        let octets: Vec<&str> = self.subnet.split('.').collect();
+        let [a, b, c] = octets[..] else { return None };
+        let valid = a == "127" && a.parse::<u8>().is_ok() && b.parse::<u8>().is_ok();
+        let third = c.parse::<u8>().ok()?;
+        valid.then(|| (format!("{a}.{b}"), third))
+    }
+
+    /// The address of the `i`th host (1-based): 250 per /24, from `--subnet` upwards.
+    pub fn address(&self, i: usize) -> String {
+        let (ab, third) = self.base().unwrap_or(("127.0".into(), 10));
+        let (block, last) = ((i - 1) / HOSTS_PER_OCTET, (i - 1) % HOSTS_PER_OCTET + 1);
+        format!("{ab}.{}.{last}", usize::from(third) + block)
     }
 
     /// The inventory the lab writes.
@@ -232,6 +254,8 @@ mod tests {
     fn hosts_get_addresses_groups_and_members() {
         let hosts = spec().lab_hosts();
         assert_eq!(hosts[4].addr, "127.0.10.5");
+        assert_eq!(spec().address(250), "127.0.10.250");
+        assert_eq!(spec().address(251), "127.0.11.1");
         assert_eq!(hosts[2].group, "servers");
         assert_eq!(hosts[3].group, "clients");
         assert!(hosts[2].etcd_member && !hosts[3].etcd_member);

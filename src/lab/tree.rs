@@ -69,7 +69,7 @@ fn farm(dest: &Path, hidden: &[&str]) -> Result<(), LabError> {
 }
 
 /// Creates the host's tree: `etc/consul.json`, `etc/timezone`, units `chef-client` (enabled,
-/// running) and `consul` (enabled, run by `lab-service`), `var/`, `run/`, and its shims.
+/// running) and `consul` (enabled, active; run by `lab-service`), `var/`, `run/`, and its shims.
 pub fn host(h: &LabHost, tools: &Tools) -> Result<(), LabError> {
     for d in [
         "bin",
@@ -97,6 +97,7 @@ pub fn host(h: &LabHost, tools: &Tools) -> Result<(), LabError> {
         "units/chef-client/active",
         "units/consul/enabled",
         "units/consul/managed",
+        "units/consul/active",
     ] {
         write(&h.root.join(f), "")?;
     }

@@ -73,7 +73,11 @@ fn start(state: &mut LabState, exe: &Path) -> Result<(), LabError> {
         }
     }
     write_keys_and_inventory(&spec, &hosts)?;
-    hosts.iter().try_for_each(|h| service(&spec, h, "start"))?;
+    // Without etcd the service is state only, already active; members start their process.
+    hosts
+        .iter()
+        .filter(|h| h.etcd_member)
+        .try_for_each(|h| service(&spec, h, "start"))?;
     let reachable: Vec<LabHost> = hosts
         .iter()
         .filter(|h| !h.has(|f| *f == Fault::Unreachable))

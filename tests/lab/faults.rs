@@ -84,11 +84,10 @@ fn an_agent_that_re_enables_itself_is_caught_before_anything_fires() {
         "nothing may fire:\n{}",
         r.stdout
     );
-    let events =
-        std::fs::read_to_string(lab.dir.join("hosts/lab-1/var/log/consul.events")).unwrap();
-    assert_eq!(
-        events.lines().count(),
-        1,
-        "the service was only started by the lab: {events}"
+    let events = std::fs::read_to_string(lab.dir.join("hosts/lab-1/var/log/consul.events"))
+        .unwrap_or_default();
+    assert!(
+        events.is_empty(),
+        "the service was never restarted: {events}"
     );
 }
