@@ -87,6 +87,22 @@ impl Fault {
     }
 }
 
+impl std::fmt::Display for Fault {
+    /// As typed: `clock-skew:3s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let dur = |ms: u64| humantime::format_duration(Duration::from_millis(ms)).to_string();
+        match self {
+            Fault::SudoPassword => f.write_str("sudo-password"),
+            Fault::ClockSkew { millis } => write!(f, "clock-skew:{}", dur(*millis)),
+            Fault::AgentReenables { millis } => write!(f, "agent-reenables:{}", dur(*millis)),
+            Fault::Slow { millis } => write!(f, "slow:{}", dur(*millis)),
+            Fault::Unreachable => f.write_str("unreachable"),
+            Fault::NoScheduler => f.write_str("no-scheduler"),
+            Fault::HostileOutput => f.write_str("hostile-output"),
+        }
+    }
+}
+
 /// Faults per host name.
 pub type Faults = BTreeMap<String, Vec<Fault>>;
 
@@ -143,6 +159,11 @@ mod tests {
         );
         assert_eq!(f["lab-3"][0], Fault::Slow { millis: 1000 });
         assert!(has(&f, "lab-3", |x| *x == Fault::Unreachable));
+        assert_eq!(f["lab-2"][0].to_string(), "clock-skew:3s");
+        assert_eq!(
+            Fault::parse(&f["lab-3"][0].to_string()).unwrap(),
+            f["lab-3"][0]
+        );
     }
 
     #[test]

@@ -1,12 +1,23 @@
 //! `lab status`: the lab's hosts, backend, recorded processes (alive or not) and etcd health.
 
+use super::spec::LabHost;
 use super::state::LabState;
 use super::{LabError, etcd, procs};
 use std::path::Path;
 
-/// One line per host: address, group, faults, server and service liveness, etcd health.
+/// The lab's files and processes, then one line per host: address, group, SSH, service,
+/// etcd health and faults.
 pub fn status(dir: &Path) -> Result<String, LabError> {
     let state = LabState::load(dir)?;
+    let mut out = header(&state);
+    let services = state.service_pids();
+    for h in state.spec.lab_hosts() {
+        out.push_str(&host_line(&h, &services));
+    }
+    Ok(out)
+}
+
+fn header(state: &LabState) -> String {
     let spec = &state.spec;
     let mut out = format!(
         "lab in {}: {} hosts, {} backend{}\n  inventory   {}\n  known_hosts {}\n  client key  {}\n",
@@ -27,37 +38,35 @@ pub fn status(dir: &Path) -> Result<String, LabError> {
         };
         out.push_str(&format!("  {:<40} pid {:<8} {alive}\n", r.what, r.pid));
     }
-    let services = state.service_pids();
-    for h in spec.lab_hosts() {
-        let ssh = if procs::ssh_ready(&h.addr, h.port) {
-            "ssh up"
-        } else {
-            "ssh DOWN"
-        };
-        let svc = services
-            .iter()
-            .find(|(_, what, _)| *what == format!("consul on {}", h.name));
-        let svc = match svc {
-            Some((pid, _, marker)) if procs::is_ours(*pid, marker) => format!("service pid {pid}"),
-            Some((pid, _, _)) => format!("service pid {pid} DEAD"),
-            None => "service (state only)".into(),
-        };
-        let health = match (h.etcd_member, h.etcd_member && etcd::healthy(&h.addr)) {
-            (true, true) => "etcd healthy",
-            (true, false) => "etcd UNHEALTHY",
-            _ => "",
-        };
-        let faults: Vec<String> = h.faults.iter().map(|f| format!("{f:?}")).collect();
-        out.push_str(&format!(
-            "  {:<8} {:<15} {:<8} {:<9} {:<22} {:<15} {}\n",
-            h.name,
-            h.addr,
-            h.group,
-            ssh,
-            svc,
-            health,
-            faults.join(" ")
-        ));
-    }
-    Ok(out)
+    out
+}
+
+fn host_line(h: &LabHost, services: &[(u32, String, String)]) -> String {
+    let ssh = if procs::ssh_ready(&h.addr, h.port) {
+        "ssh up"
+    } else {
+        "ssh DOWN"
+    };
+    let own = format!("consul on {}", h.name);
+    let svc = match services.iter().find(|(_, what, _)| *what == own) {
+        Some((pid, _, marker)) if procs::is_ours(*pid, marker) => format!("service pid {pid}"),
+        Some((pid, _, _)) => format!("service pid {pid} DEAD"),
+        None => "service (state only)".into(),
+    };
+    let health = match (h.etcd_member, h.etcd_member && etcd::healthy(&h.addr)) {
+        (true, true) => "etcd healthy",
+        (true, false) => "etcd UNHEALTHY",
+        _ => "",
+    };
+    let faults: Vec<String> = h.faults.iter().map(ToString::to_string).collect();
+    format!(
+        "  {:<8} {:<15} {:<8} {:<9} {:<22} {:<15} {}\n",
+        h.name,
+        h.addr,
+        h.group,
+        ssh,
+        svc,
+        health,
+        faults.join(" ")
+    )
 }

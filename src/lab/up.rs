@@ -4,23 +4,26 @@
 //! A failure part-way tears down what was started, so a failed `up` leaves nothing running.
 
 use super::faults::Fault;
+use super::shims::Tools;
 use super::spec::{Backend, LabHost, LabSpec};
 use super::state::{LabState, Recorded};
 use super::{LabError, etcd, inventory, keys, procs, sshd, tree};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Starts a lab described by `spec`; `exe` is the cutover binary (the embedded backend runs
 /// `exe lab serve --dir DIR` detached). Returns the recorded state.
 pub fn up(spec: LabSpec, exe: &Path) -> Result<LabState, LabError> {
     spec.validate().map_err(LabError::Usage)?;
+    let etcd_bin = etcd_binary(&spec)?;
+    let tools = tree::tools()?;
     prepare_dir(&spec.dir)?;
     let mut state = LabState {
         spec,
         pids: Vec::new(),
     };
     state.save()?;
-    match start(&mut state, exe) {
+    match start(&mut state, exe, &tools, etcd_bin.as_deref()) {
         Ok(()) => Ok(state),
         Err(e) => {
             let _ = super::down::down(&state.spec.dir);
@@ -48,31 +51,15 @@ fn prepare_dir(dir: &Path) -> Result<(), LabError> {
     tree::mkdir(dir)
 }
 
-fn start(state: &mut LabState, exe: &Path) -> Result<(), LabError> {
+fn start(
+    state: &mut LabState,
+    exe: &Path,
+    tools: &Tools,
+    etcd_bin: Option<&Path>,
+) -> Result<(), LabError> {
     let spec = state.spec.clone();
     let hosts = spec.lab_hosts();
-    let tools = tree::tools()?;
-    tree::farms(
-        &spec.dir,
-        hosts.iter().any(|h| h.has(|f| *f == Fault::NoScheduler)),
-    )?;
-    let etcd_bin = match spec.etcd {
-        Some(_) => Some(procs::find("etcd").ok_or_else(|| LabError::Missing {
-            program: "etcd".into(),
-            package: etcd::INSTALL_HINT.into(),
-        })?),
-        None => None,
-    };
-    for h in &hosts {
-        tree::host(h, &tools)?;
-        if let (Some(bin), true) = (&etcd_bin, h.etcd_member) {
-            tree::write(
-                &h.root.join("consul.sh"),
-                &etcd::member_script(&spec, h, bin),
-            )?;
-        }
-    }
-    write_keys_and_inventory(&spec, &hosts)?;
+    build(&spec, &hosts, tools, etcd_bin)?;
     // Without etcd the service is state only, already active; members start their process.
     hosts
         .iter()
@@ -89,19 +76,55 @@ fn start(state: &mut LabState, exe: &Path) -> Result<(), LabError> {
     };
     state.save()?;
     result?;
+    wait_etcd(&hosts)
+}
+
+/// The `etcd` binary when the lab asks for a cluster; missing etcd fails before anything starts.
+fn etcd_binary(spec: &LabSpec) -> Result<Option<PathBuf>, LabError> {
+    match spec.etcd {
+        Some(_) => procs::find("etcd")
+            .map(Some)
+            .ok_or_else(|| LabError::Missing {
+                program: "etcd".into(),
+                package: etcd::INSTALL_HINT.into(),
+            }),
+        None => Ok(None),
+    }
+}
+
+/// Every file of the lab: binary farms, host trees and shims, member scripts, keys, inventory.
+fn build(
+    spec: &LabSpec,
+    hosts: &[LabHost],
+    tools: &Tools,
+    etcd_bin: Option<&Path>,
+) -> Result<(), LabError> {
+    let nosched = hosts.iter().any(|h| h.has(|f| *f == Fault::NoScheduler));
+    tree::farms(&spec.dir, nosched)?;
+    for h in hosts {
+        tree::host(h, tools)?;
+        if let (Some(bin), true) = (etcd_bin, h.etcd_member) {
+            let script = etcd::member_script(spec, h, bin);
+            tree::write(&h.root.join("consul.sh"), &script)?;
+        }
+    }
+    write_keys_and_inventory(spec, hosts)
+}
+
+fn wait_etcd(hosts: &[LabHost]) -> Result<(), LabError> {
     let members: Vec<&LabHost> = hosts.iter().filter(|h| h.etcd_member).collect();
     let sick = etcd::wait_healthy(&members);
-    if !sick.is_empty() {
-        return Err(LabError::Start {
-            what: "the etcd cluster".into(),
-            reason: format!(
-                "not healthy after {:?}: {} (logs in hosts/*/var/log/consul.log)",
-                etcd::READY_TIMEOUT,
-                sick.join(", ")
-            ),
-        });
+    if sick.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    Err(LabError::Start {
+        what: "the etcd cluster".into(),
+        reason: format!(
+            "not healthy after {:?}: {} (logs in hosts/*/var/log/consul.log)",
+            etcd::READY_TIMEOUT,
+            sick.join(", ")
+        ),
+    })
 }
 
 fn write_keys_and_inventory(spec: &LabSpec, hosts: &[LabHost]) -> Result<(), LabError> {
