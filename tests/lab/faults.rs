@@ -53,6 +53,26 @@ fn each_preflight_fault_fails_its_check_on_its_host_and_nowhere_else() {
         "escape in journal"
     );
     assert!(!r.stdout.contains('\u{1b}'), "escape in output");
+    let (_, exec, _) = super::harness::cutover(&[
+        "exec",
+        "-i",
+        lab.dir.join("inventory.toml").to_str().unwrap(),
+        "-s",
+        "host:lab-5",
+        "-k",
+        lab.dir.join("client_key").to_str().unwrap(),
+        "--known-hosts",
+        lab.dir.join("known_hosts").to_str().unwrap(),
+        "echo hi",
+    ]);
+    assert!(
+        exec.contains("HOSTILE") && exec.contains("bytes omitted"),
+        "{exec}"
+    );
+    assert!(
+        !exec.contains('\u{1b}') && !exec.contains('\u{7}'),
+        "escape in exec output"
+    );
     assert!(r.of_kind("armed").is_empty());
 }
 
