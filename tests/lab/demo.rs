@@ -40,4 +40,7 @@ fn the_demo_completes_with_a_measured_spread_and_leaves_nothing_behind() {
         .path();
     let journal = std::fs::read_to_string(run.join("journal.jsonl")).unwrap();
     assert!(journal.contains("\"kind\":\"spread\""));
+    let (code, report, err) = cutover(&["report", run.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(report.to_lowercase().contains("spread"), "{report}");
 }
