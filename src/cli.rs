@@ -4,10 +4,12 @@
 //! that failed); 2 usage or I/O error (unreadable file, bad flag).
 
 mod check;
+mod demo;
 mod disarm;
 mod exec;
 mod hostkeys;
 mod inventory;
+mod lab;
 mod load;
 mod render;
 mod report;
@@ -28,6 +30,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The whole product in one command: a lab, a plan, a simultaneous restart, a report.
+    Demo(demo::Args),
     /// Lint a plan: report every problem with file:line:col, a snippet and a hint.
     Check(check::Args),
     /// Carry out a plan: preflight, stage (diffs first), verify. `--dry-run` changes nothing.
@@ -47,6 +51,9 @@ enum Command {
     /// Collect host keys into a reviewable known_hosts file.
     #[command(subcommand)]
     Hostkeys(hostkeys::Command),
+    /// A rehearsal fleet on loopback: `lab up`, `lab status`, `lab down`.
+    #[command(subcommand)]
+    Lab(lab::Command),
     /// Inspect inventories.
     #[command(subcommand)]
     Inventory(inventory::Command),
@@ -73,6 +80,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Demo(args) => demo::run(&args),
         Command::Render(args) => render::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Disarm(args) => disarm::run(&args),
@@ -82,6 +90,7 @@ pub fn main() -> ExitCode {
         Command::Exec(args) => exec::run(&args),
         Command::Hostkeys(cmd) => hostkeys::run(&cmd),
         Command::Inventory(cmd) => inventory::run(&cmd),
+        Command::Lab(cmd) => lab::run(&cmd),
     };
     match result {
         Ok(code) => code,
@@ -90,6 +99,14 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Writes a file, naming it in the error.
+pub(crate) fn write_file(path: &std::path::Path, text: &str) -> Result<(), CliError> {
+    std::fs::write(path, text).map_err(|source| CliError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Reads a file, naming it in the error.

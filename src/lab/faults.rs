@@ -1,0 +1,179 @@
+//! Faults a rehearsal can inject per lab host, parsed from `--fault HOST=KIND[:ARG]` or a lab file.
+//!
+//! Pure: a fault is data; the shims (`lab::shims`) and the backends act on it.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Skew of `clock-skew` without an argument: well past any sane `max_offset`.
+pub const DEFAULT_SKEW: Duration = Duration::from_secs(2);
+/// Delay of `agent-reenables` without an argument: after staging, before the T-minus check.
+pub const DEFAULT_REENABLE: Duration = Duration::from_secs(2);
+/// Delay of `slow` without an argument: noticeable, well under a command timeout.
+pub const DEFAULT_SLOW: Duration = Duration::from_secs(1);
+
+/// One way a lab host misbehaves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Fault {
+    /// `sudo -n` fails the way it does when a password is required.
+    SudoPassword,
+    /// The host's clock reads ahead by this much (negative skews are not modelled).
+    ClockSkew {
+        /// How far ahead, in milliseconds.
+        millis: u64,
+    },
+    /// The config agent re-enables itself this long after being disabled.
+    AgentReenables {
+        /// Delay in milliseconds.
+        millis: u64,
+    },
+    /// Every command starts this late.
+    Slow {
+        /// Delay in milliseconds.
+        millis: u64,
+    },
+    /// The host's SSH server is not started.
+    Unreachable,
+    /// No scheduler: `setsid`, `at` and `systemd-run` are not on the PATH.
+    NoScheduler,
+    /// Every command also writes terminal escape sequences and a flood of bytes to stderr.
+    HostileOutput,
+}
+
+/// Fault kinds as typed on the command line, for help and errors.
+pub const KINDS: &str = "sudo-password, clock-skew[:DUR], agent-reenables[:DUR], slow[:DUR], unreachable, no-scheduler, hostile-output";
+
+impl Fault {
+    /// Parses `KIND[:ARG]`, e.g. `clock-skew:3s`.
+    pub fn parse(text: &str) -> Result<Fault, String> {
+        let (kind, arg) = match text.split_once(':') {
+            Some((k, a)) => (k.trim(), Some(a.trim())),
+            None => (text.trim(), None),
+        };
+        let dur = |default: Duration| -> Result<u64, String> {
+            let d = match arg {
+                Some(a) => humantime::parse_duration(a)
+                    .map_err(|e| format!("fault `{text}`: bad duration `{a}`: {e}"))?,
+                None => default,
+            };
+            Ok(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        };
+        let fault = match kind {
+            "sudo-password" => Fault::SudoPassword,
+            "clock-skew" => Fault::ClockSkew {
+                millis: dur(DEFAULT_SKEW)?,
+            },
+            "agent-reenables" => Fault::AgentReenables {
+                millis: dur(DEFAULT_REENABLE)?,
+            },
+            "slow" => Fault::Slow {
+                millis: dur(DEFAULT_SLOW)?,
+            },
+            "unreachable" => Fault::Unreachable,
+            "no-scheduler" => Fault::NoScheduler,
+            "hostile-output" => Fault::HostileOutput,
+            other => return Err(format!("unknown fault `{other}`; known: {KINDS}")),
+        };
+        let takes_arg = matches!(
+            fault,
+            Fault::ClockSkew { .. } | Fault::AgentReenables { .. } | Fault::Slow { .. }
+        );
+        if arg.is_some() && !takes_arg {
+            return Err(format!("fault `{kind}` takes no argument"));
+        }
+        Ok(fault)
+    }
+}
+
+impl std::fmt::Display for Fault {
+    /// As typed: `clock-skew:3s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let dur = |ms: u64| humantime::format_duration(Duration::from_millis(ms)).to_string();
+        match self {
+            Fault::SudoPassword => f.write_str("sudo-password"),
+            Fault::ClockSkew { millis } => write!(f, "clock-skew:{}", dur(*millis)),
+            Fault::AgentReenables { millis } => write!(f, "agent-reenables:{}", dur(*millis)),
+            Fault::Slow { millis } => write!(f, "slow:{}", dur(*millis)),
+            Fault::Unreachable => f.write_str("unreachable"),
+            Fault::NoScheduler => f.write_str("no-scheduler"),
+            Fault::HostileOutput => f.write_str("hostile-output"),
+        }
+    }
+}
+
+/// Faults per host name.
+pub type Faults = BTreeMap<String, Vec<Fault>>;
+
+/// Parses one `HOST=KIND[:ARG]` flag into `faults`.
+pub fn add_flag(faults: &mut Faults, flag: &str) -> Result<(), String> {
+    let (host, kind) = flag.split_once('=').ok_or_else(|| {
+        format!("--fault `{flag}`: expected HOST=KIND[:ARG], e.g. lab-2=clock-skew:3s")
+    })?;
+    faults
+        .entry(host.trim().to_string())
+        .or_default()
+        .push(Fault::parse(kind)?);
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultFile {
+    faults: BTreeMap<String, Vec<String>>,
+}
+
+/// Parses a lab fault file: `[faults]` then `lab-2 = ["sudo-password", "slow:500ms"]`.
+pub fn parse_file(text: &str, faults: &mut Faults) -> Result<(), String> {
+    let file: FaultFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    for (host, kinds) in file.faults {
+        for k in kinds {
+            faults
+                .entry(host.clone())
+                .or_default()
+                .push(Fault::parse(&k)?);
+        }
+    }
+    Ok(())
+}
+
+/// Whether `host` has a fault matching `pred`.
+pub fn has(faults: &Faults, host: &str, pred: impl Fn(&Fault) -> bool) -> bool {
+    faults.get(host).is_some_and(|f| f.iter().any(pred))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_flags_and_files() {
+        let mut f = Faults::new();
+        add_flag(&mut f, "lab-2=clock-skew:3s").unwrap();
+        add_flag(&mut f, "lab-2=sudo-password").unwrap();
+        parse_file("[faults]\nlab-3 = [\"slow\", \"unreachable\"]\n", &mut f).unwrap();
+        assert_eq!(
+            f["lab-2"],
+            vec![Fault::ClockSkew { millis: 3000 }, Fault::SudoPassword]
+        );
+        assert_eq!(f["lab-3"][0], Fault::Slow { millis: 1000 });
+        assert!(has(&f, "lab-3", |x| *x == Fault::Unreachable));
+        assert_eq!(f["lab-2"][0].to_string(), "clock-skew:3s");
+        assert_eq!(
+            Fault::parse(&f["lab-3"][0].to_string()).unwrap(),
+            f["lab-3"][0]
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_kinds_and_stray_arguments() {
+        assert!(Fault::parse("clock-skwe").unwrap_err().contains("known:"));
+        assert!(
+            Fault::parse("unreachable:3s")
+                .unwrap_err()
+                .contains("no argument")
+        );
+        assert!(add_flag(&mut Faults::new(), "lab-1").is_err());
+    }
+}
