@@ -152,7 +152,7 @@ fn etcd_choice(args: &Args) -> Option<usize> {
 
 /// `cutover run PLAN --at now+30s --yes --runs-dir DIR [--plain|--json]`, as parsed arguments.
 fn run_args(args: &Args, plan: &Path) -> Result<super::run::Args, CliError> {
-    let argv: Vec<String> = vec![
+    let mut argv: Vec<String> = vec![
         plan.display().to_string(),
         "--at".into(),
         format!("now+{}s", args.fire_in.as_secs()),
@@ -160,20 +160,10 @@ fn run_args(args: &Args, plan: &Path) -> Result<super::run::Args, CliError> {
         "--runs-dir".into(),
         args.runs_dir.display().to_string(),
     ];
-    let mode = if args.json {
-        Some("--json")
+    if args.json {
+        argv.push("--json".into());
     } else if args.plain {
-        Some("--plain")
-    } else {
-        None
-    };
-    if let Some(m) = mode {
-        let mut with = argv.clone();
-        with.push(m.into());
-        // `cutover run` without output modes prints plain lines: then the choice needs no flag.
-        if let Ok(parsed) = RunArgv::try_parse_from(&with) {
-            return Ok(parsed.args);
-        }
+        argv.push("--plain".into());
     }
     RunArgv::try_parse_from(&argv)
         .map(|p| p.args)

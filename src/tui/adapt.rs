@@ -54,8 +54,6 @@ pub struct Adapter {
     before: HashMap<String, HostState>,
     /// Hosts that failed in the current dashboard phase (a later check's pass keeps them failed).
     failed_here: HashSet<String>,
-    /// Dashboard phases already shown as passed (the run may say so twice).
-    passed: HashSet<String>,
     /// Progress of the current step: hosts done, hosts failed.
     done: usize,
     failed: usize,
@@ -174,12 +172,23 @@ impl Adapter {
 
     fn step(&mut self, run_phase: &str, name: &str, path: &str) -> Vec<Msg> {
         let (phase, recheck) = dashboard_phase(run_phase);
+        let mut msgs = Vec::new();
         if phase != self.phase {
             self.failed_here.clear();
             self.phase = phase.to_string();
+            // A re-verification opens the phase it guards; its own batches stay out of it.
+            if recheck {
+                msgs.push(Msg::PhaseStarted {
+                    phase: phase.into(),
+                    hosts: self.action_hosts,
+                    batches: 0,
+                    budget: 0,
+                });
+            }
         }
         self.recheck = recheck;
-        vec![log(Level::Info, format!("{run_phase}: {name} [{path}]"))]
+        msgs.push(log(Level::Info, format!("{run_phase}: {name} [{path}]")));
+        msgs
     }
 
     fn waiting(&mut self, until: DateTime<Utc>, what: &str) -> Vec<Msg> {
@@ -204,9 +213,6 @@ impl Adapter {
     fn phase_done(&mut self, run_phase: &str, ok: bool, summary: &str) -> Vec<Msg> {
         let (phase, recheck) = dashboard_phase(run_phase);
         if ok && recheck {
-            return vec![log(Level::Info, format!("{run_phase}: {summary}"))];
-        }
-        if ok && !self.passed.insert(phase.to_string()) {
             return vec![log(Level::Info, format!("{run_phase}: {summary}"))];
         }
         vec![Msg::PhaseFinished {

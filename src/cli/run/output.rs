@@ -209,7 +209,7 @@ impl Sink {
         (sink, dashboard)
     }
 
-    /// Consumes events until every sender is gone; returns the run's last line (`run ...`).
+    /// Consumes events until every sender is gone; returns the run's last lines (spread, outcome).
     pub fn consume(mut self, mut rx: UnboundedReceiver<RunEvent>) -> Option<String> {
         let mut last = None;
         let mut seq = 0;
@@ -220,8 +220,10 @@ impl Sink {
             if let (RunEvent::Gate { step, word }, Some(tx)) = (&event, &self.prompt) {
                 ask_gate(step.clone(), word.clone(), tx.clone());
             }
-            if let RunEvent::Finished { .. } = &event {
-                last = Some(Printer::default().line(&event));
+            // What the dashboard showed last stays on the terminal after it closes.
+            if let RunEvent::Spread { .. } | RunEvent::Finished { .. } = &event {
+                let line = Printer::default().line(&event);
+                last = Some(format!("{}{line}", last.unwrap_or_default()));
             }
             // The plain header was printed before the confirmation prompt.
             if !(matches!(event, RunEvent::Started { .. }) && matches!(self.view, View::Plain(_))) {

@@ -10,6 +10,9 @@ impl Adapter {
     pub(super) fn exec(&mut self, ev: &Event) -> Vec<Msg> {
         let phase = self.phase.clone();
         match ev {
+            // A re-verification (before arming, at T-minus) is logged by its step line; its
+            // batches must not reset the progress of the phase it guards.
+            Event::PhaseStarted { .. } | Event::BatchStarted { .. } if self.recheck => Vec::new(),
             Event::PhaseStarted {
                 phase: path,
                 hosts,
