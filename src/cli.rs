@@ -11,8 +11,10 @@ mod inventory;
 mod load;
 mod render;
 mod report;
+mod resume;
 pub(crate) mod run;
 mod schema;
+mod start;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -31,6 +33,8 @@ enum Command {
     Check(check::Args),
     /// Carry out a plan: preflight, stage (diffs first), verify. `--dry-run` changes nothing.
     Run(run::Args),
+    /// Continue a run whose orchestrator stopped (crash, kill, lost terminal) from its journal.
+    Resume(resume::Args),
     /// The post-incident timeline of a run, from its journal (Markdown, or --json).
     Report(report::Args),
     /// Take the action back on every host a run's journal shows armed (from any terminal).
@@ -72,6 +76,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Render(args) => render::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Resume(args) => resume::run(&args),
         Command::Disarm(args) => disarm::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Schema => schema::run(),

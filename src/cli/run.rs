@@ -4,21 +4,18 @@
 use super::CliError;
 use super::load::{PlanArgs, load, relative_to};
 use crate::compile::{compile, parse_fire_override};
-use crate::executor::Control;
-use crate::fleet::{self, Fleet};
-use crate::journal::lock::{Holder, RunLock};
+use crate::fleet;
+use crate::journal::lock::{Holder, LockError, RunLock};
 use crate::journal::rundir::{RunDir, run_id};
 use crate::journal::writer::{Durability, Writer};
 use crate::plan::digest::digest;
 use crate::plan::model::{Mechanism, Plan};
-use crate::run::ctx::Ctx;
 use crate::run::event::RunEvent;
 use crate::run::print::Printer;
 use crate::transport::SshSettings;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// Arguments of `cutover run`.
 #[derive(Debug, clap::Args)]
@@ -121,8 +118,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             started: now,
             run: id.clone(),
         };
-        let lock =
-            RunLock::acquire(&lock_path, holder).map_err(|e| CliError::Usage(e.to_string()))?;
+        let lock = take_lock(&lock_path, holder, args.break_lock)?;
         let dir = RunDir::create(
             &args.runs_dir,
             &id,
@@ -135,66 +131,45 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         println!("  run dir   {}", dir.path.display());
         (Some(writer), Some(lock))
     };
-    let settings = ssh_settings(&plan, &args.plan.plan);
-    let hosts: Vec<_> = inventory.hosts.iter().collect();
-    let fleet = Fleet::new(
-        settings,
-        &hosts,
-        &plan.ssh.user.clone().unwrap_or_else(fleet::local_user),
-    )
-    .map_err(|e| CliError::Usage(e.to_string()))?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
-    let outcome = rt.block_on(async move {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let plan_dir = args
-            .plan
-            .plan
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let ctx = Arc::new(Ctx {
-            output_cap: plan.execution.output_cap as usize,
-            dry_run: args.dry_run,
-            ..Ctx::new(fleet, &inventory, plan_dir, &id, tx)
-        });
-        let sink = tokio::task::spawn_blocking(move || consume(rx, journal, printer));
-        ctx.emit(started);
-        let outcome = crate::run::run(
-            ctx.clone(),
-            &compiled,
-            &plan,
-            Control::new(),
-            args.stop_after_verify,
-        )
-        .await;
-        let (name, reason) = match &outcome {
-            crate::run::Outcome::Complete if args.dry_run => ("dry-run complete", None),
-            crate::run::Outcome::Complete if args.stop_after_verify => {
-                ("staged and verified", None)
-            }
-            crate::run::Outcome::Complete => ("complete", None),
-            crate::run::Outcome::Failed(why) => ("failed", Some(why.clone())),
-        };
-        ctx.emit(RunEvent::Finished {
-            outcome: name.into(),
-            reason,
-        });
-        ctx.fleet.close().await;
-        drop(ctx);
-        let _ = sink.await;
-        outcome
-    });
+    let start = super::start::Start {
+        plan: &plan,
+        inventory: &inventory,
+        compiled: &compiled,
+        plan_path: &args.plan.plan,
+        run_id: &id,
+        dry_run: args.dry_run,
+        stop_after_verify: args.stop_after_verify,
+        progress: crate::run::resume::Progress::default(),
+    };
+    let outcome = super::start::carry_out(start, journal, printer, vec![started])?;
     Ok(match outcome {
         crate::run::Outcome::Complete => ExitCode::SUCCESS,
         crate::run::Outcome::Failed(_) => ExitCode::from(1),
     })
 }
 
+/// Takes the run lock; with `break_lock`, first removes a lock whose holder's process is gone.
+pub(super) fn take_lock(
+    path: &Path,
+    holder: Holder,
+    break_lock: bool,
+) -> Result<RunLock, CliError> {
+    match RunLock::acquire(path, holder.clone()) {
+        Err(LockError::Held {
+            stale: true,
+            holder: old,
+            ..
+        }) if break_lock => {
+            RunLock::break_lock(path).map_err(|e| CliError::Usage(e.to_string()))?;
+            eprintln!("cutover: broke the stale lock of {old}");
+            RunLock::acquire(path, holder).map_err(|e| CliError::Usage(e.to_string()))
+        }
+        other => other.map_err(|e| CliError::Usage(e.to_string())),
+    }
+}
+
 /// The one consumer of the event stream: journal first, then the printed line.
-fn consume(
+pub(super) fn consume(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>,
     mut journal: Option<Writer>,
     mut printer: Printer,
@@ -245,8 +220,17 @@ fn fire_time(
 }
 
 fn confirm(args: &Args, inv: &crate::inventory::Inventory) -> Result<(), CliError> {
+    confirm_for(args.yes, args.confirm.as_deref(), inv)
+}
+
+/// Asks for confirmation (`--yes`; production: the inventory name, or `--confirm NAME`).
+pub(super) fn confirm_for(
+    yes: bool,
+    confirmed: Option<&str>,
+    inv: &crate::inventory::Inventory,
+) -> Result<(), CliError> {
     if inv.production {
-        if args.confirm.as_deref() == Some(inv.name.as_str()) {
+        if confirmed == Some(inv.name.as_str()) {
             return Ok(());
         }
         return ask(
@@ -257,7 +241,7 @@ fn confirm(args: &Args, inv: &crate::inventory::Inventory) -> Result<(), CliErro
             &inv.name,
         );
     }
-    if args.yes {
+    if yes {
         return Ok(());
     }
     ask("Type yes to continue: ", "yes")

@@ -29,10 +29,7 @@ pub fn sweep(
     plan_mechanism: Mechanism,
 ) -> Mutex<HashMap<String, Vec<Concrete>>> {
     let confirmed = armed.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let unknown = match Concrete::from_plan(plan_mechanism) {
-        Some(m) => vec![m],
-        None => vec![Concrete::Systemd, Concrete::Waiter],
-    };
+    let unknown = possible(plan_mechanism);
     Mutex::new(
         targets
             .iter()
@@ -82,15 +79,15 @@ fn failed(reason: String) -> HostOutcome {
 
 impl ArmRunner {
     async fn arm(&self, host: &str) -> Result<String, HostOutcome> {
+        if let Some(id) = self.still_armed(host).await? {
+            return Ok(id);
+        }
+        if self.ctx.resume.is_resume() {
+            self.take_back(host).await?;
+        }
         let mechanism = self.mechanism(host).await?;
         let dir = self.ctx.job_dir(host);
-        let fire_ns = self.fire.timestamp_nanos_opt().unwrap_or(i64::MAX);
-        let command = crate::remote::fired_command(&self.action.run, self.action.sudo);
-        let wrapper = job_script(&Job {
-            dir: &dir,
-            fire_ns,
-            command: &command,
-        });
+        let wrapper = self.wrapper(&dir);
         let sha = self
             .step(host, install_script(&dir, &wrapper))
             .await?
@@ -131,6 +128,64 @@ impl ArmRunner {
         Ok(id)
     }
 
+    /// The job wrapper for this run on a host: the same bytes (and hash) every time.
+    fn wrapper(&self, dir: &str) -> String {
+        let fire_ns = self.fire.timestamp_nanos_opt().unwrap_or(i64::MAX);
+        let command = crate::remote::fired_command(&self.action.run, self.action.sudo);
+        job_script(&Job {
+            dir,
+            fire_ns,
+            command: &command,
+        })
+    }
+
+    /// Resume: a host the journal shows armed is re-verified, never armed again. Returns its
+    /// job id when the job is still queued with the same wrapper; `None` when it is gone.
+    async fn still_armed(&self, host: &str) -> Result<Option<String>, HostOutcome> {
+        let Some(job) = self.ctx.resume.armed.get(host) else {
+            return Ok(None);
+        };
+        let Some(mechanism) = concrete(&job.mechanism) else {
+            return Ok(None);
+        };
+        let dir = self.ctx.job_dir(host);
+        let sha = crate::remote::files::sha256_hex(self.wrapper(&dir).as_bytes());
+        let script = verify_script(mechanism, &self.ctx.run_id, &dir, &sha);
+        let verified = self.step(host, script).await.unwrap_or_default();
+        if verified.trim() != "verified" {
+            return Ok(None);
+        }
+        self.armed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(host.to_string(), mechanism);
+        self.ctx.emit(RunEvent::Armed {
+            host: host.into(),
+            mechanism: job.mechanism.clone(),
+            id: job.id.clone(),
+        });
+        Ok(Some(job.id.clone()))
+    }
+
+    /// Resume: before arming a host the journal does not show armed, takes back whatever the
+    /// crashed attempt may have armed there unrecorded (killed between arming and journaling),
+    /// so the host never holds two jobs. Refuses a host that already fired.
+    async fn take_back(&self, host: &str) -> Result<(), HostOutcome> {
+        let dir = self.ctx.job_dir(host);
+        for m in possible(self.action.mechanism) {
+            let out = self
+                .step(host, disarm_script(m, &self.ctx.run_id, &dir))
+                .await?;
+            if out.trim() != "disarmed" {
+                return Err(failed(format!(
+                    "could not clear an earlier attempt's {} job before arming again",
+                    name(m)
+                )));
+            }
+        }
+        Ok(())
+    }
+
     async fn mechanism(&self, host: &str) -> Result<Concrete, HostOutcome> {
         match Concrete::from_plan(self.action.mechanism) {
             Some(m) => Ok(m),
@@ -154,6 +209,21 @@ impl ArmRunner {
             None => Ok(r.stdout.text()),
             Some(why) => Err(failed(why)),
         }
+    }
+}
+
+/// The mechanism a journal names (`systemd`, `at`, `waiter`).
+pub fn concrete(name: &str) -> Option<Concrete> {
+    [Concrete::Systemd, Concrete::At, Concrete::Waiter]
+        .into_iter()
+        .find(|m| self::name(*m) == name)
+}
+
+/// Every mechanism a host may have been armed with under the plan's choice.
+fn possible(plan_mechanism: Mechanism) -> Vec<Concrete> {
+    match Concrete::from_plan(plan_mechanism) {
+        Some(m) => vec![m],
+        None => vec![Concrete::Systemd, Concrete::Waiter],
     }
 }
 

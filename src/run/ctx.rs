@@ -30,6 +30,8 @@ pub struct Ctx {
     pub run_id: String,
     /// Clock offsets measured by the preflight (host minus orchestrator, ns).
     pub offsets: std::sync::Mutex<HashMap<String, i128>>,
+    /// What an earlier attempt of this run already did (empty for a fresh run).
+    pub resume: super::resume::Progress,
 }
 
 impl Ctx {
@@ -55,6 +57,7 @@ impl Ctx {
             staged: std::sync::Mutex::new(Vec::new()),
             run_id: crate::arm::safe_run_id(run_id),
             offsets: std::sync::Mutex::new(HashMap::new()),
+            resume: super::resume::Progress::default(),
         }
     }
 

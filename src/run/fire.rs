@@ -24,6 +24,52 @@ pub async fn arm_and_fire(
     control: &Control,
 ) -> Result<(), String> {
     let t = plan.times;
+    let watch = if ctx.resume.fire_passed(crate::clock::now()) {
+        after_the_fire(ctx, plan, model).await?
+    } else {
+        arm_and_wait(ctx, plan, model, control).await?
+    };
+    let receipts = collect(ctx, &plan.action_hosts).await;
+    let planned = t.fire.timestamp_nanos_opt().unwrap_or(0);
+    let offsets = ctx
+        .offsets
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let spread = crate::arm::receipt::spread(planned, &receipts, |h| {
+        i64::try_from(offsets.get(h).copied().unwrap_or(0)).unwrap_or(0)
+    });
+    let missing = spread.missing.len();
+    ctx.emit(RunEvent::Spread { spread });
+    if missing > 0 {
+        return Err(format!("{missing} host(s) did not fire"));
+    }
+    let Some(handle) = watch else { return Ok(()) };
+    match handle.await.map(|r| r.outcome) {
+        Ok(crate::watch::tracker::history::Outcome::Complete { .. }) => Ok(()),
+        Ok(other) => Err(format!(
+            "the cutover did not complete: {}{}",
+            outcome_text(&other),
+            break_glass(model)
+        )),
+        Err(e) => Err(format!(
+            "the watch stopped unexpectedly: {e}{}",
+            break_glass(model)
+        )),
+    }
+}
+
+/// The watch running past the fire, if the plan watches.
+type Watching = Option<tokio::task::JoinHandle<crate::watch::poller::WatchResult>>;
+
+/// Before the fire: re-verify, arm, re-verify at T-minus, start the watch, wait past the fire.
+async fn arm_and_wait(
+    ctx: &Arc<Ctx>,
+    plan: &RunPlan,
+    model: &Plan,
+    control: &Control,
+) -> Result<Watching, String> {
+    let t = plan.times;
     wait_until(ctx, t.arm_opens, "the arming window opens").await;
     reverify(ctx, plan, control, "before arming").await?;
     let armed = Arc::new(Mutex::new(HashMap::new()));
@@ -69,7 +115,7 @@ pub async fn arm_and_fire(
             () = sleep_until(settle) => {}
             result = handle => {
                 let outcome = result.map(|r| r.outcome);
-                if crate::clock::now() < t.fire {
+                if crate::clock::now() < plan.times.fire {
                     let may_fire = disarm_all(ctx, &sweep(&armed, &plan.action_hosts, model.action.mechanism)).await;
                     return Err(disarmed(format!("abort before the fire: {outcome:?}"), &may_fire));
                 }
@@ -79,34 +125,24 @@ pub async fn arm_and_fire(
     } else {
         sleep_until(settle).await;
     }
-    let receipts = collect(ctx, &plan.action_hosts).await;
-    let planned = t.fire.timestamp_nanos_opt().unwrap_or(0);
-    let offsets = ctx
-        .offsets
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    let spread = crate::arm::receipt::spread(planned, &receipts, |h| {
-        i64::try_from(offsets.get(h).copied().unwrap_or(0)).unwrap_or(0)
-    });
-    let missing = spread.missing.len();
-    ctx.emit(RunEvent::Spread { spread });
-    if missing > 0 {
-        return Err(format!("{missing} host(s) did not fire"));
-    }
-    let Some(handle) = watch else { return Ok(()) };
-    match handle.await.map(|r| r.outcome) {
-        Ok(crate::watch::tracker::history::Outcome::Complete { .. }) => Ok(()),
-        Ok(other) => Err(format!(
-            "the cutover did not complete: {}{}",
-            outcome_text(&other),
-            break_glass(model)
-        )),
-        Err(e) => Err(format!(
-            "the watch stopped unexpectedly: {e}{}",
-            break_glass(model)
-        )),
-    }
+    Ok(watch)
+}
+
+/// Resumed after the fire time: the armed jobs fired (or not) without us; nothing is armed
+/// again. Restarts the watch and lets the receipts settle before they are collected.
+async fn after_the_fire(ctx: &Arc<Ctx>, plan: &RunPlan, model: &Plan) -> Result<Watching, String> {
+    let watch = match &model.watch {
+        Some(w) => Some(super::watching::start(ctx, plan, w)?),
+        None => None,
+    };
+    let settle = plan.times.fire + chrono::Duration::from_std(SETTLE).unwrap_or_default();
+    wait_until(
+        ctx,
+        settle,
+        "receipts settle; the fire time has passed, nothing is armed again",
+    )
+    .await;
+    Ok(watch)
 }
 
 fn outcome_text(o: &crate::watch::tracker::history::Outcome) -> String {
