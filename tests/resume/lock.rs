@@ -1,0 +1,97 @@
+//! The run lock between live processes, digest refusal, and disarm's side journal.
+
+use super::*;
+
+#[test]
+fn a_second_live_run_is_refused_with_the_holders_name_and_resume_too() {
+    let s = setup(2);
+    let child = s.spawn_run(25);
+    s.wait_for("start", |e| e["kind"] == "started");
+    let pid = child.id();
+    let second = Out::from(
+        s.cutover("run")
+            .arg(&s.plan)
+            .args(["--now", "2029-12-31T23:00:00Z", "--yes", "--at", "now+25s"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(second.code, 2, "{}{}", second.stdout, second.stderr);
+    assert!(
+        second.stderr.contains(&format!("(pid {pid}"))
+            && second.stderr.contains("another run holds"),
+        "{}",
+        second.stderr
+    );
+    let resumed = s.resume();
+    assert_eq!(resumed.code, 2, "{}{}", resumed.stdout, resumed.stderr);
+    assert!(
+        resumed.stderr.contains(&format!("(pid {pid}")),
+        "{}",
+        resumed.stderr
+    );
+    sigkill(child);
+    let r = s.resume();
+    assert!(r.stderr.contains("broke the stale lock"), "{}", r.stderr);
+    assert_converged(&s, &r);
+}
+
+#[test]
+fn resume_refuses_a_changed_plan() {
+    let s = setup(2);
+    let child = s.spawn_run(25);
+    s.wait_for("preflight done", phase_done("preflight"));
+    sigkill(child);
+    let text = std::fs::read_to_string(&s.plan).unwrap();
+    std::fs::write(&s.plan, text.replace("sleep 0.3", "sleep 0.4")).unwrap();
+    let r = s.resume();
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("changed since the run started"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.count(0, "staged-count"), 0, "resume changed a host");
+}
+
+#[test]
+fn disarm_beside_a_live_run_keeps_sequence_numbers_unique() {
+    let s = setup(2);
+    let child = s.spawn_run(30);
+    s.wait_for("arming done", phase_done("arm"));
+    let dir = s.run_dir().unwrap();
+    let d = Out::from(
+        s.cutover("disarm")
+            .arg(dir.file_name().unwrap())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
+    sigkill(child);
+    let seqs: Vec<u64> = s
+        .journal()
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    let report = Out::from(
+        s.cutover("report")
+            .arg(dir.file_name().unwrap())
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        report.stdout.contains("disarmed host-"),
+        "{}",
+        report.stdout
+    );
+    let r = s.resume();
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("never arms a disarmed run again"),
+        "{}",
+        r.stderr
+    );
+    for h in &s.fleet.hosts {
+        assert!(!waiter_left(&h.dir));
+    }
+}
