@@ -15,6 +15,7 @@ pub mod fleet;
 pub mod inventory;
 pub mod journal;
 pub mod plan;
+pub mod redact;
 pub mod remote;
 pub mod report;
 pub mod run;

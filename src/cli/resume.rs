@@ -69,6 +69,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     };
     let plan_path = PathBuf::from(plan_path);
     let (plan, inventory, digest) = current(args, &dir, &plan_path, &progress)?;
+    let secrets = super::start::secrets(&plan, &plan_path)?;
     let mut printer = Printer::default();
     print!("{}", printer.line(&started));
     println!("  run dir   {}", dir.path.display());
@@ -97,6 +98,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         dry_run: false,
         stop_after_verify: false,
         progress,
+        secrets,
     };
     let outcome = super::start::carry_out(start, Some(writer), printer, vec![resumed])?;
     Ok(match outcome {

@@ -67,6 +67,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             "the plan or inventory changed since review: digest is {digest}, expected {expected}; nothing was run"
         )));
     }
+    let secrets = super::start::secrets(&plan, &args.plan.plan)?;
     let now = crate::clock::now();
     let fire_at = fire_time(args, &plan, inventory.production, now)?;
     let operator = format!(
@@ -140,6 +141,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         dry_run: args.dry_run,
         stop_after_verify: args.stop_after_verify,
         progress: crate::run::resume::Progress::default(),
+        secrets,
     };
     let outcome = super::start::carry_out(start, journal, printer, vec![started])?;
     Ok(match outcome {

@@ -8,6 +8,7 @@ use crate::fleet::{self, Fleet};
 use crate::inventory::Inventory;
 use crate::journal::writer::Writer;
 use crate::plan::model::Plan;
+use crate::redact::Secrets;
 use crate::run::Outcome;
 use crate::run::ctx::Ctx;
 use crate::run::event::RunEvent;
@@ -34,6 +35,24 @@ pub struct Start<'a> {
     pub stop_after_verify: bool,
     /// What an earlier attempt did (empty for a fresh run).
     pub progress: Progress,
+    /// The secret values (read by `secrets` before anything else happens).
+    pub secrets: Secrets,
+}
+
+/// Reads the plan's secrets from the environment and files (relative to the plan file); done
+/// first, so a missing secret stops the run before a lock, a run directory or a host is touched.
+pub fn secrets(plan: &Plan, plan_path: &Path) -> Result<Secrets, CliError> {
+    let plan_dir = plan_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    Secrets::resolve(
+        &plan.secrets,
+        &plan_dir,
+        |var| std::env::var(var).ok(),
+        |p| std::fs::read_to_string(p),
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))
 }
 
 /// Connects, runs the engine with `first` emitted before anything else, journals every event
@@ -64,6 +83,7 @@ pub fn carry_out(
             dry_run: s.dry_run,
             staged: Mutex::new(s.progress.staged.clone()),
             resume: s.progress,
+            secrets: Arc::new(s.secrets),
             ..Ctx::new(fleet, s.inventory, plan_dir, s.run_id, tx)
         });
         let sink = tokio::task::spawn_blocking(move || super::run::consume(rx, journal, printer));

@@ -131,7 +131,8 @@ impl ArmRunner {
     /// The job wrapper for this run on a host: the same bytes (and hash) every time.
     fn wrapper(&self, dir: &str) -> String {
         let fire_ns = self.fire.timestamp_nanos_opt().unwrap_or(i64::MAX);
-        let command = crate::remote::fired_command(&self.action.run, self.action.sudo);
+        let run = self.ctx.secrets.expand(&self.action.run);
+        let command = crate::remote::fired_command(&run, self.action.sudo);
         job_script(&Job {
             dir,
             fire_ns,
