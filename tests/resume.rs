@@ -13,6 +13,8 @@ mod harness;
 mod kill;
 #[path = "resume/lock.rs"]
 mod lock;
+#[path = "resume/secrets.rs"]
+mod secrets;
 
 #[allow(unused_imports)]
 use harness::*;

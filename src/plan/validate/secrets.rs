@@ -56,7 +56,7 @@ impl V<'_> {
                 );
                 V::hint(
                     d,
-                    format!("declare it: [secrets]\n{name} = {{ env = \"VAR\" }}"),
+                    format!("declare it under [secrets]: `{name} = {{ env = \"VAR\" }}`"),
                 );
             }
         }
