@@ -207,6 +207,10 @@ impl From<std::process::Output> for Out {
 /// once, no waiter left, one `resumed` record, sequence numbers 1..n without a repeat or gap.
 pub fn assert_converged(s: &Setup, r: &Out) {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    if let Some(keep) = std::env::var_os("CUTOVER_KEEP_JOURNAL") {
+        let dir = s.run_dir().unwrap();
+        std::fs::copy(dir.join("journal.jsonl"), keep).unwrap();
+    }
     let journal = s.journal();
     let last = &journal.last().unwrap()["event"];
     assert_eq!(last["kind"], "finished", "{last}");

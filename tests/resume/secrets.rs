@@ -89,7 +89,9 @@ fn a_secret_never_leaves_the_hosts_even_when_a_step_echoes_it_and_fails() {
         let report = Out::from(c.output().unwrap());
         assert_eq!(report.code, 0, "{}", report.stderr);
         assert!(
-            report.stdout.contains("auth failed for {{ secrets.token }}"),
+            report
+                .stdout
+                .contains("auth failed for {{ secrets.token }}"),
             "the failure reason is kept, redacted:\n{}",
             report.stdout
         );
