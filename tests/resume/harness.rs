@@ -6,7 +6,7 @@ use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A fleet with a plan against it.
 pub struct Setup {
@@ -158,8 +158,8 @@ impl Setup {
 
     /// Waits for the first journal record `pred` accepts.
     pub fn wait_for(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
+        let deadline = cutover::clock::instant() + Duration::from_secs(60);
+        while cutover::clock::instant() < deadline {
             if let Some(r) = self.journal().into_iter().find(|r| pred(&r["event"])) {
                 return r;
             }
