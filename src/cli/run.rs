@@ -7,7 +7,7 @@ use crate::compile::{compile, parse_fire_override};
 use crate::fleet;
 use crate::journal::lock::{Holder, LockError, RunLock};
 use crate::journal::rundir::{RunDir, run_id};
-use crate::journal::writer::{Durability, Writer};
+use crate::journal::writer::Writer;
 use crate::plan::digest::digest;
 use crate::plan::model::{Mechanism, Plan};
 use crate::run::event::RunEvent;
@@ -178,13 +178,7 @@ pub(super) fn consume(
 ) {
     while let Some(e) = rx.blocking_recv() {
         if let Some(w) = journal.as_mut() {
-            let durability = match e {
-                RunEvent::Exec(_) | RunEvent::Check { .. } | RunEvent::Diff { .. } => {
-                    Durability::Written
-                }
-                _ => Durability::Synced,
-            };
-            if let Err(err) = w.append(crate::clock::now(), &e, durability) {
+            if let Err(err) = w.append(crate::clock::now(), &e, super::start::durability(&e)) {
                 eprintln!("cutover: journal write failed: {err}");
             }
         }

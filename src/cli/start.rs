@@ -6,7 +6,7 @@ use crate::compile::RunPlan;
 use crate::executor::Control;
 use crate::fleet::{self, Fleet};
 use crate::inventory::Inventory;
-use crate::journal::writer::Writer;
+use crate::journal::writer::{Durability, Writer};
 use crate::plan::model::Plan;
 use crate::redact::Secrets;
 use crate::run::Outcome;
@@ -117,5 +117,19 @@ fn finished(outcome: &Outcome, dry_run: bool, stop_after_verify: bool) -> RunEve
     RunEvent::Finished {
         outcome: name.into(),
         reason,
+    }
+}
+
+/// How hard each record is pushed to disk: fsynced at every state transition (phase, batch,
+/// arm, disarm, fire, verdict, operator action); per-host progress, check verdicts and diffs
+/// are only written (they survive the orchestrator being killed, and are many).
+pub fn durability(e: &RunEvent) -> Durability {
+    use crate::executor::Event;
+    match e {
+        RunEvent::Exec(Event::HostStarted { .. } | Event::HostFinished { .. })
+        | RunEvent::Check { .. }
+        | RunEvent::Diff { .. }
+        | RunEvent::Watch(crate::watch::WatchEvent::Poll { .. }) => Durability::Written,
+        _ => Durability::Synced,
     }
 }

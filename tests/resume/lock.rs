@@ -95,3 +95,51 @@ fn disarm_beside_a_live_run_keeps_sequence_numbers_unique() {
         assert!(!waiter_left(&h.dir));
     }
 }
+
+#[test]
+fn run_break_lock_removes_only_a_dead_holders_lock() {
+    let s = setup(1);
+    std::fs::create_dir_all(s.runs()).unwrap();
+    let lock = s.runs().join("rehearsal--rehearsal.lock");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let holder = |pid: u32| {
+        format!(
+            "{{\"user\":\"bob\",\"host\":\"{}\",\"pid\":{pid},\"started\":\"2029-12-31T22:59:00Z\",\"run\":\"r0\"}}",
+            host.trim()
+        )
+    };
+    let run = |extra: &[&str]| {
+        Out::from(
+            s.cutover("run")
+                .arg(&s.plan)
+                .args([
+                    "--now",
+                    "2029-12-31T23:00:00Z",
+                    "--yes",
+                    "--stop-after-verify",
+                ])
+                .args(extra)
+                .output()
+                .unwrap(),
+        )
+    };
+    std::fs::write(&lock, holder(std::process::id())).unwrap();
+    let alive = run(&["--break-lock"]);
+    assert_eq!(alive.code, 2, "{}{}", alive.stdout, alive.stderr);
+    assert!(alive.stderr.contains("bob@"), "{}", alive.stderr);
+    std::fs::write(&lock, holder(u32::MAX - 7)).unwrap();
+    let refused = run(&[]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("--break-lock"),
+        "{}",
+        refused.stderr
+    );
+    let broke = run(&["--break-lock"]);
+    assert_eq!(broke.code, 0, "{}{}", broke.stdout, broke.stderr);
+    assert!(
+        broke.stderr.contains("broke the stale lock of bob@"),
+        "{}",
+        broke.stderr
+    );
+}
