@@ -210,7 +210,16 @@ async fn arm(
         armed: armed.clone(),
         deadline: plan.times.arm_deadline,
     });
-    let deadline = plan.times.arm_deadline;
+    // Resumed with every host armed: only re-verification is left, which the arming
+    // deadline does not bound (a host whose job is gone is re-armed, and its own guard refuses).
+    let deadline = match plan
+        .action_hosts
+        .iter()
+        .all(|h| ctx.resume.armed.contains_key(h))
+    {
+        true => plan.times.fire,
+        false => plan.times.arm_deadline,
+    };
     let watchdog_control = control.clone();
     let watchdog = tokio::spawn(async move {
         sleep_until(deadline).await;

@@ -164,3 +164,28 @@ fn killed_in_the_middle_of_arming_clears_unrecorded_jobs_before_arming_again() {
     let r = s.resume();
     assert_converged(&s, &r);
 }
+
+#[test]
+fn resumed_past_the_arming_deadline_keeps_the_armed_hosts_armed() {
+    let s = setup(2);
+    let child = s.spawn_run(20);
+    s.wait_for("arming done", phase_done("arm"));
+    let started = s.wait_for("start", |e| e["kind"] == "started");
+    let fire: chrono::DateTime<chrono::Utc> = started["event"]["fire_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    sigkill(child);
+    // The arming deadline is 6 s before the fire: resume 5 s before it.
+    let left = (fire - cutover::clock::now() - chrono::Duration::seconds(5))
+        .to_std()
+        .unwrap();
+    std::thread::sleep(left);
+    let r = s.resume();
+    assert_converged(&s, &r);
+    assert!(
+        !s.journal().iter().any(|r| r["event"]["kind"] == "disarmed"),
+        "resume disarmed hosts that were armed"
+    );
+}
