@@ -177,10 +177,10 @@ pub(super) fn consume(
     mut printer: Printer,
 ) {
     while let Some(e) = rx.blocking_recv() {
-        if let Some(w) = journal.as_mut() {
-            if let Err(err) = w.append(crate::clock::now(), &e, super::start::durability(&e)) {
-                eprintln!("cutover: journal write failed: {err}");
-            }
+        if let Some(w) = journal.as_mut()
+            && let Err(err) = w.append(crate::clock::now(), &e, super::start::durability(&e))
+        {
+            eprintln!("cutover: journal write failed: {err}");
         }
         if !matches!(e, RunEvent::Started { .. }) {
             let text = printer.line(&e);
