@@ -55,14 +55,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         println!("run {}: already complete; nothing to resume", dir.id);
         return Ok(ExitCode::SUCCESS);
     }
-    let side = dir.side_journals().map_err(|e| usage(e.to_string()))?;
-    if !side.is_empty() && !progress.fire_passed(crate::clock::now()) {
-        return Err(usage(format!(
-            "run {}: it was taken back with `cutover disarm` ({}); resume never arms a disarmed run again: start a new run",
-            dir.id,
-            side[0].display()
-        )));
-    }
+    refuse_if_disarmed(&dir, &progress)?;
     let started = started_event(&records, &dir.id)?;
     let RunEvent::Started { plan_path, .. } = &started else {
         return Err(usage("no started record".into()));
@@ -77,6 +70,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let (_lock, broke_lock) = relock(args, &dir, &plan.meta.name, &inventory.name)?;
     let (writer, read) =
         Writer::reopen::<RunEvent>(&dir.journal()).map_err(|e| usage(e.to_string()))?;
+    let after_seq = read.records.last().map_or(0, |r| r.seq);
     let records = super::report::with_side_journals(&dir, read.records)?;
     let progress = fold(&records);
     let fire_at = progress.fire_at.unwrap_or(plan.action.at.to_utc());
@@ -84,7 +78,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         compile(&plan, &inventory, fire_at, digest.clone()).map_err(|e| usage(e.to_string()))?;
     let resumed = RunEvent::Resumed {
         operator: format!("{}@{}", fleet::local_user(), lock::this_host()),
-        after_seq: progress.last.map_or(0, |(seq, _)| seq),
+        after_seq,
         crashed: progress.finished.is_none(),
         torn_tail: read.torn_tail,
         broke_lock,
@@ -105,6 +99,22 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         crate::run::Outcome::Complete => ExitCode::SUCCESS,
         crate::run::Outcome::Failed(_) => ExitCode::from(1),
     })
+}
+
+/// A run taken back with `cutover disarm` is never armed again by resume (past the fire
+/// time there is nothing to arm, and receipts may still be collected).
+fn refuse_if_disarmed(dir: &RunDir, progress: &Progress) -> Result<(), CliError> {
+    let side = dir
+        .side_journals()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    match side.first() {
+        Some(first) if !progress.fire_passed(crate::clock::now()) => Err(CliError::Usage(format!(
+            "run {}: it was taken back with `cutover disarm` ({}); resume never arms a disarmed run again: start a new run",
+            dir.id,
+            first.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn started_event(records: &[Record<RunEvent>], id: &str) -> Result<RunEvent, CliError> {
