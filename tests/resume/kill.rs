@@ -189,3 +189,20 @@ fn resumed_past_the_arming_deadline_keeps_the_armed_hosts_armed() {
         "resume disarmed hosts that were armed"
     );
 }
+
+#[test]
+fn a_job_armed_but_never_journaled_is_taken_back_before_arming_again() {
+    let s = setup(3);
+    let child = s.spawn_run(22);
+    s.wait_for("arming done", phase_done("arm"));
+    sigkill(child);
+    // As if killed right after the first host's `armed` record: the other hosts hold live
+    // jobs the journal does not know about.
+    let journal = s.run_dir().unwrap().join("journal.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let first_armed = text.find("\"kind\":\"armed\"").unwrap();
+    let cut = first_armed + text[first_armed..].find('\n').unwrap() + 1;
+    std::fs::write(&journal, &text[..cut]).unwrap();
+    let r = s.resume();
+    assert_converged(&s, &r);
+}
