@@ -214,6 +214,20 @@ fn header(md: &mut String, run_id: &str, records: &[Record<RunEvent>]) {
         ts.format("%Y-%m-%d %H:%M:%S UTC"),
         fire_at.format("%Y-%m-%d %H:%M:%S UTC")
     );
+    let complete_at = records.iter().find_map(|r| match &r.event {
+        RunEvent::Watch(WatchEvent::Milestone(Milestone::Finished {
+            outcome: Outcome::Complete { at },
+        })) => Some(*at),
+        _ => None,
+    });
+    if let Some(at) = complete_at {
+        let _ = writeln!(
+            md,
+            "| Fire to complete | {:.1} s (watch verdict at {}) |",
+            (at - *fire_at).num_milliseconds() as f64 / 1000.0,
+            at.format("%H:%M:%S%.3f")
+        );
+    }
     let resumes = records
         .iter()
         .filter(|r| matches!(r.event, RunEvent::Resumed { .. }))

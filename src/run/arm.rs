@@ -79,6 +79,11 @@ fn failed(reason: String) -> HostOutcome {
 
 impl ArmRunner {
     async fn arm(&self, host: &str) -> Result<String, HostOutcome> {
+        if self.ctx.resume.fired().contains(host) {
+            return Err(failed(
+                "its receipt shows the action already ran: never fired twice".into(),
+            ));
+        }
         if let Some(id) = self.still_armed(host).await? {
             return Ok(id);
         }
