@@ -133,3 +133,32 @@ pub fn durability(e: &RunEvent) -> Durability {
         _ => Durability::Synced,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::{Event, HostOutcome, PhaseName};
+
+    #[test]
+    fn state_transitions_are_fsynced_host_progress_only_written() {
+        let host = RunEvent::Exec(Event::HostFinished {
+            phase: PhaseName::from("stage[0]"),
+            host: "h".into(),
+            outcome: HostOutcome::Ok { detail: None },
+        });
+        let batch = RunEvent::Exec(Event::BatchFinished {
+            phase: PhaseName::from("stage[0]"),
+            index: 0,
+            of: 2,
+            failed_so_far: 0,
+        });
+        let armed = RunEvent::Armed {
+            host: "h".into(),
+            mechanism: "waiter".into(),
+            id: "1".into(),
+        };
+        assert_eq!(durability(&host), Durability::Written);
+        assert_eq!(durability(&batch), Durability::Synced);
+        assert_eq!(durability(&armed), Durability::Synced);
+    }
+}
