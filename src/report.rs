@@ -70,35 +70,9 @@ pub fn markdown(run_id: &str, records: &[Record<RunEvent>], torn_tail: bool) -> 
             ),
             RunEvent::Exec(Event::Paused { .. }) => row(&mut md, &t, "paused by the operator"),
             RunEvent::Exec(Event::Resumed { .. }) => row(&mut md, &t, "operator: go (resumed)"),
-            RunEvent::Resumed {
-                operator,
-                crashed,
-                torn_tail,
-                broke_lock,
-                ..
-            } => {
-                let gap = previous.map_or(String::new(), |p| {
-                    format!(
-                        " after a gap of {:.1} s",
-                        (r.ts - p).num_milliseconds() as f64 / 1000.0
-                    )
-                });
-                let how = if *crashed {
-                    "the orchestrator had stopped without a result"
-                } else {
-                    "the previous attempt had ended"
-                };
-                let extra = match (torn_tail, broke_lock) {
-                    (true, _) => "; a torn last journal line was dropped",
-                    (false, Some(_)) => "; its stale lock was broken",
-                    _ => "",
-                };
+            RunEvent::Resumed { .. } => {
                 phase_start = None;
-                row(
-                    &mut md,
-                    &t,
-                    &format!("**resumed** by {operator}{gap} ({how}{extra})"),
-                );
+                row(&mut md, &t, &resumed(&r.event, previous.map(|p| r.ts - p)));
             }
             RunEvent::Exec(Event::Aborted { reason, .. }) => {
                 row(&mut md, &t, &format!("**aborted**: {reason}"))
@@ -256,6 +230,37 @@ fn header(md: &mut String, run_id: &str, records: &[Record<RunEvent>]) {
             );
         }
     }
+}
+
+/// The row of a `resumed` record: who, after how long a gap, and what it found.
+fn resumed(e: &RunEvent, gap: Option<chrono::Duration>) -> String {
+    let RunEvent::Resumed {
+        operator,
+        crashed,
+        torn_tail,
+        broke_lock,
+        ..
+    } = e
+    else {
+        return String::new();
+    };
+    let gap = gap.map_or(String::new(), |g| {
+        format!(
+            " after a gap of {:.1} s",
+            g.num_milliseconds() as f64 / 1000.0
+        )
+    });
+    let how = if *crashed {
+        "the orchestrator had stopped without a result"
+    } else {
+        "the previous attempt had ended"
+    };
+    let extra = match (torn_tail, broke_lock) {
+        (true, _) => "; a torn last journal line was dropped",
+        (false, Some(_)) => "; its stale lock was broken",
+        _ => "",
+    };
+    format!("**resumed** by {operator}{gap} ({how}{extra})")
 }
 
 fn row(md: &mut String, t: &str, what: &str) {
