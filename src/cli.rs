@@ -13,8 +13,10 @@ mod lab;
 mod load;
 mod render;
 mod report;
+mod resume;
 pub(crate) mod run;
 mod schema;
+mod start;
 mod watch;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +38,8 @@ enum Command {
     Check(check::Args),
     /// Carry out a plan: preflight, stage (diffs first), verify. `--dry-run` changes nothing.
     Run(run::Args),
+    /// Continue a run whose orchestrator stopped (crash, kill, lost terminal) from its journal.
+    Resume(resume::Args),
     /// The post-incident timeline of a run, from its journal (Markdown, or --json).
     Report(report::Args),
     /// Take the action back on every host a run's journal shows armed (from any terminal).
@@ -83,6 +87,7 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Render(args) => render::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Resume(args) => resume::run(&args),
         Command::Disarm(args) => disarm::run(&args),
         Command::Watch(args) => watch::run(&args),
         Command::Report(args) => report::run(&args),

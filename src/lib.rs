@@ -16,6 +16,7 @@ pub mod inventory;
 pub mod journal;
 pub mod lab;
 pub mod plan;
+pub mod redact;
 pub mod remote;
 pub mod report;
 pub mod run;

@@ -20,6 +20,7 @@ pub fn markdown(run_id: &str, records: &[Record<RunEvent>], torn_tail: bool) -> 
     let mut phase_start: Option<(String, DateTime<Utc>)> = None;
     let mut failures: Vec<(String, String, String)> = Vec::new();
     let mut current = String::new();
+    let mut previous: Option<DateTime<Utc>> = None;
     for r in records {
         let t = r.ts.format("%H:%M:%S%.3f").to_string();
         match &r.event {
@@ -53,7 +54,26 @@ pub fn markdown(run_id: &str, records: &[Record<RunEvent>], torn_tail: bool) -> 
                 &t,
                 &format!("**failure budget exceeded**: {failed} failed, {allowed} allowed"),
             ),
+            RunEvent::Exec(Event::BatchStarted {
+                phase,
+                index,
+                of,
+                hosts,
+            }) if *of > 1 => row(
+                &mut md,
+                &t,
+                &format!(
+                    "{phase} batch {}/{of}: {}",
+                    index + 1,
+                    nodeset::compact(hosts)
+                ),
+            ),
             RunEvent::Exec(Event::Paused { .. }) => row(&mut md, &t, "paused by the operator"),
+            RunEvent::Exec(Event::Resumed { .. }) => row(&mut md, &t, "operator: go (resumed)"),
+            RunEvent::Resumed { .. } => {
+                phase_start = None;
+                row(&mut md, &t, &resumed(&r.event, previous.map(|p| r.ts - p)));
+            }
             RunEvent::Exec(Event::Aborted { reason, .. }) => {
                 row(&mut md, &t, &format!("**aborted**: {reason}"))
             }
@@ -104,6 +124,7 @@ pub fn markdown(run_id: &str, records: &[Record<RunEvent>], torn_tail: bool) -> 
             ),
             _ => {}
         }
+        previous = Some(r.ts);
     }
     failures_section(&mut md, &failures);
     if torn_tail {
@@ -140,10 +161,13 @@ fn header(md: &mut String, run_id: &str, records: &[Record<RunEvent>]) {
         )),
         _ => None,
     });
+    // The verdict is the last attempt's: a resume after a `finished` reopens the run.
     let finished = records.iter().rev().find_map(|r| match &r.event {
-        RunEvent::Finished { outcome, .. } => Some((r.ts, outcome.clone())),
+        RunEvent::Finished { outcome, .. } => Some(Some((r.ts, outcome.clone()))),
+        RunEvent::Resumed { .. } => Some(None),
         _ => None,
     });
+    let finished = finished.flatten();
     let Some((ts, plan, digest, inv, prod, hosts, fire_at, dry, operator)) = started else {
         let _ = writeln!(
             md,
@@ -164,6 +188,31 @@ fn header(md: &mut String, run_id: &str, records: &[Record<RunEvent>]) {
         ts.format("%Y-%m-%d %H:%M:%S UTC"),
         fire_at.format("%Y-%m-%d %H:%M:%S UTC")
     );
+    let complete_at = records.iter().find_map(|r| match &r.event {
+        RunEvent::Watch(WatchEvent::Milestone(Milestone::Finished {
+            outcome: Outcome::Complete { at },
+        })) => Some(*at),
+        _ => None,
+    });
+    if let Some(at) = complete_at {
+        let _ = writeln!(
+            md,
+            "| Fire to complete | {:.1} s (watch verdict at {}) |",
+            (at - *fire_at).num_milliseconds() as f64 / 1000.0,
+            at.format("%H:%M:%S%.3f")
+        );
+    }
+    let resumes = records
+        .iter()
+        .filter(|r| matches!(r.event, RunEvent::Resumed { .. }))
+        .count();
+    if resumes > 0 {
+        let _ = writeln!(
+            md,
+            "| Attempts | {} (resumed {resumes} time(s) with `cutover resume`) |",
+            resumes + 1
+        );
+    }
     match finished {
         Some((end, outcome)) => {
             let _ = writeln!(
@@ -181,6 +230,37 @@ fn header(md: &mut String, run_id: &str, records: &[Record<RunEvent>]) {
             );
         }
     }
+}
+
+/// The row of a `resumed` record: who, after how long a gap, and what it found.
+fn resumed(e: &RunEvent, gap: Option<chrono::Duration>) -> String {
+    let RunEvent::Resumed {
+        operator,
+        crashed,
+        torn_tail,
+        broke_lock,
+        ..
+    } = e
+    else {
+        return String::new();
+    };
+    let gap = gap.map_or(String::new(), |g| {
+        format!(
+            " after a gap of {:.1} s",
+            g.num_milliseconds() as f64 / 1000.0
+        )
+    });
+    let how = if *crashed {
+        "the orchestrator had stopped without a result"
+    } else {
+        "the previous attempt had ended"
+    };
+    let extra = match (torn_tail, broke_lock) {
+        (true, _) => "; a torn last journal line was dropped",
+        (false, Some(_)) => "; its stale lock was broken",
+        _ => "",
+    };
+    format!("**resumed** by {operator}{gap} ({how}{extra})")
 }
 
 fn row(md: &mut String, t: &str, what: &str) {

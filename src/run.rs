@@ -11,6 +11,7 @@ pub mod event;
 mod fire;
 pub mod gate;
 pub mod print;
+pub mod resume;
 mod steps;
 mod verify;
 mod watching;
@@ -45,33 +46,11 @@ pub async fn run(
     control: Control,
     stop_after_verify: bool,
 ) -> Outcome {
-    if let Err(why) = check_phase(&ctx, "preflight", &plan.preflight, &control).await {
-        return Outcome::Failed(why);
+    match staged_and_verified(&ctx, plan, &control).await {
+        Err(why) => return Outcome::Failed(why),
+        Ok(()) if ctx.dry_run => return Outcome::Complete,
+        Ok(()) => {}
     }
-    for step in &plan.stage {
-        if let Err(why) = stage_step(&ctx, step, &control, "stage").await {
-            return Outcome::Failed(why);
-        }
-    }
-    ctx.emit(RunEvent::PhaseDone {
-        phase: "stage".into(),
-        ok: true,
-        summary: format!("{} step(s)", plan.stage.len()),
-    });
-    if ctx.dry_run {
-        return Outcome::Complete;
-    }
-    if let Err(why) = check_phase(&ctx, "verify", &plan.verify, &control).await {
-        return Outcome::Failed(why);
-    }
-    if let Err(why) = verify::staged_files(&ctx, &control, "verify").await {
-        return Outcome::Failed(why);
-    }
-    ctx.emit(RunEvent::PhaseDone {
-        phase: "verify".into(),
-        ok: true,
-        summary: "staged changes in place".into(),
-    });
     if stop_after_verify {
         return Outcome::Complete;
     }
@@ -83,7 +62,7 @@ pub async fn run(
             return Outcome::Failed(why);
         }
     }
-    if !plan.post.is_empty() {
+    if !plan.post.is_empty() && !ctx.resume.phase_done("post") {
         ctx.emit(RunEvent::PhaseDone {
             phase: "post".into(),
             ok: true,
@@ -91,6 +70,38 @@ pub async fn run(
         });
     }
     Outcome::Complete
+}
+
+/// Preflight, stage and verify, each skipped when an earlier attempt of the run finished it.
+async fn staged_and_verified(
+    ctx: &Arc<Ctx>,
+    plan: &RunPlan,
+    control: &Control,
+) -> Result<(), String> {
+    if !ctx.resume.phase_done("preflight") {
+        check_phase(ctx, "preflight", &plan.preflight, control).await?;
+    }
+    if !ctx.resume.phase_done("stage") {
+        for step in &plan.stage {
+            stage_step(ctx, step, control, "stage").await?;
+        }
+        ctx.emit(RunEvent::PhaseDone {
+            phase: "stage".into(),
+            ok: true,
+            summary: format!("{} step(s)", plan.stage.len()),
+        });
+    }
+    if ctx.dry_run || ctx.resume.phase_done("verify") {
+        return Ok(());
+    }
+    check_phase(ctx, "verify", &plan.verify, control).await?;
+    verify::staged_files(ctx, control, "verify").await?;
+    ctx.emit(RunEvent::PhaseDone {
+        phase: "verify".into(),
+        ok: true,
+        summary: "staged changes in place".into(),
+    });
+    Ok(())
 }
 
 /// The T-minus drift check: the plan's verify checks and the staged checksums, again.
@@ -153,6 +164,15 @@ async fn stage_step(
     phase: &str,
 ) -> Result<(), String> {
     let s = &step.item.settings;
+    let remaining = ctx.resume.remaining(&s.path, &step.hosts);
+    if remaining.is_empty() && !step.hosts.is_empty() {
+        return Ok(());
+    }
+    let step = &Resolved {
+        item: step.item.clone(),
+        hosts: remaining,
+        allowed_failures: step.allowed_failures,
+    };
     gate(ctx, s, control).await?;
     if let Script::Local(argv) = remote::step(&step.item.kind) {
         ctx.emit(RunEvent::Step {

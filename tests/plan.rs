@@ -255,6 +255,21 @@ mod report {
     }
 
     #[test]
+    fn a_resumed_run_reports_its_attempts_and_the_resume() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let run = dir.path().join("20261125T124800Z-rehearsal");
+        std::fs::create_dir(&run).expect("mkdir");
+        std::fs::copy(
+            "tests/fixtures/journal/resumed.jsonl",
+            run.join("journal.jsonl"),
+        )
+        .expect("copy");
+        let r = cutover(&["report", run.to_str().expect("utf8")]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        insta::assert_snapshot!("report-resumed", r.stdout);
+    }
+
+    #[test]
     fn a_torn_journal_still_reports_and_says_so() {
         let dir = tempfile::tempdir().expect("tmp");
         let run = dir.path().join("r");

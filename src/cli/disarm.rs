@@ -3,7 +3,6 @@
 
 use super::CliError;
 use crate::fleet::{self, Fleet};
-use crate::journal::reader;
 use crate::journal::rundir::{INVENTORY_FILE, PLAN_FILE, RunDir};
 use crate::journal::writer::{Durability, Writer};
 use crate::plan::parse::parse;
@@ -48,8 +47,11 @@ pub fn still_armed(events: &[RunEvent]) -> BTreeMap<String, String> {
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let usage = |e: String| CliError::Usage(e);
     let dir = RunDir::open(&args.runs_dir, &args.run).map_err(|e| usage(e.to_string()))?;
-    let read = reader::read::<RunEvent>(&dir.journal()).map_err(|e| usage(e.to_string()))?;
-    let events: Vec<RunEvent> = read.records.into_iter().map(|r| r.event).collect();
+    let events: Vec<RunEvent> = super::report::records(&dir)?
+        .0
+        .into_iter()
+        .map(|r| r.event)
+        .collect();
     let armed = still_armed(&events);
     if armed.is_empty() {
         println!(
@@ -104,8 +106,9 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         &plan.ssh.user.clone().unwrap_or_else(fleet::local_user),
     )
     .map_err(|e| usage(e.to_string()))?;
-    let (mut writer, _) =
-        Writer::reopen::<RunEvent>(&dir.journal()).map_err(|e| usage(e.to_string()))?;
+    // Its own side journal: a live run may still be appending to journal.jsonl.
+    let side = dir.new_side_journal(crate::clock::now(), std::process::id());
+    let mut writer = Writer::create(&side).map_err(|e| usage(e.to_string()))?;
     let rt = tokio::runtime::Runtime::new()
         .map_err(|e| usage(format!("cannot start the async runtime: {e}")))?;
     let may_fire = rt.block_on(async {
@@ -121,7 +124,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         let set = Mutex::new(
             armed
                 .iter()
-                .filter_map(|(h, m)| mechanism(m).map(|m| (h.clone(), vec![m])))
+                .filter_map(|(h, m)| crate::run::arm::concrete(m).map(|m| (h.clone(), vec![m])))
                 .collect(),
         );
         let may_fire = crate::run::arm::disarm_all(&ctx, &set).await;
@@ -144,15 +147,5 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             may_fire.join(", ")
         );
         Ok(ExitCode::from(1))
-    }
-}
-
-fn mechanism(name: &str) -> Option<crate::arm::mechanism::Concrete> {
-    use crate::arm::mechanism::Concrete;
-    match name {
-        "systemd" => Some(Concrete::Systemd),
-        "at" => Some(Concrete::At),
-        "waiter" => Some(Concrete::Waiter),
-        _ => None,
     }
 }

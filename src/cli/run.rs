@@ -2,30 +2,25 @@
 //! takes the run lock, journals every event, and runs the phases, shown on the dashboard,
 //! as plain lines or as JSON lines (`output`), with the operator's keys wired in (`operator`).
 
-mod operator;
+pub(super) mod operator;
 pub(crate) mod output;
 
 use super::CliError;
 use super::load::{PlanArgs, load, relative_to};
 use crate::compile::{compile, parse_fire_override};
-use crate::executor::Control;
-use crate::fleet::{self, Fleet};
-use crate::journal::lock::{Holder, RunLock};
+use crate::fleet;
+use crate::journal::lock::{Holder, LockError, RunLock};
 use crate::journal::rundir::{RunDir, run_id};
 use crate::journal::writer::Writer;
 use crate::plan::digest::digest;
 use crate::plan::model::{Mechanism, Plan};
-use crate::run::ctx::Ctx;
 use crate::run::event::RunEvent;
-use crate::run::gate::Gates;
 use crate::run::print::Printer;
 use crate::transport::SshSettings;
-use output::{Mode, Sink};
+use output::Mode;
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 /// Arguments of `cutover run`.
 #[derive(Debug, clap::Args)]
@@ -87,6 +82,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             "the plan or inventory changed since review: digest is {digest}, expected {expected}; nothing was run"
         )));
     }
+    let secrets = super::start::secrets(&plan, &args.plan.plan)?;
     let now = crate::clock::now();
     let fire_at = fire_time(args, &plan, inventory.production, now)?;
     let operator = format!(
@@ -142,8 +138,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             started: now,
             run: id.clone(),
         };
-        let lock =
-            RunLock::acquire(&lock_path, holder).map_err(|e| CliError::Usage(e.to_string()))?;
+        let lock = take_lock(&lock_path, holder, args.break_lock)?;
         let dir = RunDir::create(
             &args.runs_dir,
             &id,
@@ -161,122 +156,25 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         }
         (Some(writer), Some(lock))
     };
-    let settings = ssh_settings(&plan, &args.plan.plan);
-    let hosts: Vec<_> = inventory.hosts.iter().collect();
-    let fleet = Fleet::new(
-        settings,
-        &hosts,
-        &plan.ssh.user.clone().unwrap_or_else(fleet::local_user),
-    )
-    .map_err(|e| CliError::Usage(e.to_string()))?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
-    let gate_mode = output::gate_mode(mode);
-    let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
-    let (sink, dashboard) = Sink::start(
-        mode,
-        gate_mode,
-        journal,
-        (&compiled, &plan, &inventory),
-        &cmd_tx,
+    let mut first = vec![started];
+    first.extend(
+        confirmation(args, &inventory, &operator).map(|action| RunEvent::Operator { action }),
     );
-    let armed = sink.armed.clone();
-    let decisions = Arc::new(operator::Decisions::default());
-    let fire = compiled.times.fire;
-    let run_id = id.clone();
-    let dash_tx = dashboard.as_ref().map(|d| d.tx.clone());
-    let armed_for_ctrl_c = armed.clone();
-    let armed_for_leave = armed.clone();
-    let (outcome, last) = rt.block_on(async move {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let plan_dir = args
-            .plan
-            .plan
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let ctx = Arc::new(Ctx {
-            output_cap: plan.execution.output_cap as usize,
-            dry_run: args.dry_run,
-            gates: Gates::new(gate_mode, args.gate.clone()),
-            ..Ctx::new(fleet, &inventory, plan_dir, &id, tx)
-        });
-        let sink = tokio::task::spawn_blocking(move || sink.consume(rx));
-        let control = Control::new();
-        let hands = tokio::spawn(operator::serve(
-            cmd_rx,
-            ctx.clone(),
-            control.clone(),
-            operator.clone(),
-            decisions.clone(),
-        ));
-        let ctrl_c = tokio::spawn(operator::ctrl_c(
-            cmd_tx,
-            dash_tx,
-            armed_for_ctrl_c,
-            id.clone(),
-        ));
-        ctx.emit(started);
-        if let Some(action) = confirmation(args, &inventory, &operator) {
-            ctx.emit(RunEvent::Operator { action });
-        }
-        let run = crate::run::run(
-            ctx.clone(),
-            &compiled,
-            &plan,
-            control,
-            args.stop_after_verify,
-        );
-        // Leaving armed stops the run where it is, but not mid-arming: a host whose arming
-        // command is in flight would be armed without the journal knowing.
-        let leave = async {
-            decisions.left.notified().await;
-            while armed_for_leave.arming() {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-        };
-        let outcome = tokio::select! {
-            outcome = run => Some(outcome),
-            () = leave => None,
-        };
-        hands.abort();
-        ctrl_c.abort();
-        if let Some(outcome) = &outcome {
-            let aborted = decisions.aborted.load(Ordering::SeqCst);
-            ctx.emit(finished(args, outcome, aborted));
-        }
-        ctx.fleet.close().await;
-        drop(ctx);
-        // Left armed, tasks of the dropped run may still hold the event stream: the journal
-        // has everything up to the operator's choice, so do not wait on them for long.
-        let last = if outcome.is_some() {
-            sink.await.ok().flatten()
-        } else {
-            let wait = tokio::time::timeout(std::time::Duration::from_secs(2), sink).await;
-            wait.ok().and_then(Result::ok).flatten()
-        };
-        (outcome, last)
-    });
-    rt.shutdown_background();
-    if let Some(d) = dashboard {
-        drop(d.tx);
-        match d.thread.join() {
-            Ok(Err(e)) => eprintln!("cutover: {e}"),
-            Err(_) => eprintln!("cutover: the dashboard crashed; the terminal was restored"),
-            Ok(Ok(_)) => {}
-        }
-        if let Some(line) = last {
-            print!("{line}");
-        }
-    }
-    Ok(operator::exit(
-        outcome.as_ref(),
-        &armed.list(),
-        fire,
-        &run_id,
-    ))
+    let start = super::start::Start {
+        plan: &plan,
+        inventory: &inventory,
+        compiled: &compiled,
+        plan_path: &args.plan.plan,
+        run_id: &id,
+        dry_run: args.dry_run,
+        stop_after_verify: args.stop_after_verify,
+        progress: crate::run::resume::Progress::default(),
+        secrets,
+        mode,
+        gates: args.gate.clone(),
+        operator,
+    };
+    super::start::carry_out(start, journal, first)
 }
 
 /// How the operator confirmed the run, for the journal (nothing to confirm in a dry run).
@@ -293,19 +191,23 @@ fn confirmation(args: &Args, inv: &crate::inventory::Inventory, who: &str) -> Op
     Some(format!("confirmed the run with {how} ({who})"))
 }
 
-/// The run's last event: how it ended, named for the journal and the report.
-fn finished(args: &Args, outcome: &crate::run::Outcome, aborted: bool) -> RunEvent {
-    use crate::run::Outcome;
-    let (name, reason) = match outcome {
-        Outcome::Complete if args.dry_run => ("dry-run complete", None),
-        Outcome::Complete if args.stop_after_verify => ("staged and verified", None),
-        Outcome::Complete => ("complete", None),
-        Outcome::Failed(why) if aborted => ("aborted", Some(why.clone())),
-        Outcome::Failed(why) => ("failed", Some(why.clone())),
-    };
-    RunEvent::Finished {
-        outcome: name.into(),
-        reason,
+/// Takes the run lock; with `break_lock`, first removes a lock whose holder's process is gone.
+pub(super) fn take_lock(
+    path: &Path,
+    holder: Holder,
+    break_lock: bool,
+) -> Result<RunLock, CliError> {
+    match RunLock::acquire(path, holder.clone()) {
+        Err(LockError::Held {
+            stale: true,
+            holder: old,
+            ..
+        }) if break_lock => {
+            RunLock::break_lock(path).map_err(|e| CliError::Usage(e.to_string()))?;
+            eprintln!("cutover: broke the stale lock of {old}");
+            RunLock::acquire(path, holder).map_err(|e| CliError::Usage(e.to_string()))
+        }
+        other => other.map_err(|e| CliError::Usage(e.to_string())),
     }
 }
 
@@ -334,8 +236,17 @@ fn fire_time(
 }
 
 fn confirm(args: &Args, inv: &crate::inventory::Inventory) -> Result<(), CliError> {
+    confirm_for(args.yes, args.confirm.as_deref(), inv)
+}
+
+/// Asks for confirmation (`--yes`; production: the inventory name, or `--confirm NAME`).
+pub(super) fn confirm_for(
+    yes: bool,
+    confirmed: Option<&str>,
+    inv: &crate::inventory::Inventory,
+) -> Result<(), CliError> {
     if inv.production {
-        if args.confirm.as_deref() == Some(inv.name.as_str()) {
+        if confirmed == Some(inv.name.as_str()) {
             return Ok(());
         }
         return ask(
@@ -346,7 +257,7 @@ fn confirm(args: &Args, inv: &crate::inventory::Inventory) -> Result<(), CliErro
             &inv.name,
         );
     }
-    if args.yes {
+    if yes {
         return Ok(());
     }
     ask("Type yes to continue: ", "yes")

@@ -49,9 +49,30 @@ pub fn read<E: DeserializeOwned>(path: &std::path::Path) -> Result<Read<E>, Jour
     parse(&shown, &text)
 }
 
+/// One timeline from a run's journal and its side journals: ordered by time, the main
+/// journal first among equal times. Sequence numbers stay those of each record's own file.
+pub fn merge<E>(main: Vec<Record<E>>, sides: Vec<Vec<Record<E>>>) -> Vec<Record<E>> {
+    let mut all: Vec<(usize, Record<E>)> = main.into_iter().map(|r| (0, r)).collect();
+    for (i, side) in sides.into_iter().enumerate() {
+        all.extend(side.into_iter().map(|r| (i + 1, r)));
+    }
+    all.sort_by(|a, b| a.1.ts.cmp(&b.1.ts).then(a.0.cmp(&b.0)));
+    all.into_iter().map(|(_, r)| r).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn side_journals_merge_in_by_time() {
+        let main: Read<String> = parse("j", &format!("{A}\n{B}\n")).unwrap();
+        let side = r#"{"seq":1,"ts":"2027-01-14T02:05:00.500Z","event":"disarm"}"#;
+        let side: Read<String> = parse("d", &format!("{side}\n")).unwrap();
+        let merged = merge(main.records, vec![side.records]);
+        let order: Vec<&str> = merged.iter().map(|r| r.event.as_str()).collect();
+        assert_eq!(order, ["a", "disarm", "b"]);
+    }
 
     const A: &str = r#"{"seq":1,"ts":"2027-01-14T02:05:00Z","event":"a"}"#;
     const B: &str = r#"{"seq":2,"ts":"2027-01-14T02:05:01Z","event":"b"}"#;

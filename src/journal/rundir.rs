@@ -13,6 +13,10 @@ pub const INVENTORY_FILE: &str = "inventory.snapshot";
 pub const DIGEST_FILE: &str = "digest";
 /// The journal.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
+/// Side journals start with this: `cutover disarm` writes its own
+/// (`disarm-<UTC time>-<pid>.jsonl`) rather than append to a journal a live run may still be
+/// writing, which would repeat sequence numbers. Readers merge them in by time.
+pub const SIDE_PREFIX: &str = "disarm-";
 
 /// The run id (directory name) for a plan started at `now`: sortable, safe in paths and units.
 pub fn run_id(now: DateTime<Utc>, plan_name: &str) -> String {
@@ -87,6 +91,32 @@ impl RunDir {
     pub fn journal(&self) -> PathBuf {
         self.path.join(JOURNAL_FILE)
     }
+
+    /// A new side journal's path for a process started at `now` with `pid`.
+    pub fn new_side_journal(&self, now: DateTime<Utc>, pid: u32) -> PathBuf {
+        self.path.join(format!(
+            "{SIDE_PREFIX}{}-{pid}.jsonl",
+            now.format("%Y%m%dT%H%M%S%.3fZ")
+        ))
+    }
+
+    /// Every side journal, oldest first.
+    pub fn side_journals(&self) -> Result<Vec<PathBuf>, JournalError> {
+        let entries = std::fs::read_dir(&self.path).map_err(|source| JournalError::Io {
+            path: self.path.display().to_string(),
+            source,
+        })?;
+        let mut side: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(SIDE_PREFIX) && n.ends_with(".jsonl"))
+            })
+            .collect();
+        side.sort();
+        Ok(side)
+    }
 }
 
 #[cfg(test)]
@@ -108,6 +138,10 @@ mod tests {
         let again = RunDir::open(dir.path(), "r1").unwrap();
         assert_eq!(again.id, "r1");
         assert!(RunDir::create(dir.path(), "r1", "", "", "").is_err());
+        let side = again.new_side_journal(DateTime::UNIX_EPOCH, 7);
+        std::fs::write(&side, "").unwrap();
+        std::fs::write(again.path.join("notes.jsonl"), "").unwrap();
+        assert_eq!(again.side_journals().unwrap(), [side]);
         assert!(
             RunDir::open(dir.path(), "nope")
                 .unwrap_err()

@@ -28,6 +28,19 @@ pub struct Plan {
     pub watch: Option<Watch>,
     /// Steps after completion.
     pub post: Vec<Step>,
+    /// Secrets by name: where each value is read from at run time (never the value).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub secrets: std::collections::BTreeMap<String, SecretSource>,
+}
+
+/// Where a secret's value comes from; the plan, its digest and its runbook hold only this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretSource {
+    /// An environment variable of the orchestrator.
+    Env(String),
+    /// A file, relative to the plan file.
+    File(String),
 }
 
 /// `[plan]`, validated.

@@ -7,7 +7,7 @@
 use super::diagnostic::{Diagnostic, did_you_mean};
 use super::raw::{
     RawAction, RawCheck, RawCheckKind, RawCommon, RawExecution, RawInventoryRef, RawMeta, RawPlan,
-    RawSsh, RawStep, RawStepKind, RawWatch,
+    RawSecret, RawSsh, RawStep, RawStepKind, RawWatch,
 };
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
@@ -88,7 +88,7 @@ pub struct Parsed {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "plan",
     "inventory",
     "ssh",
@@ -99,6 +99,7 @@ const SECTIONS: [&str; 10] = [
     "action",
     "watch",
     "post",
+    "secrets",
 ];
 const COMMON_KEYS: [&str; 8] = [
     "name",
@@ -172,6 +173,9 @@ impl Cx {
         plan.ssh = self.section::<RawSsh>(root, "ssh");
         plan.execution = self.section::<RawExecution>(root, "execution");
         plan.watch = self.section::<RawWatch>(root, "watch");
+        plan.secrets = self
+            .section::<BTreeMap<String, RawSecret>>(root, "secrets")
+            .unwrap_or_default();
         if self.failed.iter().any(|f| f == "watch") {
             plan.watch = Some(RawWatch::default());
         }

@@ -42,6 +42,21 @@ pub struct RawPlan {
     /// Steps after completion, in batches.
     #[serde(default)]
     pub post: Vec<RawStep>,
+    /// Named secrets, read at run time and used as `{{ secrets.NAME }}`; never in the plan.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, RawSecret>,
+}
+
+/// One `[secrets]` entry: where its value comes from when the run starts (exactly one source).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecret {
+    /// Read from this environment variable of the orchestrator.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// Read from this file (relative to the plan file; one trailing newline is dropped).
+    #[serde(default)]
+    pub file: Option<String>,
 }
 
 /// `[plan]`.

@@ -15,6 +15,7 @@ pub fn render(plan: &Plan, inventory: Option<&Inventory>) -> String {
     summary(&mut md, plan, inventory);
     timeline(&mut md, plan, inventory);
     hosts(&mut md, inventory);
+    secrets(&mut md, plan);
     phase(
         &mut md,
         "Preflight (read-only)",
@@ -48,6 +49,30 @@ pub fn render(plan: &Plan, inventory: Option<&Inventory>) -> String {
         digest(plan, inventory)
     );
     md
+}
+
+/// Where each secret comes from; commands keep showing `{{ secrets.NAME }}`, never a value.
+fn secrets(md: &mut String, plan: &Plan) {
+    if plan.secrets.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "## Secrets
+
+Read when the run starts, redacted from every journal line, output and report.
+
+| name | source |
+|---|---|"
+    );
+    for (name, source) in &plan.secrets {
+        let from = match source {
+            super::model::SecretSource::Env(var) => format!("environment variable `{var}`"),
+            super::model::SecretSource::File(path) => format!("file `{path}`"),
+        };
+        let _ = writeln!(md, "| `{{{{ secrets.{name} }}}}` | {from} |");
+    }
+    let _ = writeln!(md);
 }
 
 fn summary(md: &mut String, plan: &Plan, inv: Option<&Inventory>) {

@@ -3,6 +3,7 @@
 //! Pure: the current time and the resolved inventory come in as `Context`.
 
 mod action;
+mod secrets;
 mod steps;
 pub mod values;
 mod watch;
@@ -79,6 +80,7 @@ pub fn validate(
         .collect();
     let action = v.action(&raw.action, &execution);
     let watch = v.watch(raw.watch.as_ref());
+    let secrets = v.secrets(&raw.secrets);
     let failed = v
         .diags
         .iter()
@@ -94,8 +96,16 @@ pub fn validate(
         action,
         watch,
         post,
+        secrets,
     });
-    (plan, v.diags)
+    if let Some(p) = &plan {
+        v.secret_references(p);
+    }
+    let failed = v
+        .diags
+        .iter()
+        .any(|d| d.severity == super::diagnostic::Severity::Error);
+    (plan.filter(|_| !failed), v.diags)
 }
 
 /// The validator's working state: span lookup, context and the problems found so far.

@@ -1,5 +1,7 @@
 //! Arming the action on every host (all or nothing), disarming, and collecting receipts.
 
+mod resume;
+
 use super::ctx::{Ctx, failure_reason};
 use super::event::RunEvent;
 use crate::arm::job::{Job, install_script, script as job_script};
@@ -29,10 +31,7 @@ pub fn sweep(
     plan_mechanism: Mechanism,
 ) -> Mutex<HashMap<String, Vec<Concrete>>> {
     let confirmed = armed.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let unknown = match Concrete::from_plan(plan_mechanism) {
-        Some(m) => vec![m],
-        None => vec![Concrete::Systemd, Concrete::Waiter],
-    };
+    let unknown = possible(plan_mechanism);
     Mutex::new(
         targets
             .iter()
@@ -82,15 +81,20 @@ fn failed(reason: String) -> HostOutcome {
 
 impl ArmRunner {
     async fn arm(&self, host: &str) -> Result<String, HostOutcome> {
+        if self.ctx.resume.fired().contains(host) {
+            return Err(failed(
+                "its receipt shows the action already ran: never fired twice".into(),
+            ));
+        }
+        if let Some(id) = self.still_armed(host).await? {
+            return Ok(id);
+        }
+        if self.ctx.resume.is_resume() {
+            self.take_back(host).await?;
+        }
         let mechanism = self.mechanism(host).await?;
         let dir = self.ctx.job_dir(host);
-        let fire_ns = self.fire.timestamp_nanos_opt().unwrap_or(i64::MAX);
-        let command = crate::remote::fired_command(&self.action.run, self.action.sudo);
-        let wrapper = job_script(&Job {
-            dir: &dir,
-            fire_ns,
-            command: &command,
-        });
+        let wrapper = self.wrapper(&dir);
         let sha = self
             .step(host, install_script(&dir, &wrapper))
             .await?
@@ -131,6 +135,18 @@ impl ArmRunner {
         Ok(id)
     }
 
+    /// The job wrapper for this run on a host: the same bytes (and hash) every time.
+    fn wrapper(&self, dir: &str) -> String {
+        let fire_ns = self.fire.timestamp_nanos_opt().unwrap_or(i64::MAX);
+        let run = self.ctx.secrets.expand(&self.action.run);
+        let command = crate::remote::fired_command(&run, self.action.sudo);
+        job_script(&Job {
+            dir,
+            fire_ns,
+            command: &command,
+        })
+    }
+
     async fn mechanism(&self, host: &str) -> Result<Concrete, HostOutcome> {
         match Concrete::from_plan(self.action.mechanism) {
             Some(m) => Ok(m),
@@ -154,6 +170,21 @@ impl ArmRunner {
             None => Ok(r.stdout.text()),
             Some(why) => Err(failed(why)),
         }
+    }
+}
+
+/// The mechanism a journal names (`systemd`, `at`, `waiter`).
+pub fn concrete(name: &str) -> Option<Concrete> {
+    [Concrete::Systemd, Concrete::At, Concrete::Waiter]
+        .into_iter()
+        .find(|m| self::name(*m) == name)
+}
+
+/// Every mechanism a host may have been armed with under the plan's choice.
+fn possible(plan_mechanism: Mechanism) -> Vec<Concrete> {
+    match Concrete::from_plan(plan_mechanism) {
+        Some(m) => vec![m],
+        None => vec![Concrete::Systemd, Concrete::Waiter],
     }
 }
 

@@ -32,6 +32,10 @@ pub struct Ctx {
     pub offsets: std::sync::Mutex<HashMap<String, i128>>,
     /// Operator gates: how they are answered, and which were.
     pub gates: super::gate::Gates,
+    /// The run's secret values: expanded into scripts, redacted out of every event.
+    pub secrets: Arc<crate::redact::Secrets>,
+    /// What an earlier attempt of this run already did (empty for a fresh run).
+    pub resume: super::resume::Progress,
 }
 
 impl Ctx {
@@ -58,11 +62,15 @@ impl Ctx {
             run_id: crate::arm::safe_run_id(run_id),
             offsets: std::sync::Mutex::new(HashMap::new()),
             gates: super::gate::Gates::default(),
+            secrets: Arc::new(crate::redact::Secrets::default()),
+            resume: super::resume::Progress::default(),
         }
     }
 
-    /// Sends an event; a closed channel means the run is ending anyway.
+    /// Sends an event, every secret value in it redacted (the one way out to the journal,
+    /// the printed lines and the dashboard); a closed channel means the run is ending anyway.
     pub fn emit(&self, e: RunEvent) {
+        let e = self.secrets.redact_value(e);
         if let RunEvent::Staged {
             host, file, sha256, ..
         } = &e
@@ -115,7 +123,7 @@ impl Ctx {
         output_cap: usize,
     ) -> Result<CommandResult, FleetError> {
         let cmd = RemoteCommand {
-            script,
+            script: self.secrets.expand(&script),
             sudo,
             timeout,
             output_cap,

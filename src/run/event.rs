@@ -30,6 +30,19 @@ pub enum RunEvent {
         /// The plan file's absolute path (the plan's relative paths resolve against it).
         plan_path: String,
     },
+    /// `cutover resume` took the run over again after its orchestrator stopped.
+    Resumed {
+        /// Who resumed it (user@host).
+        operator: String,
+        /// The last record of the previous attempt (the gap runs from its time to this one).
+        after_seq: u64,
+        /// True when the previous attempt ended without a `finished` record (it crashed).
+        crashed: bool,
+        /// True when a torn last line was dropped from the journal.
+        torn_tail: bool,
+        /// The stale lock that was broken, if any (its holder, as text).
+        broke_lock: Option<String>,
+    },
     /// A step or check of a phase begins.
     Step {
         /// `preflight`, `stage`, `verify`, `post`.

@@ -24,6 +24,58 @@ pub async fn arm_and_fire(
     control: &Control,
 ) -> Result<(), String> {
     let t = plan.times;
+    let mut watch = if ctx.resume.fire_passed(crate::clock::now()) {
+        after_the_fire(ctx, plan, model, control).await?
+    } else {
+        arm_and_wait(ctx, plan, model, control).await?
+    };
+    let receipts = collect(ctx, &plan.action_hosts).await;
+    let planned = t.fire.timestamp_nanos_opt().unwrap_or(0);
+    let offsets = ctx
+        .offsets
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let spread = crate::arm::receipt::spread(planned, &receipts, |h| {
+        i64::try_from(offsets.get(h).copied().unwrap_or(0)).unwrap_or(0)
+    });
+    let missing = spread.missing.len();
+    ctx.emit(RunEvent::Spread { spread });
+    if missing > 0 {
+        return Err(format!("{missing} host(s) did not fire"));
+    }
+    let Some(mut handle) = watch.0.take() else {
+        return Ok(());
+    };
+    let result = tokio::select! {
+        result = &mut handle => result,
+        why = super::gate::aborted(control) => {
+            handle.abort();
+            return Err(format!("{why} after the fire: the action ran; the watch and post steps were skipped"));
+        }
+    };
+    match result.map(|r| r.outcome) {
+        Ok(crate::watch::tracker::history::Outcome::Complete { .. }) => Ok(()),
+        Ok(other) => Err(format!(
+            "the cutover did not complete: {}{}",
+            outcome_text(&other),
+            break_glass(model)
+        )),
+        Err(e) => Err(format!(
+            "the watch stopped unexpectedly: {e}{}",
+            break_glass(model)
+        )),
+    }
+}
+
+/// Before the fire: re-verify, arm, re-verify at T-minus, start the watch, wait past the fire.
+async fn arm_and_wait(
+    ctx: &Arc<Ctx>,
+    plan: &RunPlan,
+    model: &Plan,
+    control: &Control,
+) -> Result<WatchTask, String> {
+    let t = plan.times;
     wait_until(ctx, t.arm_opens, "the arming window opens", control).await?;
     action_gate(ctx, plan, model, control).await?;
     reverify(ctx, plan, control, "before arming").await?;
@@ -85,43 +137,30 @@ pub async fn arm_and_fire(
         return Err(disarmed(why, &may_fire));
     }
     sleep_until(settle).await;
-    let receipts = collect(ctx, &plan.action_hosts).await;
-    let planned = t.fire.timestamp_nanos_opt().unwrap_or(0);
-    let offsets = ctx
-        .offsets
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    let spread = crate::arm::receipt::spread(planned, &receipts, |h| {
-        i64::try_from(offsets.get(h).copied().unwrap_or(0)).unwrap_or(0)
+    Ok(watch)
+}
+
+/// Resumed after the fire time: the armed jobs fired (or not) without us; nothing is armed
+/// again. Restarts the watch and lets the receipts settle before they are collected.
+async fn after_the_fire(
+    ctx: &Arc<Ctx>,
+    plan: &RunPlan,
+    model: &Plan,
+    control: &Control,
+) -> Result<WatchTask, String> {
+    let watch = WatchTask(match &model.watch {
+        Some(w) => Some(super::watching::start(ctx, plan, w)?),
+        None => None,
     });
-    let missing = spread.missing.len();
-    ctx.emit(RunEvent::Spread { spread });
-    if missing > 0 {
-        return Err(format!("{missing} host(s) did not fire"));
-    }
-    let Some(mut handle) = watch.0.take() else {
-        return Ok(());
-    };
-    let result = tokio::select! {
-        result = &mut handle => result,
-        why = super::gate::aborted(control) => {
-            handle.abort();
-            return Err(format!("{why} after the fire: the action ran; the watch and post steps were skipped"));
-        }
-    };
-    match result.map(|r| r.outcome) {
-        Ok(crate::watch::tracker::history::Outcome::Complete { .. }) => Ok(()),
-        Ok(other) => Err(format!(
-            "the cutover did not complete: {}{}",
-            outcome_text(&other),
-            break_glass(model)
-        )),
-        Err(e) => Err(format!(
-            "the watch stopped unexpectedly: {e}{}",
-            break_glass(model)
-        )),
-    }
+    let settle = plan.times.fire + chrono::Duration::from_std(SETTLE).unwrap_or_default();
+    wait_until(
+        ctx,
+        settle,
+        "receipts settle; the fire time has passed, nothing is armed again",
+        control,
+    )
+    .await?;
+    Ok(watch)
 }
 
 fn outcome_text(o: &crate::watch::tracker::history::Outcome) -> String {
@@ -189,7 +228,16 @@ async fn arm(
         armed: armed.clone(),
         deadline: plan.times.arm_deadline,
     });
-    let deadline = plan.times.arm_deadline;
+    // Resumed with every host armed: only re-verification is left, which the arming
+    // deadline does not bound (a host whose job is gone is re-armed, and its own guard refuses).
+    let deadline = match plan
+        .action_hosts
+        .iter()
+        .all(|h| ctx.resume.armed.contains_key(h))
+    {
+        true => plan.times.fire,
+        false => plan.times.arm_deadline,
+    };
     let watchdog_control = control.clone();
     let watchdog = tokio::spawn(async move {
         sleep_until(deadline).await;

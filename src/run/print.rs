@@ -154,6 +154,27 @@ impl Printer {
                     if *ok { "ok" } else { "FAILED" }
                 );
             }
+            RunEvent::Resumed {
+                operator,
+                after_seq,
+                crashed,
+                torn_tail,
+                broke_lock,
+            } => {
+                let how = if *crashed { "crashed" } else { "stopped" };
+                let _ = writeln!(
+                    out,
+                    "== resumed by {operator}: the previous attempt {how} after record {after_seq}{}{}",
+                    if *torn_tail {
+                        "; its torn last journal line was dropped"
+                    } else {
+                        ""
+                    },
+                    broke_lock
+                        .as_ref()
+                        .map_or(String::new(), |h| format!("; broke the stale lock of {h}"))
+                );
+            }
             RunEvent::Finished { outcome, reason } => {
                 let _ = writeln!(
                     out,

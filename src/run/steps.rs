@@ -6,7 +6,7 @@ use super::ctx::{Ctx, failure_reason};
 use super::event::RunEvent;
 use crate::edit::{self, template};
 use crate::executor::{CancelToken, HostOutcome, HostRun, HostRunner};
-use crate::plan::model::{Step, StepKind};
+use crate::plan::model::{Edit, Step, StepKind};
 use crate::remote::files::{parse_read, read_script, sha256_hex, write_script};
 use crate::remote::{self, Script};
 use std::collections::HashMap;
@@ -200,7 +200,7 @@ impl StepRunner {
                         "{file} is not UTF-8 text; cutover edits text files"
                     ))
                 })?;
-                edit::apply(e, text, h)
+                edit::apply(&with_secrets(e, &self.ctx.secrets), text, h)
                     .map(String::into_bytes)
                     .map_err(|e| failed(format!("{file}: {e}")))
             }
@@ -211,6 +211,49 @@ impl StepRunner {
             }
             _ => Err(failed("internal: not a file step".into())),
         }
+    }
+}
+
+/// An edit with its `{{ secrets.NAME }}` references filled in (templates keep them raw).
+fn with_secrets(e: &Edit, secrets: &crate::redact::Secrets) -> Edit {
+    if secrets.is_empty() {
+        return e.clone();
+    }
+    match e {
+        Edit::Template { content } => Edit::Template {
+            content: secrets.expand_template(content),
+        },
+        Edit::Replace {
+            pattern,
+            with,
+            expect_matches,
+        } => Edit::Replace {
+            pattern: pattern.clone(),
+            with: secrets.expand(with),
+            expect_matches: *expect_matches,
+        },
+        Edit::SetKeys { format, keys } => Edit::SetKeys {
+            format: *format,
+            keys: keys
+                .iter()
+                .map(|(k, v)| (k.clone(), expand_value(v, secrets)))
+                .collect(),
+        },
+    }
+}
+
+fn expand_value(v: &toml::Value, secrets: &crate::redact::Secrets) -> toml::Value {
+    match v {
+        toml::Value::String(s) => toml::Value::String(secrets.expand(s)),
+        toml::Value::Array(a) => {
+            toml::Value::Array(a.iter().map(|v| expand_value(v, secrets)).collect())
+        }
+        toml::Value::Table(t) => toml::Value::Table(
+            t.iter()
+                .map(|(k, v)| (k.clone(), expand_value(v, secrets)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 

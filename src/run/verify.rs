@@ -135,6 +135,7 @@ pub async fn local(ctx: &Ctx, argv: &[String], timeout: Duration) -> Result<(), 
         });
         return Ok(());
     }
+    let argv: Vec<String> = argv.iter().map(|a| ctx.secrets.expand(a)).collect();
     let Some((program, args)) = argv.split_first() else {
         return Err("local step has no program".into());
     };

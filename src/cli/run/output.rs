@@ -5,7 +5,7 @@
 use crate::compile::RunPlan;
 use crate::inventory::Inventory;
 use crate::journal::Record;
-use crate::journal::writer::{Durability, Writer};
+use crate::journal::writer::Writer;
 use crate::plan::model::Plan;
 use crate::run::event::RunEvent;
 use crate::run::gate::GateMode;
@@ -236,13 +236,7 @@ impl Sink {
 
     fn append(&mut self, ts: chrono::DateTime<chrono::Utc>, e: &RunEvent) -> Option<u64> {
         let w = self.journal.as_mut()?;
-        let durability = match e {
-            RunEvent::Exec(_) | RunEvent::Check { .. } | RunEvent::Diff { .. } => {
-                Durability::Written
-            }
-            _ => Durability::Synced,
-        };
-        match w.append(ts, e, durability) {
+        match w.append(ts, e, crate::cli::start::durability(e)) {
             Ok(seq) => Some(seq),
             Err(err) => {
                 eprintln!("cutover: journal write failed: {err}");

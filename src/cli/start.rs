@@ -1,0 +1,241 @@
+//! What `run` and `resume` share once the run is decided: the fleet, the async runtime, the
+//! run context, the one event consumer, and the engine, ending with a `finished` record.
+
+use super::CliError;
+use super::run::operator;
+use super::run::output::{self, Mode, Sink};
+use crate::compile::RunPlan;
+use crate::executor::Control;
+use crate::fleet::{self, Fleet};
+use crate::inventory::Inventory;
+use crate::journal::writer::{Durability, Writer};
+use crate::plan::model::Plan;
+use crate::redact::Secrets;
+use crate::run::Outcome;
+use crate::run::ctx::Ctx;
+use crate::run::event::RunEvent;
+use crate::run::gate::Gates;
+use crate::run::resume::Progress;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+/// Everything a run needs once it has been decided (confirmed, locked, journal open).
+pub struct Start<'a> {
+    /// The validated plan.
+    pub plan: &'a Plan,
+    /// The inventory it runs against.
+    pub inventory: &'a Inventory,
+    /// The compiled run plan (hosts, batches, times).
+    pub compiled: &'a RunPlan,
+    /// The plan file (its directory anchors uploads, templates and known_hosts).
+    pub plan_path: &'a Path,
+    /// The run id (run directory name).
+    pub run_id: &'a str,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--stop-after-verify`.
+    pub stop_after_verify: bool,
+    /// What an earlier attempt did (empty for a fresh run).
+    pub progress: Progress,
+    /// The secret values (read by `secrets` before anything else happens).
+    pub secrets: Secrets,
+    /// How the run is shown.
+    pub mode: Mode,
+    /// Gate words answered ahead of time (`--gate`).
+    pub gates: Vec<String>,
+    /// Who runs it (user@host), for operator actions in the journal.
+    pub operator: String,
+}
+
+/// Reads the plan's secrets from the environment and files (relative to the plan file); done
+/// first, so a missing secret stops the run before a lock, a run directory or a host is touched.
+pub fn secrets(plan: &Plan, plan_path: &Path) -> Result<Secrets, CliError> {
+    let plan_dir = plan_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    Secrets::resolve(
+        &plan.secrets,
+        &plan_dir,
+        |var| std::env::var(var).ok(),
+        |p| std::fs::read_to_string(p),
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))
+}
+
+/// Connects, shows the run in its mode, runs the engine with `first` emitted before anything
+/// else, journals every event through the one consumer, wires the operator's keys and Ctrl-C
+/// to the run, and records how it finished; the exit code says whether hosts may still fire.
+pub fn carry_out(
+    s: Start<'_>,
+    journal: Option<Writer>,
+    first: Vec<RunEvent>,
+) -> Result<ExitCode, CliError> {
+    let settings = super::run::ssh_settings(s.plan, s.plan_path);
+    let hosts: Vec<_> = s.inventory.hosts.iter().collect();
+    let user = s.plan.ssh.user.clone().unwrap_or_else(fleet::local_user);
+    let fleet = Fleet::new(settings, &hosts, &user).map_err(|e| CliError::Usage(e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
+    let gate_mode = output::gate_mode(s.mode);
+    let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
+    let parts = (s.compiled, s.plan, s.inventory);
+    let (sink, dashboard) = Sink::start(s.mode, gate_mode, journal, parts, &cmd_tx);
+    let armed = sink.armed.clone();
+    let decisions = Arc::new(operator::Decisions::default());
+    let fire = s.compiled.times.fire;
+    let run_id = s.run_id.to_string();
+    let dash_tx = dashboard.as_ref().map(|d| d.tx.clone());
+    let (armed_for_ctrl_c, armed_for_leave) = (armed.clone(), armed.clone());
+    let (outcome, last) = rt.block_on(async move {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let plan_dir = s
+            .plan_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let ctx = Arc::new(Ctx {
+            output_cap: s.plan.execution.output_cap as usize,
+            dry_run: s.dry_run,
+            gates: Gates::new(gate_mode, s.gates.clone()),
+            staged: Mutex::new(s.progress.staged.clone()),
+            resume: s.progress,
+            secrets: Arc::new(s.secrets),
+            ..Ctx::new(fleet, s.inventory, plan_dir, s.run_id, tx)
+        });
+        let sink = tokio::task::spawn_blocking(move || sink.consume(rx));
+        let control = Control::new();
+        let hands = tokio::spawn(operator::serve(
+            cmd_rx,
+            ctx.clone(),
+            control.clone(),
+            s.operator.clone(),
+            decisions.clone(),
+        ));
+        let ctrl_c = tokio::spawn(operator::ctrl_c(
+            cmd_tx,
+            dash_tx,
+            armed_for_ctrl_c,
+            s.run_id.to_string(),
+        ));
+        for e in first {
+            ctx.emit(e);
+        }
+        let run = crate::run::run(
+            ctx.clone(),
+            s.compiled,
+            s.plan,
+            control,
+            s.stop_after_verify,
+        );
+        // Leaving armed stops the run where it is, but not mid-arming: a host whose arming
+        // command is in flight would be armed without the journal knowing.
+        let leave = async {
+            decisions.left.notified().await;
+            while armed_for_leave.arming() {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        };
+        let outcome = tokio::select! {
+            outcome = run => Some(outcome),
+            () = leave => None,
+        };
+        hands.abort();
+        ctrl_c.abort();
+        if let Some(outcome) = &outcome {
+            let aborted = decisions.aborted.load(Ordering::SeqCst);
+            ctx.emit(finished(outcome, s.dry_run, s.stop_after_verify, aborted));
+        }
+        ctx.fleet.close().await;
+        drop(ctx);
+        // Left armed, tasks of the dropped run may still hold the event stream: the journal
+        // has everything up to the operator's choice, so do not wait on them for long.
+        let last = if outcome.is_some() {
+            sink.await.ok().flatten()
+        } else {
+            let wait = tokio::time::timeout(std::time::Duration::from_secs(2), sink).await;
+            wait.ok().and_then(Result::ok).flatten()
+        };
+        (outcome, last)
+    });
+    rt.shutdown_background();
+    if let Some(d) = dashboard {
+        drop(d.tx);
+        match d.thread.join() {
+            Ok(Err(e)) => eprintln!("cutover: {e}"),
+            Err(_) => eprintln!("cutover: the dashboard crashed; the terminal was restored"),
+            Ok(Ok(_)) => {}
+        }
+        if let Some(line) = last {
+            print!("{line}");
+        }
+    }
+    Ok(operator::exit(
+        outcome.as_ref(),
+        &armed.list(),
+        fire,
+        &run_id,
+    ))
+}
+
+/// The closing record of an attempt.
+fn finished(outcome: &Outcome, dry_run: bool, stop_after_verify: bool, aborted: bool) -> RunEvent {
+    let (name, reason) = match outcome {
+        Outcome::Complete if dry_run => ("dry-run complete", None),
+        Outcome::Complete if stop_after_verify => ("staged and verified", None),
+        Outcome::Complete => ("complete", None),
+        Outcome::Failed(why) if aborted => ("aborted", Some(why.clone())),
+        Outcome::Failed(why) => ("failed", Some(why.clone())),
+    };
+    RunEvent::Finished {
+        outcome: name.into(),
+        reason,
+    }
+}
+
+/// How hard each record is pushed to disk: fsynced at every state transition (phase, batch,
+/// arm, disarm, fire, verdict, operator action); per-host progress, check verdicts and diffs
+/// are only written (they survive the orchestrator being killed, and are many).
+pub fn durability(e: &RunEvent) -> Durability {
+    use crate::executor::Event;
+    match e {
+        RunEvent::Exec(Event::HostStarted { .. } | Event::HostFinished { .. })
+        | RunEvent::Check { .. }
+        | RunEvent::Diff { .. }
+        | RunEvent::Watch(crate::watch::WatchEvent::Poll { .. }) => Durability::Written,
+        _ => Durability::Synced,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::{Event, HostOutcome, PhaseName};
+
+    #[test]
+    fn state_transitions_are_fsynced_host_progress_only_written() {
+        let host = RunEvent::Exec(Event::HostFinished {
+            phase: PhaseName::from("stage[0]"),
+            host: "h".into(),
+            outcome: HostOutcome::Ok { detail: None },
+        });
+        let batch = RunEvent::Exec(Event::BatchFinished {
+            phase: PhaseName::from("stage[0]"),
+            index: 0,
+            of: 2,
+            failed_so_far: 0,
+        });
+        let armed = RunEvent::Armed {
+            host: "h".into(),
+            mechanism: "waiter".into(),
+            id: "1".into(),
+        };
+        assert_eq!(durability(&host), Durability::Written);
+        assert_eq!(durability(&batch), Durability::Synced);
+        assert_eq!(durability(&armed), Durability::Synced);
+    }
+}
