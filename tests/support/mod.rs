@@ -9,6 +9,7 @@
 //! processes it started (and their descendants) and removes its temp dir, even on panic.
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
+pub mod atd;
 pub mod process;
 
 use cutover::transport::{Endpoint, SshSettings};
@@ -43,6 +44,8 @@ pub struct Host {
     pub shim: PathBuf,
     /// `sshd -e` log file.
     pub log: PathBuf,
+    /// sshd's pid file: the harness's sshd, or one the host started itself (see [`Host::restart`]).
+    pub pidfile: PathBuf,
     /// Host public key line (`ssh-ed25519 AAAA…`).
     pub host_key: String,
     child: Option<Child>,
@@ -168,6 +171,7 @@ impl Host {
         let shim = dir.join("bin");
         std::fs::create_dir_all(&shim).expect("host dir");
         let log = dir.join("sshd.log");
+        let pidfile = dir.join("sshd.pid");
         let (name, address) = (name.to_string(), address.to_string());
         Host {
             name,
@@ -175,6 +179,7 @@ impl Host {
             dir,
             shim,
             log,
+            pidfile,
             host_key: String::new(),
             child: None,
         }
@@ -215,15 +220,74 @@ impl Host {
             process::kill_tree(child.id(), libc::SIGKILL);
             let _ = child.wait();
         }
+        if let Some(pid) = self.daemon_pid() {
+            process::kill_tree(pid, libc::SIGKILL);
+        }
+    }
+
+    /// Stops this sshd (and its connections) and starts it again on the same address and key,
+    /// as `systemctl restart sshd` would; returns once it accepts connections.
+    pub fn restart(&mut self) {
+        self.kill_hard();
+        self.launch();
+        self.wait_ready();
+    }
+
+    /// Writes `sshd-stop` and `sshd-start` into the shim dir: the host's own way to stop its
+    /// sshd with every connection, and to start it again (daemonized, as a service manager
+    /// would). An sshd started this way is found through the pid file and stopped on drop.
+    pub fn install_sshd_control(&self) {
+        let stop = format!(
+            "#!/bin/sh\n# Stops this host's sshd and every connection it serves.\n\
+             p=$(cat {pidfile} 2>/dev/null) || exit 0\n\
+             all=\"$p\"; new=\"$p\"\n\
+             while [ -n \"$new\" ]; do\n\
+               new=$(ps -e -o pid=,ppid= | awk -v s=\" $new \" 'index(s, \" \" $2 \" \") {{print $1}}' | tr '\\n' ' ')\n\
+               all=\"$all $new\"\n\
+             done\n\
+             kill -KILL $all 2>/dev/null\n\
+             rm -f {pidfile}\n",
+            pidfile = self.pidfile.display()
+        );
+        self.shim("sshd-stop", &stop);
+        let start = format!(
+            "#!/bin/sh\nexec {SSHD} -f {} -E {}\n",
+            self.dir.join("sshd_config").display(),
+            self.log.display()
+        );
+        self.shim("sshd-start", &start);
+    }
+
+    /// The pid in the pid file, if that process is an sshd of this host (started by the host
+    /// itself, e.g. through `sshd-start`).
+    fn daemon_pid(&self) -> Option<u32> {
+        let pid: u32 = std::fs::read_to_string(&self.pidfile)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let config = self.dir.join("sshd_config");
+        String::from_utf8_lossy(&cmdline)
+            .contains(&*config.to_string_lossy())
+            .then_some(pid)
     }
 
     fn spawn(&mut self, root: &Path, max_startups: &str) {
         let config = self.dir.join("sshd_config");
         std::fs::write(&config, self.config(root, max_startups)).expect("write sshd_config");
-        let log = std::fs::File::create(&self.log).expect("log file");
+        self.launch();
+    }
+
+    fn launch(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
         let child = Command::new(SSHD)
             .args(["-D", "-e", "-f"])
-            .arg(&config)
+            .arg(self.dir.join("sshd_config"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -238,7 +302,7 @@ impl Host {
             self.shim.display()
         );
         format!(
-            "ListenAddress {addr}:22\nHostKey {dir}/host_key\nPidFile none\n\
+            "ListenAddress {addr}:22\nHostKey {dir}/host_key\nPidFile {dir}/sshd.pid\n\
              AuthorizedKeysFile {root}/authorized_keys\nPermitRootLogin prohibit-password\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
              StrictModes no\nUsePAM no\nMaxStartups {max_startups}\nMaxSessions 10\nLogLevel VERBOSE\n\
@@ -278,6 +342,9 @@ impl Drop for Host {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             process::stop(&mut child);
+        }
+        if let Some(pid) = self.daemon_pid() {
+            process::kill_tree(pid, libc::SIGKILL);
         }
     }
 }
