@@ -31,6 +31,7 @@ const WAITER: &str = "cutover waiter";
 const CUTOVER_AT: &str = "cutover at";
 const PDSH_AT: &str = "at, pushed by pdsh";
 const PERL: &str = "Perl sleep-until, pushed by pdsh";
+const PERL_ACTION: &str = "Perl sleep-until + same job, pdsh";
 /// Marker in the benchmark's own at jobs, so none outlives it.
 const AT_MARKER: &str = "cutover-bench-arming";
 
@@ -118,6 +119,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let _at = AtCleanup((!cfg.fire_hosts.is_empty()).then(support::atd::Atd::ensure));
     let perl = work.path().join("sleep-until.pl");
     std::fs::write(&perl, tools::PERL_SLEEP_UNTIL)?;
+    std::fs::write(perl.with_extension("job.sh"), tools::PERL_JOB)?;
     let s = Setup {
         cutover: env!("CARGO_BIN_EXE_cutover").into(),
         dir: work.path().to_path_buf(),
@@ -209,8 +211,46 @@ fn whole_minute(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(Delta::minutes(1)).unwrap_or(t) + Delta::minutes(1)
 }
 
-/// One fire of every mechanism on `n` hosts: all four armed first, then they fire 20 s apart
-/// (the two `at` ones on whole minutes), so no fire shares the CPU with another or with arming.
+/// When each mechanism fires in one round: the two `at` ones on whole minutes `m` and `m + 60`,
+/// the three sleepers 15 s apart between them; the orders rotate per round.
+struct Slots {
+    m: DateTime<Utc>,
+    pdsh_at: DateTime<Utc>,
+    cut_at: DateTime<Utc>,
+    waiter: DateTime<Utc>,
+    perl: DateTime<Utc>,
+    perl_action: DateTime<Utc>,
+}
+
+impl Slots {
+    /// The first whole minute after arming `n` hosts five times (estimated generously).
+    fn new(n: usize, rep: usize) -> Self {
+        let est_ms = 3000 + n as i64 * 40;
+        let m = whole_minute(cutover::clock::now() + Delta::milliseconds(5 * est_ms + 5000));
+        let swap = rep % 2 == 1;
+        let at = |first: bool| m + Delta::seconds(if first != swap { 0 } else { 60 });
+        let sleeper = |k: usize| m + Delta::seconds(15 * (1 + (k + rep) % 3) as i64);
+        Slots {
+            m,
+            pdsh_at: at(true),
+            cut_at: at(false),
+            waiter: sleeper(0),
+            perl: sleeper(1),
+            perl_action: sleeper(2),
+        }
+    }
+
+    fn last(&self) -> DateTime<Utc> {
+        self.m + Delta::seconds(60)
+    }
+}
+
+fn ns(t: DateTime<Utc>) -> i64 {
+    t.timestamp_nanos_opt().unwrap_or(0)
+}
+
+/// One fire of every mechanism on `n` hosts: all five armed first, then they fire 15 s apart,
+/// so no fire shares the CPU with another one or with arming.
 fn fire_round(
     s: &Setup,
     hosts: &Hosts,
@@ -220,74 +260,81 @@ fn fire_round(
 ) -> Result<Vec<Fire>, String> {
     let all = &hosts.all[..n];
     for h in all {
-        let _ = std::fs::remove_file(h.dir.join("at-woke"));
-        let _ = std::fs::remove_file(h.dir.join("perl-woke"));
+        for f in [
+            "at-woke",
+            "perl-woke",
+            "perl-action-woke",
+            "perl-action-started",
+        ] {
+            let _ = std::fs::remove_file(h.dir.join(f));
+        }
     }
-    let est = 3.0 + n as f64 * 0.04;
-    let m = whole_minute(
-        cutover::clock::now() + Delta::milliseconds((4.0 * est * 1000.0) as i64 + 5000),
-    );
-    let swap = rep % 2 == 1;
-    let at = |first: bool| m + Delta::seconds(if first != swap { 0 } else { 60 });
-    let sleeper = |first: bool| m + Delta::seconds(if first != swap { 20 } else { 40 });
-    let (t_pdsh_at, t_cut_at, t_waiter, t_perl) =
-        (at(true), at(false), sleeper(true), sleeper(false));
-    let mut cut_at = tools::spawn_run(s, &plans[1], t_cut_at, &format!("fire-at-{n}-{rep}"))
-        .map_err(|e| e.to_string())?;
-    cut_at.wait_armed(Duration::from_secs(300))?;
-    let mut waiter = tools::spawn_run(s, &plans[0], t_waiter, &format!("fire-waiter-{n}-{rep}"))
-        .map_err(|e| e.to_string())?;
-    waiter.wait_armed(Duration::from_secs(300))?;
+    let t = Slots::new(n, rep);
+    let spawn = |plan: &Path, at, label: String| -> Result<tools::CutoverRun, String> {
+        let mut run = tools::spawn_run(s, plan, at, &label).map_err(|e| e.to_string())?;
+        run.wait_armed(Duration::from_secs(300))?;
+        Ok(run)
+    };
+    let cut_at = spawn(&plans[1], t.cut_at, format!("fire-at-{n}-{rep}"))?;
+    let waiter = spawn(&plans[0], t.waiter, format!("fire-waiter-{n}-{rep}"))?;
     let cmd = format!("date +%s%N > \"$HOME/at-woke\" # {AT_MARKER}");
-    tools::push_at(s, n, t_pdsh_at, &cmd, false)?;
-    let ns = |t: DateTime<Utc>| t.timestamp_nanos_opt().unwrap_or(0);
-    tools::push_perl(s, n, ns(t_perl))?;
+    tools::push_at(s, n, t.pdsh_at, &cmd, false)?;
+    tools::push_perl(s, n, ns(t.perl), "perl", false)?;
+    tools::push_perl(s, n, ns(t.perl_action), "perl-action", true)?;
     let armed = cutover::clock::now();
-    if armed + Delta::seconds(2) > m {
+    if armed + Delta::seconds(2) > t.m {
         return Err(format!(
-            "arming {n} hosts four times overran the first fire at {m}; the estimate is too small"
+            "arming {n} hosts five times overran the first fire at {}",
+            t.m
         ));
     }
     eprintln!(
         "{n:>4} fire all armed at {}; fires from {} to {}",
         armed.format("%H:%M:%S"),
-        m.format("%H:%M:%S"),
-        (m + Delta::seconds(60)).format("%H:%M:%S")
+        t.m.format("%H:%M:%S"),
+        t.last().format("%H:%M:%S")
     );
-    let waiter = waiter.finish(all)?;
-    let cut_at = cut_at.finish(all)?;
-    let last = [t_pdsh_at, t_cut_at, t_waiter, t_perl]
-        .into_iter()
-        .max()
-        .unwrap_or(m);
-    let left = (last + Delta::seconds(3) - cutover::clock::now())
+    let (waiter, cut_at) = (waiter.finish(all)?, cut_at.finish(all)?);
+    let left = (t.last() + Delta::seconds(3) - cutover::clock::now())
         .to_std()
         .unwrap_or_default();
     std::thread::sleep(left);
-    let receipts = |r: Vec<Option<cutover::arm::receipt::Receipt>>| -> Vec<report::Wake> {
-        r.into_iter()
-            .map(|r| r.and_then(|r| Some((r.woke_ns?, r.started_ns))))
-            .collect()
-    };
-    let files = |name: &str| -> Vec<report::Wake> {
-        all.iter()
-            .map(|h| tools::read_ns(&h.dir.join(name)).map(|w| (w, None)))
-            .collect()
-    };
-    let fire = |tool: &str, t: DateTime<Utc>, wakes| Fire {
+    let fire = |tool: &str, at, wakes| Fire {
         hosts: n,
         tool: tool.into(),
-        planned_ns: ns(t),
+        planned_ns: ns(at),
         wakes,
     };
     let out = vec![
-        fire(WAITER, t_waiter, receipts(waiter)),
-        fire(CUTOVER_AT, t_cut_at, receipts(cut_at)),
-        fire(PDSH_AT, t_pdsh_at, files("at-woke")),
-        fire(PERL, t_perl, files("perl-woke")),
+        fire(WAITER, t.waiter, receipts(waiter)),
+        fire(CUTOVER_AT, t.cut_at, receipts(cut_at)),
+        fire(PDSH_AT, t.pdsh_at, files(all, "at-woke", None)),
+        fire(PERL, t.perl, files(all, "perl-woke", None)),
+        fire(
+            PERL_ACTION,
+            t.perl_action,
+            files(all, "perl-action-woke", Some("perl-action-started")),
+        ),
     ];
     out.iter().for_each(|f| eprintln!("{}", f.line()));
     Ok(out)
+}
+
+/// Wake and start times from cutover's receipts.
+fn receipts(r: Vec<Option<cutover::arm::receipt::Receipt>>) -> Vec<report::Wake> {
+    r.into_iter()
+        .map(|r| r.and_then(|r| Some((r.woke_ns?, r.started_ns))))
+        .collect()
+}
+
+/// Wake times (and start times, if the peer starts an action) from each host's files.
+fn files(all: &[fleet::HostRef], woke: &str, started: Option<&str>) -> Vec<report::Wake> {
+    all.iter()
+        .map(|h| {
+            let w = tools::read_ns(&h.dir.join(woke))?;
+            Some((w, started.and_then(|f| tools::read_ns(&h.dir.join(f)))))
+        })
+        .collect()
 }
 
 fn write_results(

@@ -241,6 +241,13 @@ fn targets(arms: &[Arm], fires: &[Fire]) -> String {
             "| waiter median wake lateness < 10 ms | {h} | {l:.2} ms | {} |",
             yes(l < 10.0)
         );
+        let pa = fire(h, crate::PERL_ACTION, |s| s.wake_spread);
+        let _ = writeln!(
+            t,
+            "| (like for like) waiter wake spread ≤ Perl sleep-until + the same job's | {h} | {w:.2} vs {pa:.2} ms ({:.2}x) | {} |",
+            w / pa,
+            yes(w <= pa)
+        );
     }
     t
 }

@@ -266,10 +266,23 @@ pub fn push_at(
 }
 
 /// Starts the Perl sleep-until on every host, detached, writing its wake time (ns) to
-/// `$HOME/perl-woke`; returns pdsh's wall seconds.
-pub fn push_perl(s: &Setup, n: usize, fire_ns: i64) -> Result<f64, String> {
+/// `$HOME/<name>-woke`; with `action`, it then execs [`PERL_JOB`] (the same work after waking
+/// as cutover's job wrapper), which writes the start time to `$HOME/<name>-started`.
+/// Returns pdsh's wall seconds.
+pub fn push_perl(
+    s: &Setup,
+    n: usize,
+    fire_ns: i64,
+    name: &str,
+    action: bool,
+) -> Result<f64, String> {
+    let job = if action {
+        format!(" {}", s.perl.with_extension("job.sh").display())
+    } else {
+        String::new()
+    };
     let remote = format!(
-        "setsid perl {} {fire_ns} \"$HOME/perl-woke\" </dev/null >/dev/null 2>&1 &",
+        "setsid perl {} {fire_ns} \"$HOME/{name}-woke\"{job} </dev/null >/dev/null 2>&1 &",
         s.perl.display()
     );
     run_pdsh(pdsh(s, n, false, &remote)).map(|(wall, _)| wall)
@@ -290,6 +303,21 @@ my $fire = $fire_ns / 1e9;
 while (1) { my ($s, $us) = gettimeofday; my $left = $fire - ($s + $us / 1e6); last if $left <= 0; sleep($left); }
 my ($s, $us) = gettimeofday;
 open(my $f, '>', $out) or die "$out: $!"; print $f $s * 1000000000 + $us * 1000, "\n"; close $f;
+exec('/bin/sh', $ARGV[2]) if @ARGV > 2;
+"#;
+
+/// What the Perl peer with an action runs after waking: the same steps as cutover's job
+/// wrapper (receipt renamed into place, start time, the action `true` in a subshell with its
+/// output kept, end time, output tail), so both pay the same CPU right after waking.
+pub const PERL_JOB: &str = r#"d=$HOME
+echo "planned" > "$d/perl-job.tmp"
+mv "$d/perl-job.tmp" "$d/perl-job"
+echo "$(date +%s%N)" > "$d/perl-action-started"
+(
+true
+) > "$d/perl-job.out" 2>&1
+echo "ended_ns=$(date +%s%N)" >> "$d/perl-job"
+tail -c 4096 "$d/perl-job.out" > /dev/null 2>&1
 "#;
 
 /// A wake time in ns written to `path`, if there is one.
