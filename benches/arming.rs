@@ -1,12 +1,17 @@
 //! The arming benchmark: time to arm a fleet (`cutover run` vs `pdsh` pushing `at` jobs) and
 //! the fire spread and lateness of each mechanism (cutover's waiter and `at`, beside plain
-//! `at` and a Perl sleep-until pushed by pdsh), on real loopback sshd fleets, in the same run.
+//! `at` and a Perl sleep-until pushed by pdsh, bare and followed by the same job wrapper
+//! steps), on real loopback sshd fleets, in the same run.
 //!
 //! Run it through `just bench` (scripts/bench). Environment: `BENCH_ARM_HOSTS` (`250,500`),
 //! `BENCH_ARM_REPS` (2), `BENCH_FIRE_HOSTS` (`50,250`), `BENCH_FIRE_REPS` (runs per fleet size
 //! in turn, the last repeating: `2,1`), `BENCH_ARM_FANOUT` (pdsh `-f` and cutover
 //! `batch_size`, 64), `BENCH_ARM_RATE` (cutover's handshakes/s, 200), `BENCH_DOC`.
 
+#[path = "arming/cutover_run.rs"]
+mod cutover_run;
+#[path = "arming/fire.rs"]
+mod fire;
 #[path = "arming/fleet.rs"]
 mod fleet;
 #[path = "arming/report.rs"]
@@ -144,7 +149,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             fleet::write_plan(&s.dir, &hosts, n, "at", cfg.fanout, cfg.rate)?,
         ];
         for rep in 0..cfg.fire_reps(i) {
-            fires.extend(fire_round(&s, &hosts, n, &plans, rep)?);
+            fires.extend(fire::round(&s, &hosts, n, &plans, rep)?);
         }
     }
     drop(hosts);
@@ -178,7 +183,7 @@ fn arming_round(
 fn arm_cutover(s: &Setup, hosts: &Hosts, n: usize, plan: &Path, rep: usize) -> Result<Arm, String> {
     let fire = whole_second(cutover::clock::now() + Delta::seconds(60 + n as i64 / 5));
     let label = format!("arm-{n}-{rep}");
-    let mut run = tools::spawn_run(s, plan, fire, &label).map_err(|e| e.to_string())?;
+    let mut run = cutover_run::spawn(s, plan, fire, &label).map_err(|e| e.to_string())?;
     let t = run.wait_armed(Duration::from_secs(300));
     run.abandon(&hosts.all[..n]);
     let t = t?;
@@ -203,138 +208,8 @@ fn arm_pdsh(s: &Setup, n: usize, same_kex: bool) -> Result<Arm, String> {
     })
 }
 
-fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(Delta::seconds(1)).unwrap_or(t) + Delta::seconds(1)
-}
-
-fn whole_minute(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.duration_trunc(Delta::minutes(1)).unwrap_or(t) + Delta::minutes(1)
-}
-
-/// When each mechanism fires in one round: the two `at` ones on whole minutes `m` and `m + 60`,
-/// the three sleepers 15 s apart between them; the orders rotate per round.
-struct Slots {
-    m: DateTime<Utc>,
-    pdsh_at: DateTime<Utc>,
-    cut_at: DateTime<Utc>,
-    waiter: DateTime<Utc>,
-    perl: DateTime<Utc>,
-    perl_action: DateTime<Utc>,
-}
-
-impl Slots {
-    /// The first whole minute after arming `n` hosts five times (estimated generously).
-    fn new(n: usize, rep: usize) -> Self {
-        let est_ms = 3000 + n as i64 * 40;
-        let m = whole_minute(cutover::clock::now() + Delta::milliseconds(5 * est_ms + 5000));
-        let swap = rep % 2 == 1;
-        let at = |first: bool| m + Delta::seconds(if first != swap { 0 } else { 60 });
-        let sleeper = |k: usize| m + Delta::seconds(15 * (1 + (k + rep) % 3) as i64);
-        Slots {
-            m,
-            pdsh_at: at(true),
-            cut_at: at(false),
-            waiter: sleeper(0),
-            perl: sleeper(1),
-            perl_action: sleeper(2),
-        }
-    }
-
-    fn last(&self) -> DateTime<Utc> {
-        self.m + Delta::seconds(60)
-    }
-}
-
-fn ns(t: DateTime<Utc>) -> i64 {
-    t.timestamp_nanos_opt().unwrap_or(0)
-}
-
-/// One fire of every mechanism on `n` hosts: all five armed first, then they fire 15 s apart,
-/// so no fire shares the CPU with another one or with arming.
-fn fire_round(
-    s: &Setup,
-    hosts: &Hosts,
-    n: usize,
-    plans: &[PathBuf; 2],
-    rep: usize,
-) -> Result<Vec<Fire>, String> {
-    let all = &hosts.all[..n];
-    for h in all {
-        for f in [
-            "at-woke",
-            "perl-woke",
-            "perl-action-woke",
-            "perl-action-started",
-        ] {
-            let _ = std::fs::remove_file(h.dir.join(f));
-        }
-    }
-    let t = Slots::new(n, rep);
-    let spawn = |plan: &Path, at, label: String| -> Result<tools::CutoverRun, String> {
-        let mut run = tools::spawn_run(s, plan, at, &label).map_err(|e| e.to_string())?;
-        run.wait_armed(Duration::from_secs(300))?;
-        Ok(run)
-    };
-    let cut_at = spawn(&plans[1], t.cut_at, format!("fire-at-{n}-{rep}"))?;
-    let waiter = spawn(&plans[0], t.waiter, format!("fire-waiter-{n}-{rep}"))?;
-    let cmd = format!("date +%s%N > \"$HOME/at-woke\" # {AT_MARKER}");
-    tools::push_at(s, n, t.pdsh_at, &cmd, false)?;
-    tools::push_perl(s, n, ns(t.perl), "perl", false)?;
-    tools::push_perl(s, n, ns(t.perl_action), "perl-action", true)?;
-    let armed = cutover::clock::now();
-    if armed + Delta::seconds(2) > t.m {
-        return Err(format!(
-            "arming {n} hosts five times overran the first fire at {}",
-            t.m
-        ));
-    }
-    eprintln!(
-        "{n:>4} fire all armed at {}; fires from {} to {}",
-        armed.format("%H:%M:%S"),
-        t.m.format("%H:%M:%S"),
-        t.last().format("%H:%M:%S")
-    );
-    let (waiter, cut_at) = (waiter.finish(all)?, cut_at.finish(all)?);
-    let left = (t.last() + Delta::seconds(3) - cutover::clock::now())
-        .to_std()
-        .unwrap_or_default();
-    std::thread::sleep(left);
-    let fire = |tool: &str, at, wakes| Fire {
-        hosts: n,
-        tool: tool.into(),
-        planned_ns: ns(at),
-        wakes,
-    };
-    let out = vec![
-        fire(WAITER, t.waiter, receipts(waiter)),
-        fire(CUTOVER_AT, t.cut_at, receipts(cut_at)),
-        fire(PDSH_AT, t.pdsh_at, files(all, "at-woke", None)),
-        fire(PERL, t.perl, files(all, "perl-woke", None)),
-        fire(
-            PERL_ACTION,
-            t.perl_action,
-            files(all, "perl-action-woke", Some("perl-action-started")),
-        ),
-    ];
-    out.iter().for_each(|f| eprintln!("{}", f.line()));
-    Ok(out)
-}
-
-/// Wake and start times from cutover's receipts.
-fn receipts(r: Vec<Option<cutover::arm::receipt::Receipt>>) -> Vec<report::Wake> {
-    r.into_iter()
-        .map(|r| r.and_then(|r| Some((r.woke_ns?, r.started_ns))))
-        .collect()
-}
-
-/// Wake times (and start times, if the peer starts an action) from each host's files.
-fn files(all: &[fleet::HostRef], woke: &str, started: Option<&str>) -> Vec<report::Wake> {
-    all.iter()
-        .map(|h| {
-            let w = tools::read_ns(&h.dir.join(woke))?;
-            Some((w, started.and_then(|f| tools::read_ns(&h.dir.join(f)))))
-        })
-        .collect()
 }
 
 fn write_results(
