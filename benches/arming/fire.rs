@@ -27,7 +27,7 @@ struct Slots {
 impl Slots {
     /// The first whole minute after arming `n` hosts five times (estimated generously).
     fn new(n: usize, rep: usize) -> Self {
-        let est_ms = 3000 + n as i64 * 40;
+        let est_ms = 3000 + n as i64 * 60;
         let m = whole_minute(cutover::clock::now() + Delta::milliseconds(5 * est_ms + 5000));
         let swap = rep % 2 == 1;
         let at = |first: bool| m + Delta::seconds(if first != swap { 0 } else { 60 });
