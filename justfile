@@ -16,7 +16,8 @@ fmt:
 lint:
     cargo clippy --all-targets -- -D warnings
 
-# Benchmarks against peers (pdsh, parallel-ssh); results land in docs/benchmarks.md.
+# Benchmarks against peers (pdsh, parallel-ssh, at, a Perl sleep-until); results land in
+# docs/benchmarks.md. BENCH_SUITES=fanout or =arming runs one of them.
 bench:
     ./scripts/bench
 

@@ -293,6 +293,7 @@ fn spread(hosts: &[String], fire_at: chrono::DateTime<chrono::Utc>) -> Spread {
     Spread {
         fired,
         missing: vec![],
+        unreachable: vec![],
         wake_spread_ns: 1_800_000,
         start_spread_ns: 1_800_000,
         median_late_ns: 1_900_000,

@@ -87,7 +87,23 @@ impl Fleet {
     /// Runs a command on `host` over its pooled connection.
     pub async fn run(&self, host: &str, cmd: &RemoteCommand) -> Result<CommandResult, FleetError> {
         let conn = self.connection(host).await?;
-        conn.run(cmd).await.map_err(FleetError::Broken)
+        let result = conn.run(cmd).await;
+        if result.is_err() {
+            // A broken connection is dropped, so the next command reconnects even if the
+            // transport has not noticed yet that its peer is gone.
+            self.forget(host, &conn).await;
+        }
+        result.map_err(FleetError::Broken)
+    }
+
+    /// Drops `host`'s pooled connection if it is still `conn`.
+    async fn forget(&self, host: &str, conn: &Connection) {
+        if let Some(slot) = self.pool.get(host) {
+            let mut slot = slot.lock().await;
+            if slot.as_ref().is_some_and(|c| c.same_as(conn)) {
+                *slot = None;
+            }
+        }
     }
 
     /// Closes every open connection.

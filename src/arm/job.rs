@@ -21,10 +21,11 @@ pub struct Job<'a> {
 /// The wrapper script written to `DIR/job.sh` at arming time.
 ///
 /// The receipt is `key=value` lines, appended as the job progresses, so a crash mid-action
-/// still leaves `woke_ns` and `started_ns` behind.
+/// still leaves `woke_ns` and `started_ns` behind. A mechanism that read the clock the moment
+/// it woke passes that time (ns) as argument 1; otherwise the wrapper reads it first thing.
 pub fn script(job: &Job<'_>) -> String {
     format!(
-        "#!/bin/sh\n# cutover job: fires the action once, records a receipt.\nd={dir}\nr=\"$d/receipt\"\nwoke=$(date +%s%N)\nplanned={fire}\necho \"planned_ns=$planned\" > \"$r.tmp\"\necho \"woke_ns=$woke\" >> \"$r.tmp\"\nif [ -e \"$d/disarmed\" ]; then echo 'skipped=disarmed' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nif [ $((woke - planned)) -gt {late} ]; then echo 'skipped=late' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nmv \"$r.tmp\" \"$r\"\necho \"started_ns=$(date +%s%N)\" >> \"$r\"\n(\n{cmd}\n) > \"$d/output\" 2>&1\nrc=$?\necho \"ended_ns=$(date +%s%N)\" >> \"$r\"\necho \"exit=$rc\" >> \"$r\"\ntail -c 4096 \"$d/output\" > \"$d/output.tail\" 2>/dev/null\necho 'done=1' >> \"$r\"\n",
+        "#!/bin/sh\n# cutover job: fires the action once, records a receipt.\nd={dir}\nr=\"$d/receipt\"\nwoke=${{1:-$(date +%s%N)}}\nplanned={fire}\necho \"planned_ns=$planned\" > \"$r.tmp\"\necho \"woke_ns=$woke\" >> \"$r.tmp\"\nif [ -e \"$d/disarmed\" ]; then echo 'skipped=disarmed' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nif [ $((woke - planned)) -gt {late} ]; then echo 'skipped=late' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nmv \"$r.tmp\" \"$r\"\necho \"started_ns=$(date +%s%N)\" >> \"$r\"\n(\n{cmd}\n) > \"$d/output\" 2>&1\nrc=$?\necho \"ended_ns=$(date +%s%N)\" >> \"$r\"\necho \"exit=$rc\" >> \"$r\"\ntail -c 4096 \"$d/output\" > \"$d/output.tail\" 2>/dev/null\necho 'done=1' >> \"$r\"\n",
         dir = quote(job.dir),
         fire = job.fire_ns,
         late = MAX_LATE_NS,

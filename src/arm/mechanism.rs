@@ -79,11 +79,22 @@ fn arm_body(m: Concrete, run_id: &str, dir: &str, at: DateTime<Utc>) -> String {
             t = at.format("%Y%m%d%H%M.%S"),
         ),
         Concrete::Waiter => format!(
-            "fire={fire}\nsetsid sh -c 'd=$1; fire=$2; echo $$ > \"$d/waiter.pid\"; while :; do now=$(date +%s%N); rem=$((fire - now)); [ \"$rem\" -le 0 ] && break; if [ \"$rem\" -gt 2000000000 ]; then sleep $(( (rem - 1000000000) / 1000000000 )); else sleep \"$(printf \"%d.%09d\" $((rem / 1000000000)) $((rem % 1000000000)))\"; fi; done; exec /bin/sh \"$d/job.sh\"' cutover-waiter-{run_id} {d} \"$fire\" </dev/null >/dev/null 2>&1 &\nfor i in 1 2 3 4 5 6 7 8 9 10; do [ -s {d}/waiter.pid ] && break; sleep 0.05; done\n[ -s {d}/waiter.pid ] || exit 1\necho armed=$(cat {d}/waiter.pid)",
+            "fire={fire}\nif command -v bash >/dev/null 2>&1 && [ -n \"$(bash -c 'echo $EPOCHREALTIME' 2>/dev/null)\" ]; then\nsetsid bash -c '{BASH_WAITER}' cutover-waiter-{run_id} {d} \"$fire\" </dev/null >/dev/null 2>&1 &\nelse\nsetsid sh -c '{SH_WAITER}' cutover-waiter-{run_id} {d} \"$fire\" </dev/null >/dev/null 2>&1 &\nfi\nfor i in 1 2 3 4 5 6 7 8 9 10; do [ -s {d}/waiter.pid ] && break; sleep 0.05; done\n[ -s {d}/waiter.pid ] || exit 1\necho armed=$(cat {d}/waiter.pid)",
             fire = at.timestamp_nanos_opt().unwrap_or(i64::MAX),
         ),
     }
 }
+
+/// The waiter where bash (≥ 5, `$EPOCHREALTIME`) is installed: `sleep` (a fork, well before the
+/// fire) until about a second before, then `read -t` on a FIFO nobody writes for the rest, a
+/// timed wait with microsecond resolution inside bash itself; it reads the clock the moment it
+/// wakes, with no fork or exec in between, and hands that wake time to the job wrapper.
+/// Argument 1 is the job dir, 2 the fire time in ns. No single quotes: it is quoted in `'…'`.
+const BASH_WAITER: &str = "d=$1; fire_us=$(( $2 / 1000 )); echo $$ > \"$d/waiter.pid\"; rm -f \"$d/tick\"; mkfifo \"$d/tick\" && exec 3<>\"$d/tick\" || exit 1; while :; do now=${EPOCHREALTIME//[!0-9]/}; rem=$(( fire_us - now )); (( rem <= 0 )) && break; if (( rem > 2000000 )); then sleep $(( (rem - 1000000) / 1000000 )); else printf -v t \"%d.%06d\" $(( rem / 1000000 )) $(( rem % 1000000 )); read -r -t \"$t\" -u 3 _; fi; done; woke=${EPOCHREALTIME//[!0-9]/}000; exec /bin/sh \"$d/job.sh\" \"$woke\"";
+
+/// The POSIX sh waiter for hosts without bash: `sleep` to about a second before, then a
+/// fractional `sleep`; the job wrapper reads the wake time itself (one fork later).
+const SH_WAITER: &str = "d=$1; fire=$2; echo $$ > \"$d/waiter.pid\"; while :; do now=$(date +%s%N); rem=$((fire - now)); [ \"$rem\" -le 0 ] && break; if [ \"$rem\" -gt 2000000000 ]; then sleep $(( (rem - 1000000000) / 1000000000 )); else sleep \"$(printf \"%d.%09d\" $((rem / 1000000000)) $((rem % 1000000000)))\"; fi; done; exec /bin/sh \"$d/job.sh\"";
 
 /// The verification script: prints `verified` only if the job is queued and its wrapper hash matches.
 pub fn verify_script(m: Concrete, run_id: &str, dir: &str, job_sha: &str) -> String {
@@ -192,11 +203,18 @@ mod tests {
     #[test]
     fn waiter_is_detached_and_named_for_its_run() {
         let s = arm_body(Concrete::Waiter, "r1", "/var/tmp/cutover/r1", at());
-        assert!(s.starts_with(&format!(
-            "fire={}\nsetsid sh -c",
-            at().timestamp_nanos_opt().unwrap()
-        )));
-        assert!(s.contains("cutover-waiter-r1"));
+        assert!(s.starts_with(&format!("fire={}\n", at().timestamp_nanos_opt().unwrap())));
+        assert!(s.contains("setsid bash -c 'd=$1;") && s.contains("setsid sh -c 'd=$1;"));
+        assert!(s.contains("' cutover-waiter-r1 /var/tmp/cutover/r1 \"$fire\""));
+        assert!(!BASH_WAITER.contains('\'') && !SH_WAITER.contains('\''));
+        let (wait, wake) = (
+            BASH_WAITER.find("read -r -t").unwrap(),
+            BASH_WAITER.find("woke=${EPOCHREALTIME").unwrap(),
+        );
+        assert!(
+            wait < wake && !BASH_WAITER[wait..wake].contains("$("),
+            "no fork between the fine wait and reading the wake time"
+        );
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub struct Spread {
     pub fired: Vec<Fired>,
     /// Hosts with no start in their receipt (missing, skipped late, never woke).
     pub missing: Vec<String>,
+    /// Hosts that could not be reached after the fire: whether they fired is unknown.
+    #[serde(default)]
+    pub unreachable: Vec<String>,
     /// Max minus min of wake times, ns.
     pub wake_spread_ns: i64,
     /// Max minus min of start times, ns.
@@ -114,6 +117,7 @@ pub fn spread(
         max_late_ns: late.last().copied().unwrap_or(0),
         fired,
         missing,
+        unreachable: Vec::new(),
     }
 }
 

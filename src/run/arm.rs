@@ -245,29 +245,28 @@ pub async fn disarm_all(
     may_fire
 }
 
-/// Collects every host's receipt (reconnecting where the action dropped the connection).
-pub async fn collect(ctx: &Arc<Ctx>, hosts: &[String]) -> Vec<(String, receipt::Receipt)> {
+/// How long receipt collection keeps reconnecting to a host it cannot reach: the action may
+/// restart sshd or networking (`systemctl restart sshd` takes a second or two; a network
+/// restart longer), and a host only counts as unreachable once this has passed.
+pub const RECONNECT_WINDOW: Duration = Duration::from_secs(30);
+
+/// Collection attempts on a reachable host whose job has not finished yet (the action may
+/// run long): after these its partial receipt (woke, started) is taken as it is.
+const UNFINISHED_ATTEMPTS: u32 = 3;
+
+/// One host's collected receipt, or `None` when the host could not be reached at all.
+pub type Collected = (String, Option<receipt::Receipt>);
+
+/// Collects every host's receipt, reconnecting where the action dropped the connection;
+/// a host never reached within [`RECONNECT_WINDOW`] comes back as `None` (status unknown).
+pub async fn collect(ctx: &Arc<Ctx>, hosts: &[String]) -> Vec<Collected> {
     let tasks = hosts.iter().cloned().map(|host| {
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            let dir = ctx.job_dir(&host);
-            let mut text = String::new();
-            for _ in 0..3 {
-                if let Ok(r) = ctx
-                    .run(&host, collect_script(&dir), false, ARM_COMMAND_TIMEOUT)
-                    .await
-                {
-                    text = r.stdout.text();
-                    if receipt::parse(&text).done {
-                        break;
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            let rec = receipt::parse(text.split("--- output tail").next().unwrap_or(""));
+            let rec = collect_one(&ctx, &host).await;
             ctx.emit(RunEvent::Receipt {
                 host: host.clone(),
-                receipt: rec.clone(),
+                receipt: rec.clone().unwrap_or_default(),
             });
             (host, rec)
         })
@@ -279,4 +278,30 @@ pub async fn collect(ctx: &Arc<Ctx>, hosts: &[String]) -> Vec<(String, receipt::
         }
     }
     out
+}
+
+async fn collect_one(ctx: &Ctx, host: &str) -> Option<receipt::Receipt> {
+    let script = collect_script(&ctx.job_dir(host));
+    let deadline = crate::clock::instant() + RECONNECT_WINDOW;
+    let (mut got, mut reached) = (None, 0);
+    loop {
+        if let Ok(r) = ctx
+            .run(host, script.clone(), false, ARM_COMMAND_TIMEOUT)
+            .await
+            && r.status == crate::transport::ExitStatus::Code(0)
+        {
+            let text = r.stdout.text();
+            let rec = receipt::parse(text.split("--- output tail").next().unwrap_or(""));
+            reached += 1;
+            let done = rec.done;
+            got = Some(rec);
+            if done || reached >= UNFINISHED_ATTEMPTS {
+                return got;
+            }
+        }
+        if crate::clock::instant() >= deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

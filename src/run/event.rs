@@ -189,6 +189,7 @@ mod tests {
                         late_ns: -5,
                     }],
                     missing: vec!["x".into()],
+                    unreachable: vec!["y".into()],
                     wake_spread_ns: 1,
                     start_spread_ns: 2,
                     median_late_ns: 3,

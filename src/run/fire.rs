@@ -29,20 +29,33 @@ pub async fn arm_and_fire(
     } else {
         arm_and_wait(ctx, plan, model, control).await?
     };
-    let receipts = collect(ctx, &plan.action_hosts).await;
+    let collected = collect(ctx, &plan.action_hosts).await;
+    let unreachable: Vec<String> = collected
+        .iter()
+        .filter(|(_, r)| r.is_none())
+        .map(|(h, _)| h.clone())
+        .collect();
+    let receipts: Vec<_> = collected
+        .into_iter()
+        .map(|(h, r)| (h, r.unwrap_or_default()))
+        .collect();
     let planned = t.fire.timestamp_nanos_opt().unwrap_or(0);
     let offsets = ctx
         .offsets
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    let spread = crate::arm::receipt::spread(planned, &receipts, |h| {
+    let mut spread = crate::arm::receipt::spread(planned, &receipts, |h| {
         i64::try_from(offsets.get(h).copied().unwrap_or(0)).unwrap_or(0)
     });
-    let missing = spread.missing.len();
+    spread.missing.retain(|h| !unreachable.contains(h));
+    spread.unreachable = unreachable;
+    let (missing, unknown) = (spread.missing.len(), spread.unreachable.len());
     ctx.emit(RunEvent::Spread { spread });
-    if missing > 0 {
-        return Err(format!("{missing} host(s) did not fire"));
+    if missing + unknown > 0 {
+        return Err(format!(
+            "{missing} host(s) did not fire; {unknown} host(s) unreachable after the fire (fired status unknown)"
+        ));
     }
     let Some(mut handle) = watch.0.take() else {
         return Ok(());

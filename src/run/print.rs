@@ -323,6 +323,12 @@ pub fn spread_text(s: &crate::arm::receipt::Spread) -> String {
             nodeset::compact(&s.missing)
         ));
     }
+    if !s.unreachable.is_empty() {
+        out.push_str(&format!(
+            "; UNREACHABLE after the fire (fired status unknown): {}",
+            nodeset::compact(&s.unreachable)
+        ));
+    }
     out.push('\n');
     out
 }

@@ -197,6 +197,7 @@ fn a_receipt_that_started_means_fired() {
             spread: crate::arm::receipt::Spread {
                 fired: vec![],
                 missing: vec![],
+                unreachable: vec![],
                 wake_spread_ns: 0,
                 start_spread_ns: 0,
                 median_late_ns: 0,

@@ -58,6 +58,11 @@ impl Connection {
     pub fn is_closed(&self) -> bool {
         self.inner.handle.is_closed()
     }
+
+    /// Whether both are clones of one connection.
+    pub fn same_as(&self, other: &Connection) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
 }
 
 impl Transport {

@@ -149,7 +149,10 @@ impl Adapter {
             RunEvent::Operator { action } => vec![log(Level::Warn, format!("operator: {action}"))],
             RunEvent::Resumed { .. } => vec![log(
                 Level::Warn,
-                crate::run::print::Printer::default().line(e).trim_end().to_string(),
+                crate::run::print::Printer::default()
+                    .line(e)
+                    .trim_end()
+                    .to_string(),
             )],
             RunEvent::PhaseDone { phase, ok, summary } => self.phase_done(phase, *ok, summary),
             RunEvent::Finished { outcome, reason } => vec![finished(outcome, reason.as_deref())],

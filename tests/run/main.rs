@@ -1,5 +1,6 @@
 //! `cutover run` against real OpenSSH sshd hosts on loopback: shared setup; the tests live in
-//! `staging` (preflight, stage, verify, refusals) and `arming` (arm, fire, watch, disarm).
+//! `staging` (preflight, stage, verify, refusals), `arming` (arm, fire, receipts), `disarm`
+//! (every way an armed run is taken back) and `reconnect` (an action that kills sshd).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,6 +11,8 @@ use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
 mod arming;
+mod disarm;
+mod reconnect;
 mod staging;
 
 const CONFIG: &str = "{\n  \"datacenter\": \"gprd\",\n  \"verify_incoming\": true,\n  \"verify_outgoing\": true\n}\n";

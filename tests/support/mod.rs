@@ -9,7 +9,9 @@
 //! processes it started (and their descendants) and removes its temp dir, even on panic.
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
+pub mod atd;
 pub mod process;
+mod sshd_control;
 
 use cutover::transport::{Endpoint, SshSettings};
 use std::path::{Path, PathBuf};
@@ -43,6 +45,8 @@ pub struct Host {
     pub shim: PathBuf,
     /// `sshd -e` log file.
     pub log: PathBuf,
+    /// sshd's pid file: the harness's sshd, or one the host started itself (see [`Host::restart`]).
+    pub pidfile: PathBuf,
     /// Host public key line (`ssh-ed25519 AAAA…`).
     pub host_key: String,
     child: Option<Child>,
@@ -168,6 +172,7 @@ impl Host {
         let shim = dir.join("bin");
         std::fs::create_dir_all(&shim).expect("host dir");
         let log = dir.join("sshd.log");
+        let pidfile = dir.join("sshd.pid");
         let (name, address) = (name.to_string(), address.to_string());
         Host {
             name,
@@ -175,6 +180,7 @@ impl Host {
             dir,
             shim,
             log,
+            pidfile,
             host_key: String::new(),
             child: None,
         }
@@ -215,15 +221,26 @@ impl Host {
             process::kill_tree(child.id(), libc::SIGKILL);
             let _ = child.wait();
         }
+        if let Some(pid) = self.daemon_pid() {
+            process::kill_tree(pid, libc::SIGKILL);
+        }
     }
 
     fn spawn(&mut self, root: &Path, max_startups: &str) {
         let config = self.dir.join("sshd_config");
         std::fs::write(&config, self.config(root, max_startups)).expect("write sshd_config");
-        let log = std::fs::File::create(&self.log).expect("log file");
+        self.launch();
+    }
+
+    fn launch(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
         let child = Command::new(SSHD)
             .args(["-D", "-e", "-f"])
-            .arg(&config)
+            .arg(self.dir.join("sshd_config"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -238,7 +255,7 @@ impl Host {
             self.shim.display()
         );
         format!(
-            "ListenAddress {addr}:22\nHostKey {dir}/host_key\nPidFile none\n\
+            "ListenAddress {addr}:22\nHostKey {dir}/host_key\nPidFile {dir}/sshd.pid\n\
              AuthorizedKeysFile {root}/authorized_keys\nPermitRootLogin prohibit-password\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
              StrictModes no\nUsePAM no\nMaxStartups {max_startups}\nMaxSessions 10\nLogLevel VERBOSE\n\
@@ -278,6 +295,9 @@ impl Drop for Host {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             process::stop(&mut child);
+        }
+        if let Some(pid) = self.daemon_pid() {
+            process::kill_tree(pid, libc::SIGKILL);
         }
     }
 }

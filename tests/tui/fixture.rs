@@ -189,6 +189,7 @@ pub fn spread(d: &Dashboard, missing: &[&str]) -> Spread {
     let max_late = fired.iter().map(|f| f.late_ns).max().unwrap_or(0);
     Spread {
         missing: missing.iter().map(|s| s.to_string()).collect(),
+        unreachable: Vec::new(),
         wake_spread_ns: max_late - 1_000_000,
         start_spread_ns: max_late - 1_000_000,
         median_late_ns: 2_800_000,

@@ -45,17 +45,28 @@ impl Adapter {
                 ]
             }
             RunEvent::Spread { spread } => {
-                let missing = spread.missing.len();
+                let (missing, unknown) = (spread.missing.len(), spread.unreachable.len());
+                let error = match (missing, unknown) {
+                    (0, 0) => None,
+                    (m, 0) => Some(format!("{m} host(s) did not fire")),
+                    (m, u) => Some(format!(
+                        "{m} host(s) did not fire; {u} unreachable (fired status unknown)"
+                    )),
+                };
                 let mut msgs = vec![
                     Msg::PhaseFinished {
                         phase: "fire".into(),
-                        error: (missing > 0).then(|| format!("{missing} host(s) did not fire")),
+                        error,
                     },
                     Msg::SpreadMeasured {
                         spread: spread.clone(),
                         late_after_ms: LATE_AFTER_MS,
                     },
                 ];
+                for h in &spread.unreachable {
+                    let why = "unreachable after the fire: fired status unknown".to_string();
+                    msgs.push(self.host(h, HostState::Unreachable { reason: why }, None));
+                }
                 if self.watched {
                     self.phase = "watch".into();
                     msgs.push(Msg::PhaseStarted {

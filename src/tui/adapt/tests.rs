@@ -291,6 +291,7 @@ fn the_spread_ends_the_fire_and_starts_the_watch_whose_completion_makes_hosts_he
     let spread = Spread {
         fired: Vec::new(),
         missing: vec!["b".into()],
+        unreachable: Vec::new(),
         wake_spread_ns: 0,
         start_spread_ns: 0,
         median_late_ns: 0,

@@ -159,6 +159,14 @@ fn spread_lines(d: &Dashboard, s: &crate::tui::state::SpreadView) -> Vec<Line<'s
             names.join(", ")
         ));
     }
+    if !sp.unreachable.is_empty() {
+        let names: Vec<&str> = sp.unreachable.iter().take(8).map(String::as_str).collect();
+        who.push(format!(
+            "UNREACHABLE (fired?) {}: {}",
+            sp.unreachable.len(),
+            names.join(", ")
+        ));
+    }
     let tone = if who.len() > 1 { Tone::Bad } else { Tone::Good };
     vec![
         Line::from(span(tight, t.style(Tone::Accent))),

@@ -1,0 +1,117 @@
+//! The loopback fleet of the arming benchmark: harness sshd fleets of up to 250 hosts, one
+//! client key and known_hosts for all, and the inventory, host list and plans each tool reads.
+
+use crate::support;
+use std::path::{Path, PathBuf};
+
+/// sshd's MaxStartups for every host, so no tool's handshakes are ever dropped.
+const MAX_STARTUPS: &str = "100:30:1000";
+/// The harness starts at most this many sshds per fleet; bigger fleets are several.
+const PER_FLEET: usize = 250;
+
+/// One host as the tools see it.
+pub struct HostRef {
+    /// Inventory name.
+    pub name: String,
+    /// Loopback address (port 22).
+    pub address: String,
+    /// Its state dir: HOME of its sessions, where wake files and job dirs land.
+    pub dir: PathBuf,
+}
+
+/// The running sshds of the benchmark, as one fleet.
+pub struct Hosts {
+    /// The harness fleets: held so their sshds run until this is dropped.
+    #[allow(dead_code)]
+    pub fleets: Vec<support::Fleet>,
+    /// Every host, in fleet order.
+    pub all: Vec<HostRef>,
+    /// The client key every host authorizes.
+    pub key: PathBuf,
+    /// known_hosts with every host's real key.
+    pub known_hosts: PathBuf,
+}
+
+/// Starts enough fleets for `total` hosts, all trusting the first fleet's client key.
+pub fn start(total: usize, dir: &Path) -> std::io::Result<Hosts> {
+    let mut fleets = Vec::new();
+    for start in (0..total).step_by(PER_FLEET) {
+        let n = PER_FLEET.min(total - start);
+        eprintln!("starting sshd {}..{}", start + 1, start + n);
+        fleets.push(
+            support::Fleet::builder(n)
+                .max_startups(MAX_STARTUPS)
+                .start(),
+        );
+    }
+    let key = fleets[0].client_key.clone();
+    let key_pub = std::fs::read(key.with_extension("pub"))?;
+    let mut known = Vec::new();
+    let mut all = Vec::new();
+    for (i, f) in fleets.iter().enumerate() {
+        std::fs::write(f.dir().join("authorized_keys"), &key_pub)?;
+        known.extend(std::fs::read(&f.known_hosts)?);
+        all.extend(f.hosts.iter().map(|h| HostRef {
+            name: format!("f{i}-{}", h.name),
+            address: h.address.clone(),
+            dir: h.dir.clone(),
+        }));
+    }
+    let known_hosts = dir.join("known_hosts");
+    std::fs::write(&known_hosts, known)?;
+    Ok(Hosts {
+        fleets,
+        all,
+        key,
+        known_hosts,
+    })
+}
+
+/// The native inventory of the first `n` hosts, each with its own `cutover_dir` (they share
+/// one machine, so `/var/tmp/cutover/<run>` would be one directory for all).
+pub fn inventory(dir: &Path, n: usize) -> PathBuf {
+    dir.join(format!("inventory-{n}.toml"))
+}
+
+/// One address per line, the first `n` hosts.
+pub fn hostfile(dir: &Path, n: usize) -> PathBuf {
+    dir.join(format!("hosts-{n}.txt"))
+}
+
+/// Writes the inventory and host list for the first `n` hosts.
+pub fn write_host_files(dir: &Path, all: &[HostRef], n: usize) -> std::io::Result<()> {
+    let mut inv = String::from("[inventory]\nname = \"bench\"\n\n");
+    let mut list = String::new();
+    for h in &all[..n] {
+        inv.push_str(&format!(
+            "[[hosts]]\nname = \"{}\"\naddress = \"{}\"\nuser = \"root\"\nvars = {{ cutover_dir = \"{}/cutover\" }}\n\n",
+            h.name,
+            h.address,
+            h.dir.display()
+        ));
+        list.push_str(&format!("{}\n", h.address));
+    }
+    std::fs::write(inventory(dir, n), inv)?;
+    std::fs::write(hostfile(dir, n), list)
+}
+
+/// A plan with only the action (`true`) by `mechanism`, arming in batches of `batch` at
+/// `rate` handshakes/s; its name (and so its run lock) is per mechanism and fleet size.
+pub fn write_plan(
+    dir: &Path,
+    hosts: &Hosts,
+    n: usize,
+    mechanism: &str,
+    batch: usize,
+    rate: f64,
+) -> std::io::Result<PathBuf> {
+    let plan = format!(
+        "[plan]\nname = \"bench-{mechanism}-{n}\"\n\n[inventory]\npath = \"{inv}\"\n\n[ssh]\nidentities = [\"{key}\"]\nknown_hosts = [\"{kh}\"]\n\n[execution]\nbatch_size = {batch}\nconnect_rate = {rate}\ncommand_timeout = \"60s\"\n\n[action]\nat = 2099-01-01T00:00:00Z\nrun = \"true\"\nsudo = false\nmechanism = \"{mechanism}\"\narm_deadline = \"3s\"\nreverify_before = \"2s\"\n",
+        inv = inventory(dir, n).display(),
+        key = hosts.key.display(),
+        kh = hosts.known_hosts.display(),
+    );
+    let path = dir.join(format!("plan-{mechanism}-{n}.toml"));
+    std::fs::write(&path, plan)?;
+    Ok(path)
+}
