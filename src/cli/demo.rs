@@ -36,12 +36,8 @@ pub struct Args {
     /// Where the run directory (journal, report) is kept.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
-    /// Plain line output instead of the dashboard.
-    #[arg(long, conflicts_with = "json")]
-    plain: bool,
-    /// JSON lines output.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    view: super::run::output::ViewArgs,
     /// Leave the lab running afterwards (stop it with `cutover lab down --dir DIR`).
     #[arg(long)]
     keep: bool,
@@ -160,9 +156,9 @@ fn run_args(args: &Args, plan: &Path) -> Result<super::run::Args, CliError> {
         "--runs-dir".into(),
         args.runs_dir.display().to_string(),
     ];
-    if args.json {
+    if args.view.json {
         argv.push("--json".into());
-    } else if args.plain {
+    } else if args.view.plain {
         argv.push("--plain".into());
     }
     RunArgv::try_parse_from(&argv)

@@ -35,21 +35,13 @@ pub struct Args {
     /// Break the run lock even if another run holds it, provided its process is gone.
     #[arg(long)]
     break_lock: bool,
-    /// Skip the confirmation prompt (not enough for a production inventory: see --confirm).
-    #[arg(long, short = 'y')]
-    yes: bool,
-    /// For automation against a production inventory: its name, as typed confirmation.
-    #[arg(long, value_name = "INVENTORY_NAME")]
-    confirm: Option<String>,
+    #[command(flatten)]
+    confirm: super::run::ConfirmArgs,
     /// Where run directories live.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
-    /// One line per event instead of the dashboard (the default when stdout is not a terminal).
-    #[arg(long, conflicts_with = "json")]
-    plain: bool,
-    /// The event stream as JSON lines, for automation.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    view: super::run::output::ViewArgs,
     /// Answer the operator gate whose word is WORD ahead of time (repeatable).
     #[arg(long, value_name = "WORD")]
     gate: Vec<String>,
@@ -73,7 +65,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let plan_path = PathBuf::from(plan_path);
     let (plan, inventory, digest) = current(args, &dir, &plan_path, &progress)?;
     let secrets = super::start::secrets(&plan, &plan_path)?;
-    let mode = Mode::choose(args.plain, args.json, false);
+    let mode = Mode::choose(args.view.plain, args.view.json, false);
     let header = format!(
         "{}  run dir   {}\n",
         Printer::default().line(&started),
@@ -84,7 +76,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     } else {
         print!("{header}");
     }
-    super::run::confirm_for(args.yes, args.confirm.as_deref(), &inventory)?;
+    super::run::confirm_for(&args.confirm, &inventory)?;
     let (_lock, broke_lock) = relock(args, &dir, &plan.meta.name, &inventory.name)?;
     let (writer, read) =
         Writer::reopen::<RunEvent>(&dir.journal()).map_err(|e| usage(e.to_string()))?;

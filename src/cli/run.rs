@@ -30,12 +30,8 @@ pub struct Args {
     /// Run the preflight and show the diffs staging would apply; change nothing on any host.
     #[arg(long)]
     dry_run: bool,
-    /// Skip the confirmation prompt (not enough for a production inventory: see --confirm).
-    #[arg(long, short = 'y')]
-    yes: bool,
-    /// For automation against a production inventory: its name, as typed confirmation.
-    #[arg(long, value_name = "INVENTORY_NAME")]
-    confirm: Option<String>,
+    #[command(flatten)]
+    confirm: ConfirmArgs,
     /// Refuse to run unless the plan digest is this one (the digest approved in review).
     #[arg(long)]
     expect_digest: Option<String>,
@@ -54,16 +50,23 @@ pub struct Args {
     /// Where run directories (journal, snapshots) and locks live.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
-    /// One line per event instead of the dashboard (the default when stdout is not a terminal).
-    #[arg(long, conflicts_with = "json")]
-    plain: bool,
-    /// The event stream as JSON lines (the journal's records), for automation.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    view: output::ViewArgs,
     /// Answer the operator gate whose word is WORD ahead of time (repeatable); without a
     /// terminal a gate not answered this way fails the run.
     #[arg(long, value_name = "WORD")]
     gate: Vec<String>,
+}
+
+/// How the operator confirms a run: `run` and `resume` share them.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConfirmArgs {
+    /// Skip the confirmation prompt (not enough for a production inventory: see --confirm).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// For automation against a production inventory: its name, as typed confirmation.
+    #[arg(long, value_name = "INVENTORY_NAME")]
+    pub confirm: Option<String>,
 }
 
 /// Runs `cutover run`.
@@ -104,7 +107,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             .display()
             .to_string(),
     };
-    let mode = Mode::choose(args.plain, args.json, args.dry_run);
+    let mode = Mode::choose(args.view.plain, args.view.json, args.dry_run);
     if mode == Mode::Json {
         eprint!("{}", Printer::default().line(&started));
     } else {
@@ -181,11 +184,11 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
 fn confirmation(args: &Args, inv: &crate::inventory::Inventory, who: &str) -> Option<String> {
     let how = match (args.dry_run, inv.production) {
         (true, _) => return None,
-        (false, true) if args.confirm.as_deref() == Some(inv.name.as_str()) => {
+        (false, true) if args.confirm.confirm.as_deref() == Some(inv.name.as_str()) => {
             format!("--confirm {}", inv.name)
         }
         (false, true) => "typed the production inventory's name".to_string(),
-        (false, false) if args.yes => "--yes".to_string(),
+        (false, false) if args.confirm.yes => "--yes".to_string(),
         (false, false) => "typed yes".to_string(),
     };
     Some(format!("confirmed the run with {how} ({who})"))
@@ -236,15 +239,15 @@ fn fire_time(
 }
 
 fn confirm(args: &Args, inv: &crate::inventory::Inventory) -> Result<(), CliError> {
-    confirm_for(args.yes, args.confirm.as_deref(), inv)
+    confirm_for(&args.confirm, inv)
 }
 
 /// Asks for confirmation (`--yes`; production: the inventory name, or `--confirm NAME`).
 pub(super) fn confirm_for(
-    yes: bool,
-    confirmed: Option<&str>,
+    args: &ConfirmArgs,
     inv: &crate::inventory::Inventory,
 ) -> Result<(), CliError> {
+    let (yes, confirmed) = (args.yes, args.confirm.as_deref());
     if inv.production {
         if confirmed == Some(inv.name.as_str()) {
             return Ok(());

@@ -20,6 +20,17 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
+/// The output flags `run`, `resume` and `demo` share.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ViewArgs {
+    /// One line per event instead of the dashboard (the default when stdout is not a terminal).
+    #[arg(long, conflicts_with = "json")]
+    pub plain: bool,
+    /// The event stream as JSON lines (the journal's records), for automation.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// How the run is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
