@@ -104,3 +104,34 @@ fn arming_past_the_deadline_is_refused_on_the_host() {
     assert!(err.contains("arming deadline has passed"), "{err}");
     assert!(!std::path::Path::new(&format!("{dir}/waiter.pid")).exists());
 }
+
+/// The niceness field of `/proc/PID/stat` (the 19th field, after the `(comm)`).
+fn niceness(pid: &str) -> i32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let after_comm = &stat[stat.rfind(')').expect("comm") + 2..];
+    after_comm.split(' ').nth(16).expect("nice").parse().expect("int")
+}
+
+#[test]
+fn the_waiter_waits_at_raised_priority_and_the_action_runs_at_the_armed_one() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("run");
+    let dir = dir.to_str().expect("utf8");
+    let base = niceness("self");
+    let at = cutover::clock::now() + chrono::Duration::milliseconds(2500);
+    let (_, pid) = arm(dir, "t-nice", at, "nice");
+    let waiting = niceness(&pid);
+    assert!(waiting <= base, "the waiter waits at {waiting}, armed at {base}");
+    if waiting < base {
+        assert_eq!(waiting, (base - 10).max(-20), "raised by 10 where allowed");
+    }
+    let deadline = cutover::clock::instant() + Duration::from_secs(15);
+    while !receipt::parse(&std::fs::read_to_string(format!("{dir}/receipt")).unwrap_or_default())
+        .done
+    {
+        assert!(cutover::clock::instant() < deadline, "job did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ran_at = std::fs::read_to_string(format!("{dir}/output")).expect("output");
+    assert_eq!(ran_at.trim(), base.to_string(), "the action runs at the armed niceness");
+}
