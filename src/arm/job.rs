@@ -34,11 +34,21 @@ pub fn script(job: &Job<'_>) -> String {
 }
 
 /// The script that installs the wrapper (base64, so no quoting issues) and prints its sha256.
-pub fn install_script(dir: &str, wrapper: &str) -> String {
+///
+/// A `disarmed` tombstone means the orchestrator took this run back on the host: a first
+/// arming refuses (an install still in flight when the run was aborted must not undo the
+/// disarm); only a deliberate re-arm (`rearm`, after resume took back what an interrupted
+/// attempt left) clears it.
+pub fn install_script(dir: &str, wrapper: &str, rearm: bool) -> String {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD.encode(wrapper);
+    let tombstone = if rearm {
+        "rm -f \"$d/disarmed\"\n"
+    } else {
+        "[ ! -e \"$d/disarmed\" ] || { echo 'cutover: this run was disarmed on this host; refusing to arm' >&2; exit 1; }\n"
+    };
     format!(
-        "set -eu\nd={d}\nmkdir -p \"$d\"\nchmod 0700 \"$d\"\nrm -f \"$d/receipt\" \"$d/output\" \"$d/output.tail\" \"$d/disarmed\"\necho {b64} | base64 -d > \"$d/job.sh.tmp\"\nchmod 0700 \"$d/job.sh.tmp\"\nmv \"$d/job.sh.tmp\" \"$d/job.sh\"\nsha256sum \"$d/job.sh\" | cut -d' ' -f1\n",
+        "set -eu\nd={d}\nmkdir -p \"$d\"\nchmod 0700 \"$d\"\n{tombstone}rm -f \"$d/receipt\" \"$d/output\" \"$d/output.tail\"\necho {b64} | base64 -d > \"$d/job.sh.tmp\"\nchmod 0700 \"$d/job.sh.tmp\"\nmv \"$d/job.sh.tmp\" \"$d/job.sh\"\nsha256sum \"$d/job.sh\" | cut -d' ' -f1\n",
         d = quote(dir)
     )
 }

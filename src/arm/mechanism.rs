@@ -207,7 +207,9 @@ mod tests {
     fn waiter_is_detached_and_named_for_its_run() {
         let s = arm_body(Concrete::Waiter, "r1", "/var/tmp/cutover/r1", at());
         assert!(s.starts_with(&format!("fire={}\n", at().timestamp_nanos_opt().unwrap())));
-        assert!(s.contains("setsid nice -n -10 bash -c 'd=$1;") && s.contains("setsid sh -c 'd=$1;"));
+        assert!(
+            s.contains("setsid nice -n -10 bash -c 'd=$1;") && s.contains("setsid sh -c 'd=$1;")
+        );
         assert!(s.contains("' cutover-waiter-r1 /var/tmp/cutover/r1 \"$fire\""));
         assert!(!BASH_WAITER.contains('\'') && !SH_WAITER.contains('\''));
         let (wait, wake) = (

@@ -89,14 +89,15 @@ impl ArmRunner {
         if let Some(id) = self.still_armed(host).await? {
             return Ok(id);
         }
-        if self.ctx.resume.is_resume() {
+        let rearm = self.ctx.resume.is_resume();
+        if rearm {
             self.take_back(host).await?;
         }
         let mechanism = self.mechanism(host).await?;
         let dir = self.ctx.job_dir(host);
         let wrapper = self.wrapper(&dir);
         let sha = self
-            .step(host, install_script(&dir, &wrapper))
+            .step(host, install_script(&dir, &wrapper, rearm))
             .await?
             .trim()
             .to_string();

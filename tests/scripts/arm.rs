@@ -21,6 +21,7 @@ fn arm(
             fire_ns,
             command,
         }),
+        false,
     ));
     assert_eq!(code, 0, "{err}");
     let sha = out.trim().to_string();
@@ -95,6 +96,7 @@ fn arming_past_the_deadline_is_refused_on_the_host() {
             fire_ns,
             command: "true",
         }),
+        false,
     ));
     assert_eq!(code, 0, "{err}");
     let passed = cutover::clock::now() - chrono::Duration::seconds(1);
@@ -109,7 +111,12 @@ fn arming_past_the_deadline_is_refused_on_the_host() {
 fn niceness(pid: &str) -> i32 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
     let after_comm = &stat[stat.rfind(')').expect("comm") + 2..];
-    after_comm.split(' ').nth(16).expect("nice").parse().expect("int")
+    after_comm
+        .split(' ')
+        .nth(16)
+        .expect("nice")
+        .parse()
+        .expect("int")
 }
 
 #[test]
@@ -121,7 +128,10 @@ fn the_waiter_waits_at_raised_priority_and_the_action_runs_at_the_armed_one() {
     let at = cutover::clock::now() + chrono::Duration::milliseconds(2500);
     let (_, pid) = arm(dir, "t-nice", at, "nice");
     let waiting = niceness(&pid);
-    assert!(waiting <= base, "the waiter waits at {waiting}, armed at {base}");
+    assert!(
+        waiting <= base,
+        "the waiter waits at {waiting}, armed at {base}"
+    );
     if waiting < base {
         assert_eq!(waiting, (base - 10).max(-20), "raised by 10 where allowed");
     }
@@ -133,5 +143,32 @@ fn the_waiter_waits_at_raised_priority_and_the_action_runs_at_the_armed_one() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let ran_at = std::fs::read_to_string(format!("{dir}/output")).expect("output");
-    assert_eq!(ran_at.trim(), base.to_string(), "the action runs at the armed niceness");
+    assert_eq!(
+        ran_at.trim(),
+        base.to_string(),
+        "the action runs at the armed niceness"
+    );
+}
+
+#[test]
+fn a_disarmed_run_is_not_armed_again_unless_resume_re_arms_it() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("run");
+    let dir = dir.to_str().expect("utf8");
+    let at = cutover::clock::now() + chrono::Duration::seconds(60);
+    let (sha, _) = arm(dir, "t-tomb", at, "true");
+    let (code, out, err) = sh(&disarm_script(Concrete::Waiter, "t-tomb", dir));
+    assert_eq!((code, out.trim()), (0, "disarmed"), "{err}");
+    let wrapper = script(&Job {
+        dir,
+        fire_ns: at.timestamp_nanos_opt().expect("ns"),
+        command: "true",
+    });
+    let (code, _, err) = sh(&install_script(dir, &wrapper, false));
+    assert_ne!(code, 0, "a late install must not undo the disarm");
+    assert!(err.contains("disarmed on this host"), "{err}");
+    assert!(std::path::Path::new(&format!("{dir}/disarmed")).exists());
+    let (code, out, err) = sh(&install_script(dir, &wrapper, true));
+    assert_eq!((code, out.trim()), (0, sha.as_str()), "{err}");
+    assert!(!std::path::Path::new(&format!("{dir}/disarmed")).exists());
 }
