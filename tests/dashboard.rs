@@ -142,6 +142,18 @@ impl Setup {
     }
 }
 
+/// SIGKILLs a process by pid when dropped, so a failing test leaves no `cutover run` behind.
+pub struct KillOnDrop(pub u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
 /// Polls `what` every 100 ms until it holds or `secs` pass; panics with `why()` otherwise.
 pub fn wait_for(secs: u64, mut what: impl FnMut() -> bool, why: impl Fn() -> String) {
     let end = cutover::clock::instant() + Duration::from_secs(secs);

@@ -1,6 +1,6 @@
 //! Plain mode (no terminal): Ctrl-C twice aborts and disarms; gates need `--gate`; `watch`.
 
-use crate::{cutover, setup};
+use crate::{KillOnDrop, cutover, setup};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -22,16 +22,7 @@ fn ctrl_c_twice_during_the_countdown_disarms_every_host() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    struct Kill(u32);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = Command::new("kill")
-                .args(["-KILL", &self.0.to_string()])
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-    let _guard = Kill(child.id());
+    let _guard = KillOnDrop(child.id());
     let out = BufReader::new(child.stdout.take().unwrap());
     let mut seen = Vec::new();
     for line in out.lines() {

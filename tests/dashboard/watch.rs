@@ -1,7 +1,7 @@
 //! `cutover watch RUN` in tmux: the dashboard read-only over a live run's journal.
 
 use crate::tmux::Tmux;
-use crate::{cutover, setup, wait_for};
+use crate::{KillOnDrop, cutover, setup, wait_for};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -16,16 +16,7 @@ fn watch_follows_a_live_run_read_only_to_its_end() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    struct Kill(u32);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = Command::new("kill")
-                .args(["-KILL", &self.0.to_string()])
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-    let _guard = Kill(run.id());
+    let _guard = KillOnDrop(run.id());
     wait_for(35, || s.events("armed").len() == 2, || s.journal());
     let id = s.run_dir().unwrap().file_name().unwrap().to_owned();
     let argv: Vec<String> = vec![
