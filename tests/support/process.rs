@@ -49,40 +49,8 @@ fn signal(pid: u32, sig: i32) {
     }
 }
 
-/// All live descendants of `root`, from /proc parent links.
-pub fn descendants(root: u32) -> Vec<u32> {
-    let parents = parent_table();
-    let mut found = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let p = found[i];
-        found.extend(
-            parents
-                .iter()
-                .filter(|(_, pp)| *pp == p)
-                .map(|(pid, _)| *pid),
-        );
-        i += 1;
-    }
-    found.remove(0);
-    found
-}
-
-fn parent_table() -> Vec<(u32, u32)> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| Some((pid, ppid(pid)?)))
-        .collect()
-}
-
-fn ppid(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(1)?.parse().ok()
-}
+/// All live descendants of a pid (the lab's own /proc walk; one implementation for both).
+pub use cutover::lab::procs::descendants;
 
 /// Pids whose command line contains `marker` (reading /proc only).
 pub fn pids_with_marker(marker: &str) -> Vec<u32> {
