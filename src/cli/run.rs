@@ -114,7 +114,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         print!("{}", Printer::default().line(&started));
     }
     if !args.dry_run {
-        confirm(args, &inventory)?;
+        confirm_for(&args.confirm, &inventory)?;
     }
     let compiled = compile(&plan, &inventory, fire_at, digest.clone())
         .map_err(|e| CliError::Usage(e.to_string()))?;
@@ -236,10 +236,6 @@ fn fire_time(
         )));
     }
     Ok(fire)
-}
-
-fn confirm(args: &Args, inv: &crate::inventory::Inventory) -> Result<(), CliError> {
-    confirm_for(&args.confirm, inv)
 }
 
 /// Asks for confirmation (`--yes`; production: the inventory name, or `--confirm NAME`).

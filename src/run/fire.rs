@@ -108,24 +108,12 @@ async fn arm_and_wait(
     let mut watch = WatchTask(match (&result, &model.watch) {
         (Ok(()), Some(w)) => match super::watching::start(ctx, plan, w) {
             Ok(handle) => Some(handle),
-            Err(e) => {
-                let may_fire = disarm_all(
-                    ctx,
-                    &sweep(&armed, &plan.action_hosts, model.action.mechanism),
-                )
-                .await;
-                return Err(disarmed(e, &may_fire));
-            }
+            Err(e) => return Err(disarm_everything(ctx, plan, model, &armed, e).await),
         },
         _ => None,
     });
     if let Err(why) = result {
-        let may_fire = disarm_all(
-            ctx,
-            &sweep(&armed, &plan.action_hosts, model.action.mechanism),
-        )
-        .await;
-        return Err(disarmed(why, &may_fire));
+        return Err(disarm_everything(ctx, plan, model, &armed, why).await);
     }
     let settle = t.fire + chrono::Duration::from_std(SETTLE).unwrap_or_default();
     ctx.emit(RunEvent::Waiting {
@@ -142,12 +130,7 @@ async fn arm_and_wait(
         }
     };
     if let Some(why) = stop {
-        let may_fire = disarm_all(
-            ctx,
-            &sweep(&armed, &plan.action_hosts, model.action.mechanism),
-        )
-        .await;
-        return Err(disarmed(why, &may_fire));
+        return Err(disarm_everything(ctx, plan, model, &armed, why).await);
     }
     sleep_until(settle).await;
     Ok(watch)
@@ -191,6 +174,20 @@ fn break_glass(model: &Plan) -> String {
         .break_glass
         .as_ref()
         .map_or(String::new(), |b| format!("\n\nBREAK GLASS:\n{}", b.trim()))
+}
+
+/// Before the fire, something went wrong: disarm every host that may be armed (verified per
+/// host) and say why, naming any host that may still fire.
+async fn disarm_everything(
+    ctx: &Arc<Ctx>,
+    plan: &RunPlan,
+    model: &Plan,
+    armed: &Arc<ArmedSet>,
+    why: String,
+) -> String {
+    let hosts = sweep(armed, &plan.action_hosts, model.action.mechanism);
+    let may_fire = disarm_all(ctx, &hosts).await;
+    disarmed(why, &may_fire)
 }
 
 fn disarmed(why: String, may_fire: &[String]) -> String {
