@@ -16,6 +16,7 @@ mod report;
 mod resume;
 pub(crate) mod run;
 mod schema;
+mod ssh_args;
 mod start;
 mod watch;
 

@@ -4,12 +4,15 @@
 //! A thin shell over `transport`: it maps inventory hosts to endpoints, keeps the pool, and
 //! says apart "could not reach the host" (unreachable) from "the command failed" (failed).
 
-use crate::inventory::Host;
+use crate::inventory::{DEFAULT_PORT, Host};
+use crate::transport::ssh_config::{Resolver, SshConfigError, parse_hop};
 use crate::transport::{
-    CommandResult, Connection, Endpoint, RemoteCommand, SshSettings, Transport, TransportError,
+    CommandResult, Connection, Endpoint, RemoteCommand, Route, SshConfigSource, SshSettings,
+    Transport, TransportError,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::sync::Mutex;
 
 /// Why a step could not get a result from a host.
@@ -29,61 +32,102 @@ pub enum FleetError {
 /// The fleet's connections.
 pub struct Fleet {
     transport: Transport,
-    endpoints: HashMap<String, Endpoint>,
-    pool: HashMap<String, Mutex<Option<Connection>>>,
+    routes: HashMap<String, Route>,
+    pool: HashMap<String, Mutex<Slot>>,
+}
+
+/// One host's place in the pool.
+#[derive(Default)]
+struct Slot {
+    /// The open connection, if any.
+    conn: Option<Connection>,
+    /// Whether a connection was ever made: a host that drops later (sshd restarted by the
+    /// action) is retried; one never reached is not.
+    reached: bool,
+    /// The failure every later step gets at once.
+    failed: Option<Arc<TransportError>>,
 }
 
 impl Fleet {
-    /// A fleet of `hosts`; `default_user` applies where the inventory names no user.
+    /// A fleet of `hosts`, each resolved through the ssh config the settings name (or, with it
+    /// off, as written); `default_user` applies where neither the inventory, the settings nor
+    /// (when on) the ssh config name a user.
     pub fn new(
-        settings: SshSettings,
+        mut settings: SshSettings,
         hosts: &[&Host],
         default_user: &str,
     ) -> Result<Self, TransportError> {
-        Self::with_endpoints(
-            settings,
-            hosts.iter().map(|h| endpoint(h, default_user)).collect(),
-        )
+        let routes = routes(&mut settings, hosts, default_user)?;
+        Self::with_routes(settings, routes)
     }
 
-    /// A fleet of already resolved endpoints (e.g. through `~/.ssh/config`).
+    /// A fleet of already resolved endpoints, reached directly or through the settings' bastion.
     pub fn with_endpoints(
         settings: SshSettings,
         endpoints: Vec<Endpoint>,
     ) -> Result<Self, TransportError> {
-        let endpoints: HashMap<String, Endpoint> =
-            endpoints.into_iter().map(|e| (e.name.clone(), e)).collect();
-        let pool = endpoints
+        let routes = endpoints
+            .into_iter()
+            .map(|ep| direct_route(ep, settings.proxy_jump.as_deref()))
+            .collect::<Result<_, _>>()?;
+        Self::with_routes(settings, routes)
+    }
+
+    /// A fleet of routes (endpoints with their keys and bastion chains).
+    pub fn with_routes(settings: SshSettings, routes: Vec<Route>) -> Result<Self, TransportError> {
+        let transport = Transport::with_routes(settings, &routes)?;
+        let routes: HashMap<String, Route> = routes
+            .into_iter()
+            .map(|r| (r.endpoint.name.clone(), r))
+            .collect();
+        let pool = routes
             .keys()
-            .map(|k| (k.clone(), Mutex::new(None)))
+            .map(|k| (k.clone(), Mutex::new(Slot::default())))
             .collect();
         Ok(Self {
-            transport: Transport::new(settings)?,
-            endpoints,
+            transport,
+            routes,
             pool,
         })
     }
 
-    /// The open connection to `host`, connecting (paced) if there is none or it dropped.
+    /// How `host` is reached, if it is in the fleet.
+    pub fn route(&self, host: &str) -> Option<&Route> {
+        self.routes.get(host)
+    }
+
+    /// The open connection to `host`, connecting (paced) if there is none or it dropped. A host
+    /// never reached, or refused for good (keys, host key), fails again at once with its first
+    /// error: one connect timeout per run for a blackholed host, one refused login per key.
     pub async fn connection(&self, host: &str) -> Result<Connection, FleetError> {
         let slot = self
             .pool
             .get(host)
             .ok_or_else(|| FleetError::UnknownHost(host.into()))?;
         let mut slot = slot.lock().await;
-        if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
+        if let Some(c) = slot.conn.as_ref().filter(|c| !c.is_closed()) {
             return Ok(c.clone());
         }
-        let ep = &self.endpoints[host];
-        let conn = self
-            .transport
-            .connect(ep)
-            .await
-            .map_err(FleetError::Unreachable)?;
-        *slot = Some(conn.clone());
-        Ok(conn)
+        if let Some(reason) = &slot.failed {
+            return Err(FleetError::Unreachable(TransportError::Earlier {
+                host: host.into(),
+                reason: reason.clone(),
+            }));
+        }
+        match self.transport.connect_route(&self.routes[host]).await {
+            Ok(conn) => {
+                slot.conn = Some(conn.clone());
+                slot.reached = true;
+                Ok(conn)
+            }
+            Err(e) => {
+                if !slot.reached || for_good(&e) {
+                    slot.failed = Some(Arc::new(e.clone()));
+                }
+                Err(FleetError::Unreachable(e))
+            }
+        }
     }
-
     /// Runs a command on `host` over its pooled connection.
     pub async fn run(&self, host: &str, cmd: &RemoteCommand) -> Result<CommandResult, FleetError> {
         let conn = self.connection(host).await?;
@@ -100,8 +144,8 @@ impl Fleet {
     async fn forget(&self, host: &str, conn: &Connection) {
         if let Some(slot) = self.pool.get(host) {
             let mut slot = slot.lock().await;
-            if slot.as_ref().is_some_and(|c| c.same_as(conn)) {
-                *slot = None;
+            if slot.conn.as_ref().is_some_and(|c| c.same_as(conn)) {
+                slot.conn = None;
             }
         }
     }
@@ -109,7 +153,7 @@ impl Fleet {
     /// Closes every open connection.
     pub async fn close(&self) {
         for slot in self.pool.values() {
-            if let Some(c) = slot.lock().await.take() {
+            if let Some(c) = slot.lock().await.conn.take() {
                 c.close().await;
             }
         }
@@ -126,95 +170,124 @@ pub fn endpoint(h: &Host, default_user: &str) -> Endpoint {
     }
 }
 
-/// A bastion written `[user@]host[:port]`, as in `ProxyJump`.
-pub fn parse_jump(text: &str, default_user: &str) -> Result<Endpoint, String> {
-    let (user, rest) = match text.split_once('@') {
-        Some((u, r)) => (u.to_string(), r),
-        None => (default_user.to_string(), text),
-    };
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => (
-            h,
-            p.parse::<u16>()
-                .map_err(|_| format!("proxy jump `{text}`: `{p}` is not a port"))?,
-        ),
-        None => (rest, 22),
-    };
-    if host.is_empty() || host.contains(',') {
-        return Err(format!(
-            "proxy jump `{text}`: write one bastion as [user@]host[:port]"
-        ));
+/// Whether a connect failure will not go away by retrying within a run: a refused key or host
+/// key (retrying would only add failed logins on the host or its bastion's sshguard).
+fn for_good(e: &TransportError) -> bool {
+    matches!(
+        e,
+        TransportError::Auth { .. }
+            | TransportError::HostKeyUnknown { .. }
+            | TransportError::HostKeyChanged { .. }
+            | TransportError::HostKeyRevoked { .. }
+            | TransportError::HostCertificate { .. }
+            | TransportError::Bastion { .. }
+            | TransportError::SshConfig(_)
+    )
+}
+
+/// The route to an endpoint as written: straight, or through the bastion list `jump`
+/// (`[user@]host[:port]`, comma separated, first hop nearest; the endpoint's user where a hop
+/// names none).
+pub fn direct_route(endpoint: Endpoint, jump: Option<&str>) -> Result<Route, TransportError> {
+    let mut via: Option<Arc<Route>> = None;
+    for text in jump.into_iter().flat_map(|j| j.split(',')) {
+        let hop = parse_hop(text.trim()).map_err(|problem| SshConfigError::BadJump {
+            host: endpoint.name.clone(),
+            hop: text.into(),
+            problem,
+        })?;
+        let ep = Endpoint {
+            name: text.trim().to_string(),
+            address: hop.host,
+            port: hop.port.unwrap_or(22),
+            user: hop.user.unwrap_or_else(|| endpoint.user.clone()),
+        };
+        via = Some(Arc::new(Route {
+            via,
+            ..Route::direct(ep)
+        }));
     }
-    Ok(Endpoint {
-        name: text.to_string(),
-        address: host.to_string(),
-        port,
-        user,
+    Ok(Route {
+        via,
+        ..Route::direct(endpoint)
     })
 }
 
-/// Resolves each host the way `ssh` would (`ssh -G ADDRESS`): HostName, Port and User from
-/// the SSH config (User only where the inventory names none); IdentityFile and
-/// UserKnownHostsFile entries join the settings; a ProxyJump is used when no bastion is set.
-pub fn resolve_ssh_config(
+/// Each host's route: through the ssh config when the settings say so (the inventory's user
+/// and non-default port, else the settings' user, go to `ssh -G` as `-l`/`-p`), else as written.
+/// With `ssh_known_hosts`, the files ssh would search join the settings' (after them).
+pub fn routes(
+    settings: &mut SshSettings,
     hosts: &[&Host],
     default_user: &str,
-    settings: &mut SshSettings,
-    config: Option<&std::path::Path>,
-) -> Result<Vec<Endpoint>, String> {
+) -> Result<Vec<Route>, TransportError> {
+    let config = match &settings.ssh_config {
+        SshConfigSource::Off => {
+            if settings.ssh_known_hosts {
+                add_known_hosts(settings, default_known_hosts());
+            }
+            let user = settings.user.as_deref().unwrap_or(default_user);
+            return hosts
+                .iter()
+                .map(|h| direct_route(endpoint(h, user), settings.proxy_jump.as_deref()))
+                .collect();
+        }
+        SshConfigSource::Default => None,
+        SshConfigSource::File(path) => Some(path.clone()),
+    };
+    let mut resolver = Resolver::new(config, account_home());
     let mut out = Vec::with_capacity(hosts.len());
     for h in hosts {
-        let r =
-            crate::transport::ssh_config::resolve(&h.address, config).map_err(|e| e.to_string())?;
-        let user = h.user.clone().unwrap_or(r.endpoint.user.clone());
-        let user = if user.is_empty() {
-            default_user.to_string()
-        } else {
-            user
-        };
-        out.push(Endpoint {
-            name: h.name.clone(),
-            address: r.endpoint.address,
-            port: r.endpoint.port,
-            user,
-        });
-        for id in r.identities.into_iter().filter(|p| p.exists()) {
-            if !settings.identities.contains(&id) {
-                settings.identities.push(id);
-            }
-        }
-        for kh in r.known_hosts.into_iter().filter(|p| p.exists()) {
-            if !settings.known_hosts.contains(&kh) {
-                settings.known_hosts.push(kh);
-            }
-        }
-        if settings.proxy_jump.is_none()
-            && let Some(j) = r.proxy_jump.filter(|j| j != "none")
-        {
-            settings.proxy_jump = Some(parse_jump(&j, default_user)?);
-        }
+        let user = h.user.as_deref().or(settings.user.as_deref());
+        let port = (h.port != DEFAULT_PORT).then_some(h.port);
+        let jump = settings.proxy_jump.as_deref();
+        let (route, _) = resolver.route(&h.name, &h.address, user, port, jump)?;
+        out.push(route);
+    }
+    if settings.ssh_known_hosts {
+        add_known_hosts(settings, resolver.known_hosts_files());
     }
     Ok(out)
 }
 
-/// known_hosts files OpenSSH would read: the user's and the system's, if they exist.
-pub fn default_known_hosts() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Some(home) = std::env::var_os("HOME") {
-        out.push(PathBuf::from(home).join(".ssh/known_hosts"));
+/// Appends the files not already listed.
+fn add_known_hosts(settings: &mut SshSettings, files: Vec<PathBuf>) {
+    for file in files {
+        if !settings.known_hosts.contains(&file) {
+            settings.known_hosts.push(file);
+        }
     }
-    out.push(PathBuf::from("/etc/ssh/ssh_known_hosts"));
-    out.into_iter().filter(|p| p.exists()).collect()
 }
 
-/// Identity files OpenSSH would offer by default, if they exist.
+/// The account's home directory from the password database (as OpenSSH finds `~/.ssh`),
+/// falling back to `$HOME` only when the account has no entry.
+pub fn account_home() -> PathBuf {
+    match nix::unistd::User::from_uid(nix::unistd::getuid()) {
+        Ok(Some(user)) => user.dir,
+        _ => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default(),
+    }
+}
+
+/// known_hosts files OpenSSH reads by default: the account's own, then the system's. Missing
+/// ones are kept, so an unknown-key error can name every place searched.
+pub fn default_known_hosts() -> Vec<PathBuf> {
+    let ssh = account_home().join(".ssh");
+    vec![
+        ssh.join("known_hosts"),
+        ssh.join("known_hosts2"),
+        PathBuf::from("/etc/ssh/ssh_known_hosts"),
+        PathBuf::from("/etc/ssh/ssh_known_hosts2"),
+    ]
+}
+
+/// Identity files OpenSSH would offer by default (under the account's home), if they exist.
 pub fn default_identities() -> Vec<PathBuf> {
-    let Some(home) = std::env::var_os("HOME") else {
-        return Vec::new();
-    };
+    let ssh = account_home().join(".ssh");
     ["id_ed25519", "id_ecdsa", "id_rsa"]
         .iter()
-        .map(|n| PathBuf::from(&home).join(".ssh").join(n))
+        .map(|n| ssh.join(n))
         .filter(|p| p.exists())
         .collect()
 }
@@ -230,16 +303,50 @@ pub fn local_user() -> String {
 mod tests {
     use super::*;
 
+    fn ep(user: &str) -> Endpoint {
+        Endpoint {
+            name: "web1".into(),
+            address: "10.0.0.1".into(),
+            port: 22,
+            user: user.into(),
+        }
+    }
+
     #[test]
-    fn bastions_parse_like_proxyjump() {
-        let e = parse_jump("ops@bastion.example:2222", "root").unwrap();
-        assert_eq!(
-            (e.user.as_str(), e.address.as_str(), e.port),
-            ("ops", "bastion.example", 2222)
-        );
-        let e = parse_jump("bastion", "me").unwrap();
-        assert_eq!((e.user.as_str(), e.port), ("me", 22));
-        assert!(parse_jump("a,b", "me").is_err());
-        assert!(parse_jump("b:x", "me").is_err());
+    fn bastion_lists_parse_like_proxyjump() {
+        let r = direct_route(ep("me"), Some("ops@outer.example:2222,inner")).unwrap();
+        let hops: Vec<_> = r
+            .chain()
+            .iter()
+            .map(|e| format!("{}@{}:{}", e.user, e.address, e.port))
+            .collect();
+        assert_eq!(hops, ["ops@outer.example:2222", "me@inner:22"]);
+        assert!(direct_route(ep("me"), Some("b:x")).is_err());
+        assert!(direct_route(ep("me"), None).unwrap().via.is_none());
+    }
+
+    #[test]
+    fn refusals_are_remembered_and_drops_after_a_success_are_not() {
+        let auth = TransportError::Auth {
+            host: "h".into(),
+            user: "u".into(),
+            offered: vec![],
+        };
+        let dropped = TransportError::Channel {
+            host: "h".into(),
+            message: "gone".into(),
+        };
+        assert!(for_good(&auth));
+        assert!(!for_good(&dropped));
+    }
+
+    #[test]
+    fn the_account_home_comes_from_the_password_database_not_home() {
+        let from_db = nix::unistd::User::from_uid(nix::unistd::getuid())
+            .unwrap()
+            .map(|u| u.dir);
+        if let Some(dir) = from_db {
+            assert_eq!(account_home(), dir);
+        }
     }
 }

@@ -7,9 +7,11 @@
 pub mod command;
 pub mod error;
 pub mod exec;
+pub mod host_cert;
 pub mod known_hosts;
 pub mod output;
 pub mod pacer;
+pub mod route;
 pub mod scan;
 pub mod ssh;
 pub mod ssh_config;
@@ -17,6 +19,7 @@ pub mod verify;
 
 pub use error::TransportError;
 pub use output::Captured;
+pub use route::Route;
 pub use scan::{fingerprint, known_hosts_line, scan_host_keys};
 pub use ssh::{Connection, Transport};
 
@@ -45,6 +48,9 @@ pub struct SshSettings {
     pub use_agent: bool,
     /// known_hosts files to search.
     pub known_hosts: Vec<PathBuf>,
+    /// Also search the known_hosts files ssh would (those the ssh config names, else
+    /// OpenSSH's defaults under the account's home); off when `--known-hosts` names the files.
+    pub ssh_known_hosts: bool,
     /// Refuse unknown hosts (default). When false, unknown hosts are accepted like
     /// `StrictHostKeyChecking=accept-new`; changed and revoked keys are always refused.
     pub strict_host_keys: bool,
@@ -54,8 +60,14 @@ pub struct SshSettings {
     pub keepalive: Duration,
     /// Concurrent channels per connection; default 8, below sshd's default `MaxSessions 10`.
     pub max_channels_per_host: usize,
-    /// Bastion to tunnel through with direct-tcpip.
-    pub proxy_jump: Option<Endpoint>,
+    /// Bastions to tunnel through with direct-tcpip, as `ssh -J`: `[user@]host[:port]`, comma
+    /// separated; each hop is resolved through the ssh config when that is on.
+    pub proxy_jump: Option<String>,
+    /// Login user given on the command line or in the plan: it overrides the ssh config's
+    /// `User` (an inventory host's own user overrides it in turn).
+    pub user: Option<String>,
+    /// Which ssh config resolves host names, users, keys and bastions.
+    pub ssh_config: SshConfigSource,
     /// New handshakes per second, fleet-wide, to stay under sshd `MaxStartups`.
     pub connect_rate: f64,
     /// Handshakes allowed in a burst and in flight at once; keep it below sshd's `MaxStartups` start.
@@ -68,17 +80,33 @@ impl Default for SshSettings {
             identities: Vec::new(),
             use_agent: false,
             known_hosts: Vec::new(),
+            ssh_known_hosts: false,
             strict_host_keys: true,
             connect_timeout: Duration::from_secs(10),
             keepalive: Duration::from_secs(15),
             max_channels_per_host: 8,
             proxy_jump: None,
+            user: None,
+            ssh_config: SshConfigSource::Default,
             // sshd's default `MaxStartups 10:30:100` starts dropping at 10 unauthenticated
             // connections; 20/s with a burst of 5 keeps well under that for ~0.3 s handshakes.
             connect_rate: 20.0,
             connect_burst: 5,
         }
     }
+}
+
+/// Where host names are resolved the way the operator's `ssh` would.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SshConfigSource {
+    /// OpenSSH's own files: `~/.ssh/config` of the account (password database home), then
+    /// `/etc/ssh/ssh_config`.
+    #[default]
+    Default,
+    /// This file only (as `ssh -F FILE`).
+    File(PathBuf),
+    /// No ssh config: inventory addresses, ports and users are used as written.
+    Off,
 }
 
 /// One script to run on a host.

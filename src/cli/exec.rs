@@ -6,6 +6,7 @@
 mod outcome;
 
 use super::CliError;
+use super::ssh_args::SshArgs;
 use crate::executor::{Control, Event, Executor, FailureBudget, PhaseName, PhaseReport};
 use crate::fleet::{self, Fleet};
 use crate::inventory::{self, Host, Selector};
@@ -48,15 +49,8 @@ pub struct Args {
     /// Bytes of output kept per host and stream (head and tail).
     #[arg(long, default_value = "64KiB", value_parser = parse_size)]
     output_cap: u64,
-    /// Remote user where the inventory names none.
-    #[arg(long, short = 'l')]
-    user: Option<String>,
-    /// Identity file to offer (repeatable; default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa).
-    #[arg(long = "identity", short = 'k')]
-    identities: Vec<PathBuf>,
-    /// known_hosts file (repeatable; default: ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts).
-    #[arg(long = "known-hosts")]
-    known_hosts: Vec<PathBuf>,
+    #[command(flatten)]
+    ssh: SshArgs,
     /// New SSH handshakes per second, fleet-wide. Each host's sshd sees one connection, so
     /// this protects the orchestrator's agent and hardware keys, not the hosts; lower it when
     /// every connection lands on one sshd (a shared bastion without -J, sshguard).
@@ -65,13 +59,6 @@ pub struct Args {
     /// Handshakes in a burst and in flight at once.
     #[arg(long, default_value = "64")]
     connect_burst: u32,
-    /// Bastion to tunnel every connection through: `[user@]host[:port]`.
-    #[arg(long, short = 'J')]
-    proxy_jump: Option<String>,
-    /// Resolve hosts the way `ssh` would (`ssh -G`: HostName, Port, User, IdentityFile,
-    /// UserKnownHostsFile, ProxyJump), optionally from this config file.
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
-    ssh_config: Option<PathBuf>,
     /// Time to connect and authenticate.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     connect_timeout: Duration,
@@ -102,18 +89,9 @@ async fn exec(args: &Args) -> Result<ExitCode, CliError> {
     if hosts.is_empty() {
         return Err(CliError::Usage("the selection matches no host".into()));
     }
-    let user = args.user.clone().unwrap_or_else(fleet::local_user);
-    let mut settings = settings(args)?;
-    let endpoints = match &args.ssh_config {
-        None => hosts.iter().map(|h| fleet::endpoint(h, &user)).collect(),
-        Some(path) => {
-            let config = Some(path.as_path()).filter(|p| !p.as_os_str().is_empty());
-            fleet::resolve_ssh_config(&hosts, &user, &mut settings, config)
-                .map_err(CliError::Usage)?
-        }
-    };
     let fleet = Arc::new(
-        Fleet::with_endpoints(settings, endpoints).map_err(|e| CliError::Usage(e.to_string()))?,
+        Fleet::new(settings(args), &hosts, &fleet::local_user())
+            .map_err(|e| CliError::Usage(e.to_string()))?,
     );
     let command = RemoteCommand {
         script: args.command.join(" "),
@@ -162,32 +140,15 @@ fn selected<'a>(inv: &'a inventory::Inventory, args: &Args) -> Result<Vec<&'a Ho
         .map_err(|e| CliError::Usage(e.to_string()))
 }
 
-fn settings(args: &Args) -> Result<SshSettings, CliError> {
-    let user = args.user.clone().unwrap_or_else(fleet::local_user);
-    let proxy_jump = args
-        .proxy_jump
-        .as_deref()
-        .map(|j| fleet::parse_jump(j, &user))
-        .transpose()
-        .map_err(CliError::Usage)?;
-    Ok(SshSettings {
-        proxy_jump,
-        identities: if args.identities.is_empty() {
-            fleet::default_identities()
-        } else {
-            args.identities.clone()
-        },
+fn settings(args: &Args) -> SshSettings {
+    let base = SshSettings {
         use_agent: std::env::var_os("SSH_AUTH_SOCK").is_some(),
-        known_hosts: if args.known_hosts.is_empty() {
-            fleet::default_known_hosts()
-        } else {
-            args.known_hosts.clone()
-        },
         connect_timeout: args.connect_timeout,
         connect_rate: args.connect_rate,
         connect_burst: args.connect_burst,
         ..SshSettings::default()
-    })
+    };
+    args.ssh.over(base, Vec::new(), Vec::new(), None, None)
 }
 
 /// A live `done/total` counter on stderr when it is a terminal.

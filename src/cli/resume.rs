@@ -45,6 +45,8 @@ pub struct Args {
     /// Answer the operator gate whose word is WORD ahead of time (repeatable).
     #[arg(long, value_name = "WORD")]
     gate: Vec<String>,
+    #[command(flatten)]
+    ssh: super::ssh_args::SshArgs,
 }
 
 /// Runs `cutover resume`.
@@ -107,6 +109,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         mode,
         gates: args.gate.clone(),
         operator,
+        ssh: args.ssh.clone(),
     };
     super::start::carry_out(start, Some(writer), vec![resumed])
 }

@@ -6,7 +6,7 @@ pub(super) mod operator;
 pub(crate) mod output;
 
 use super::CliError;
-use super::load::{PlanArgs, load, relative_to};
+use super::load::{PlanArgs, load};
 use crate::compile::{compile, parse_fire_override};
 use crate::fleet;
 use crate::journal::lock::{Holder, LockError, RunLock};
@@ -56,6 +56,8 @@ pub struct Args {
     /// terminal a gate not answered this way fails the run.
     #[arg(long, value_name = "WORD")]
     gate: Vec<String>,
+    #[command(flatten)]
+    ssh: super::ssh_args::SshArgs,
 }
 
 /// How the operator confirms a run: `run` and `resume` share them.
@@ -176,6 +178,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         mode,
         gates: args.gate.clone(),
         operator,
+        ssh: args.ssh.clone(),
     };
     super::start::carry_out(start, journal, first)
 }
@@ -278,36 +281,7 @@ fn ask(prompt: &str, expected: &str) -> Result<(), CliError> {
     }
 }
 
+/// The plan's SSH settings with no command-line overrides (`disarm`).
 pub(crate) fn ssh_settings(plan: &Plan, plan_path: &Path) -> SshSettings {
-    let home = std::env::var("HOME").unwrap_or_default();
-    let expand = |p: &str| {
-        PathBuf::from(
-            p.strip_prefix("~/")
-                .map_or(p.to_string(), |rest| format!("{home}/{rest}")),
-        )
-    };
-    let mut known_hosts: Vec<PathBuf> = plan
-        .ssh
-        .known_hosts
-        .iter()
-        .map(|k| relative_to(plan_path, k))
-        .collect();
-    known_hosts.extend(fleet::default_known_hosts());
-    let identities: Vec<PathBuf> = plan.ssh.identities.iter().map(|i| expand(i)).collect();
-    SshSettings {
-        identities: if identities.is_empty() {
-            fleet::default_identities()
-        } else {
-            identities
-        },
-        use_agent: plan.ssh.use_agent && std::env::var_os("SSH_AUTH_SOCK").is_some(),
-        known_hosts,
-        connect_timeout: plan.ssh.connect_timeout,
-        keepalive: plan.ssh.keepalive,
-        connect_rate: plan.execution.connect_rate,
-        proxy_jump: plan.ssh.proxy_jump.as_deref().and_then(|j| {
-            fleet::parse_jump(j, &plan.ssh.user.clone().unwrap_or_else(fleet::local_user)).ok()
-        }),
-        ..SshSettings::default()
-    }
+    super::ssh_args::SshArgs::default().settings_for_plan(plan, plan_path)
 }

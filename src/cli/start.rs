@@ -47,6 +47,8 @@ pub struct Start<'a> {
     pub gates: Vec<String>,
     /// Who runs it (user@host), for operator actions in the journal.
     pub operator: String,
+    /// How to reach the hosts (`--identity`, `--known-hosts`, ...), outside the digest.
+    pub ssh: super::ssh_args::SshArgs,
 }
 
 /// Reads the plan's secrets from the environment and files (relative to the plan file); done
@@ -73,7 +75,7 @@ pub fn carry_out(
     journal: Option<Writer>,
     first: Vec<RunEvent>,
 ) -> Result<ExitCode, CliError> {
-    let settings = super::run::ssh_settings(s.plan, s.plan_path);
+    let settings = s.ssh.settings_for_plan(s.plan, s.plan_path);
     let hosts: Vec<_> = s.inventory.hosts.iter().collect();
     let user = s.plan.ssh.user.clone().unwrap_or_else(fleet::local_user);
     let fleet = Fleet::new(settings, &hosts, &user).map_err(|e| CliError::Usage(e.to_string()))?;

@@ -1,10 +1,11 @@
 //! Transport errors: each names the host, what failed, and what the operator should do.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why talking to a host failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TransportError {
     /// TCP connect failed.
     #[error("{host}: cannot connect to {addr}: {source}; check the address, port and firewall")]
@@ -14,7 +15,7 @@ pub enum TransportError {
         /// `addr:port` dialled.
         addr: String,
         /// The socket error.
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
     /// Connect, handshake or authentication took too long.
     #[error(
@@ -40,15 +41,18 @@ pub enum TransportError {
     },
     /// No known_hosts line names this host.
     #[error(
-        "{host}: host key {fingerprint} is not in known_hosts (searched {searched:?}); run `cutover hostkeys scan` and review the fingerprints"
+        "{host}: host key {fingerprint} is not in known_hosts (searched {}); run `cutover hostkeys scan` and review the fingerprints, or pass --known-hosts FILE",
+        files(searched, missing)
     )]
     HostKeyUnknown {
         /// Inventory host name.
         host: String,
         /// SHA256 fingerprint presented.
         fingerprint: String,
-        /// Files searched.
+        /// Files searched (existing or not).
         searched: Vec<PathBuf>,
+        /// Those of them that do not exist.
+        missing: Vec<PathBuf>,
     },
     /// The host presented a key other than the recorded one.
     #[error("{host}: HOST KEY CHANGED: presented {fingerprint}, expected the key at {}:{line}; this may be an attack; verify with the host's owner before editing that line", file.display())]
@@ -73,6 +77,16 @@ pub enum TransportError {
         line: usize,
         /// SHA256 fingerprint presented.
         fingerprint: String,
+    },
+    /// The host presented a certificate that a `@cert-authority` line does not vouch for.
+    #[error("{host}: host certificate {fingerprint} refused: {reason}")]
+    HostCertificate {
+        /// Inventory host name.
+        host: String,
+        /// SHA256 fingerprint of the certified key.
+        fingerprint: String,
+        /// Why: expired, not yet valid, wrong principal, revoked, unknown CA, ...
+        reason: String,
     },
     /// The server refused every offered key.
     #[error(
@@ -103,7 +117,7 @@ pub enum TransportError {
         /// The file.
         path: PathBuf,
         /// The read error.
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
     /// The ssh-agent could not be used.
     #[error("ssh-agent: {message}; check SSH_AUTH_SOCK")]
@@ -119,6 +133,29 @@ pub enum TransportError {
         /// What failed.
         message: String,
     },
+    /// A bastion in front of the host could not be used; it is not tried again in this run, so
+    /// its sshd (and sshguard or fail2ban) sees one failure, not one per host behind it.
+    #[error("{host}: bastion {bastion} unusable, not retried in this run: {reason}")]
+    Bastion {
+        /// Inventory host name.
+        host: String,
+        /// The bastion, as the route names it.
+        bastion: String,
+        /// Its first failure.
+        reason: Arc<TransportError>,
+    },
+    /// The host failed to connect earlier in this run for a reason retrying will not fix (or it
+    /// was never reachable): reported again at once instead of costing another timeout.
+    #[error("{reason} (first attempt in this run; not retried)")]
+    Earlier {
+        /// Inventory host name.
+        host: String,
+        /// The first failure.
+        reason: Arc<TransportError>,
+    },
+    /// A host could not be resolved through the ssh config.
+    #[error(transparent)]
+    SshConfig(#[from] super::ssh_config::SshConfigError),
     /// Tunnelling through the bastion failed.
     #[error("{host}: cannot reach {addr} through bastion {bastion}: {message}")]
     Proxy {
@@ -131,4 +168,19 @@ pub enum TransportError {
         /// What failed.
         message: String,
     },
+}
+
+/// The files searched, the missing ones marked; says so when there were none.
+fn files(searched: &[PathBuf], missing: &[PathBuf]) -> String {
+    if searched.is_empty() {
+        return "no known_hosts file at all".into();
+    }
+    let shown: Vec<String> = searched
+        .iter()
+        .map(|p| match missing.contains(p) {
+            true => format!("{} (missing)", p.display()),
+            false => p.display().to_string(),
+        })
+        .collect();
+    shown.join(", ")
 }

@@ -14,7 +14,7 @@ pub enum Marker {
     Trusted,
     /// `@revoked`: this key must never be accepted.
     Revoked,
-    /// `@cert-authority`: a CA key (cutover does not accept certificates, so it is skipped).
+    /// `@cert-authority`: a CA key vouching for host certificates (see `host_cert`).
     CertAuthority,
 }
 

@@ -69,7 +69,7 @@ async fn fetch_key(ep: &Endpoint) -> Result<PublicKey, TransportError> {
         .map_err(|source| TransportError::Connect {
             host: ep.name.clone(),
             addr: addr(ep),
-            source,
+            source: Arc::new(source),
         })?;
     let seen = Arc::new(Mutex::new(None));
     let handler = KeyGrabber { seen: seen.clone() };

@@ -1,18 +1,22 @@
 //! The SSH shell: paced, timed connects with strict host-key checks and one-shot key auth.
 
-use super::known_hosts::{self, Entry};
+use super::known_hosts::{self, Entry, Marker};
 use super::pacer::Pacer;
+use super::route::Route;
 use super::scan::fingerprint;
 use super::verify::Client;
 use super::{Endpoint, SshSettings, TransportError};
 use russh::client::{self, AuthResult, Handle};
 use russh::keys::agent::AgentIdentity;
 use russh::keys::agent::client::AgentClient;
-use russh::keys::{PrivateKey, PrivateKeyWithHashAlg};
+use russh::keys::{Algorithm, EcdsaCurve, HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey};
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{Mutex as AsyncMutex, Semaphore};
 
 /// Keepalives that may go unanswered before the connection counts as dead.
 const KEEPALIVE_MAX: usize = 3;
@@ -21,11 +25,27 @@ const KEEPALIVE_MAX: usize = 3;
 pub struct Transport {
     settings: SshSettings,
     pacer: Pacer,
+    /// The settings' identities, offered to every host in order.
     keys: Vec<(PathBuf, Arc<PrivateKey>)>,
+    /// Keys named by routes (ssh config `IdentityFile`), loaded once; unusable ones left out.
+    route_keys: HashMap<PathBuf, Arc<PrivateKey>>,
     known: Arc<Vec<Entry>>,
-    bastion: OnceCell<Connection>,
+    /// Whether any `@cert-authority` line is known (then host certificates are asked for).
+    knows_a_ca: bool,
+    /// The settings' known_hosts files that do not exist, for the unknown-key message.
+    missing_known_hosts: Vec<PathBuf>,
+    /// One connection (or its failure) per bastion route, shared by every host behind it.
+    hops: Mutex<HashMap<String, Arc<AsyncMutex<Hop>>>>,
 }
 
+/// A bastion's state: never tried, connected, or failed for the rest of the run.
+#[derive(Default)]
+enum Hop {
+    #[default]
+    Untried,
+    Up(Connection),
+    Failed(Arc<TransportError>),
+}
 /// One authenticated SSH connection to a host, shared by every step; cheap to clone.
 #[derive(Clone)]
 pub struct Connection {
@@ -68,27 +88,29 @@ impl Connection {
 impl Transport {
     /// Loads identity and known_hosts files; fails if a key cannot be used.
     pub fn new(settings: SshSettings) -> Result<Self, TransportError> {
-        if settings.identities.is_empty() && !settings.use_agent {
-            return Err(TransportError::NoIdentities);
-        }
-        let keys = settings
+        Self::with_routes(settings, &[])
+    }
+
+    /// Like [`Transport::new`], also loading the keys `routes` name (and their bastions');
+    /// a route key that is missing or cannot be loaded (encrypted) is left out, as ssh would
+    /// skip it without a passphrase.
+    pub fn with_routes(settings: SshSettings, routes: &[Route]) -> Result<Self, TransportError> {
+        let keys: Vec<_> = settings
             .identities
             .iter()
             .map(load_key)
             .collect::<Result<_, _>>()?;
-        let mut known = Vec::new();
-        for path in &settings.known_hosts {
-            match std::fs::read_to_string(path) {
-                Ok(text) => known.extend(known_hosts::parse(path, &text)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(TransportError::KnownHostsRead {
-                        path: path.clone(),
-                        source,
-                    });
-                }
-            }
+        let route_keys = load_route_keys(routes, &keys);
+        if keys.is_empty() && route_keys.is_empty() && !settings.use_agent {
+            return Err(TransportError::NoIdentities);
         }
+        let known = load_known_hosts(&settings.known_hosts)?;
+        let missing_known_hosts = settings
+            .known_hosts
+            .iter()
+            .filter(|p| !p.exists())
+            .cloned()
+            .collect();
         let pacer = Pacer::new(
             settings.connect_rate,
             settings.connect_burst,
@@ -98,8 +120,11 @@ impl Transport {
             settings,
             pacer,
             keys,
+            route_keys,
+            knows_a_ca: known.iter().any(|e| e.marker == Marker::CertAuthority),
             known: Arc::new(known),
-            bastion: OnceCell::new(),
+            missing_known_hosts,
+            hops: Mutex::new(HashMap::new()),
         })
     }
 
@@ -108,22 +133,80 @@ impl Transport {
         &self.settings
     }
 
-    /// Opens a verified, authenticated connection (through the bastion if one is set).
+    /// Opens a verified, authenticated connection to `ep` (through the settings' bastion, if
+    /// one is set, written `[user@]host[:port]`).
     pub async fn connect(&self, ep: &Endpoint) -> Result<Connection, TransportError> {
-        match &self.settings.proxy_jump {
-            None => self.connect_direct(ep).await,
-            Some(bastion) => {
+        let via = match &self.settings.proxy_jump {
+            None => None,
+            Some(text) => Some(Arc::new(Route::direct(
+                direct_hop(text, &ep.user).map_err(|message| TransportError::Proxy {
+                    host: ep.name.clone(),
+                    addr: addr_of(ep),
+                    bastion: text.clone(),
+                    message,
+                })?,
+            ))),
+        };
+        let route = Route {
+            via,
+            ..Route::direct(ep.clone())
+        };
+        self.connect_route(&route).await
+    }
+
+    /// Opens a verified, authenticated connection along `route`: its bastions are connected
+    /// once and shared; a bastion that failed is not tried again (one failed login on it, not
+    /// one per host behind it), and every host behind it gets that failure at once.
+    pub async fn connect_route(&self, route: &Route) -> Result<Connection, TransportError> {
+        match &route.via {
+            None => self.connect_direct(route).await,
+            Some(via) => {
                 let jump = self
-                    .bastion
-                    .get_or_try_init(|| self.connect_direct(bastion))
-                    .await?;
-                self.connect_via(jump, ep).await
+                    .hop(via)
+                    .await
+                    .map_err(|reason| TransportError::Bastion {
+                        host: route.endpoint.name.clone(),
+                        bastion: via.endpoint.name.clone(),
+                        reason,
+                    })?;
+                self.connect_via(&jump, route).await
             }
         }
     }
 
+    /// The shared connection to a bastion, connecting it (once) if needed.
+    fn hop<'a>(
+        &'a self,
+        route: &'a Route,
+    ) -> Pin<Box<dyn Future<Output = Result<Connection, Arc<TransportError>>> + Send + 'a>> {
+        Box::pin(async move {
+            let cell = {
+                let mut hops = self.hops.lock().unwrap_or_else(|p| p.into_inner());
+                hops.entry(route.key()).or_default().clone()
+            };
+            let mut state = cell.lock().await;
+            match &*state {
+                Hop::Up(c) if !c.is_closed() => return Ok(c.clone()),
+                Hop::Failed(e) => return Err(e.clone()),
+                Hop::Up(_) | Hop::Untried => {}
+            }
+            match self.connect_route(route).await {
+                Ok(c) => {
+                    *state = Hop::Up(c.clone());
+                    Ok(c)
+                }
+                Err(e) => {
+                    let e = Arc::new(e);
+                    *state = Hop::Failed(e.clone());
+                    Err(e)
+                }
+            }
+        })
+    }
+
     /// Paced TCP connect, then handshake and auth, all under the connect timeout.
-    async fn connect_direct(&self, ep: &Endpoint) -> Result<Connection, TransportError> {
+    async fn connect_direct(&self, route: &Route) -> Result<Connection, TransportError> {
+        let ep = &route.endpoint;
         let _slot = self.pacer.acquire().await;
         let work = async {
             let addr = (ep.address.as_str(), ep.port);
@@ -132,10 +215,10 @@ impl Transport {
                 .map_err(|source| TransportError::Connect {
                     host: ep.name.clone(),
                     addr: addr_of(ep),
-                    source,
+                    source: Arc::new(source),
                 })?;
             let _ = tcp.set_nodelay(true);
-            self.session(ep, tcp).await
+            self.session(route, tcp).await
         };
         self.timed(ep, work).await
     }
@@ -144,8 +227,9 @@ impl Transport {
     async fn connect_via(
         &self,
         jump: &Connection,
-        ep: &Endpoint,
+        route: &Route,
     ) -> Result<Connection, TransportError> {
+        let ep = &route.endpoint;
         let _slot = self.pacer.acquire().await;
         let work = async {
             let channel = jump
@@ -159,7 +243,7 @@ impl Transport {
                     bastion: jump.endpoint().name.clone(),
                     message: e.to_string(),
                 })?;
-            self.session(ep, channel.into_stream()).await
+            self.session(route, channel.into_stream()).await
         };
         self.timed(ep, work).await
     }
@@ -180,24 +264,26 @@ impl Transport {
     }
 
     /// SSH handshake with host-key check, then authentication.
-    async fn session<S>(&self, ep: &Endpoint, stream: S) -> Result<Connection, TransportError>
+    async fn session<S>(&self, route: &Route, stream: S) -> Result<Connection, TransportError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let ep = &route.endpoint;
         let verdict = Arc::new(Mutex::new(None));
         let handler = Client {
             endpoint: ep.clone(),
             known: self.known.clone(),
             searched: self.settings.known_hosts.clone(),
+            missing: self.missing_known_hosts.clone(),
             strict: self.settings.strict_host_keys,
             rejection: verdict.clone(),
         };
-        let config = Arc::new(client_config(&self.settings));
+        let config = Arc::new(client_config(&self.settings, self.knows_a_ca));
         let mut handle = match client::connect_stream(config, stream, handler).await {
             Ok(handle) => handle,
             Err(e) => return Err(take(&verdict).unwrap_or_else(|| handshake_error(ep, &e))),
         };
-        self.authenticate(&mut handle, ep).await?;
+        self.authenticate(&mut handle, route).await?;
         let channels = Semaphore::new(self.settings.max_channels_per_host.max(1));
         Ok(Connection {
             inner: Arc::new(ConnInner {
@@ -212,10 +298,11 @@ impl Transport {
     async fn authenticate(
         &self,
         handle: &mut Handle<Client>,
-        ep: &Endpoint,
+        route: &Route,
     ) -> Result<(), TransportError> {
+        let ep = &route.endpoint;
         let mut offered = Vec::new();
-        for (path, key) in &self.keys {
+        for (path, key) in self.keys_for(route) {
             offered.push(path.display().to_string());
             let hash = match key.algorithm().is_rsa() {
                 true => handle
@@ -232,7 +319,7 @@ impl Transport {
                 return Ok(());
             }
         }
-        if self.settings.use_agent && self.agent_auth(handle, ep, &mut offered).await? {
+        if self.settings.use_agent && self.agent_auth(handle, route, &mut offered).await? {
             return Ok(());
         }
         Err(TransportError::Auth {
@@ -242,13 +329,30 @@ impl Transport {
         })
     }
 
+    /// The settings' keys, then the route's own, each once.
+    fn keys_for(&self, route: &Route) -> Vec<(PathBuf, Arc<PrivateKey>)> {
+        let mut out = self.keys.clone();
+        for path in &route.identities {
+            if let Some(key) = self.route_keys.get(path)
+                && !out.iter().any(|(p, _)| p == path)
+            {
+                out.push((path.clone(), key.clone()));
+            }
+        }
+        out
+    }
+
     /// Offers each agent key once; `Ok(true)` when one was accepted.
     async fn agent_auth(
         &self,
         handle: &mut Handle<Client>,
-        ep: &Endpoint,
+        route: &Route,
         offered: &mut Vec<String>,
     ) -> Result<bool, TransportError> {
+        let ep = &route.endpoint;
+        let only = route
+            .identities_only
+            .then(|| identity_publics(&route.identities, &self.keys_for(route)));
         let agent_err = |e: russh::keys::Error| TransportError::Agent {
             message: e.to_string(),
         };
@@ -257,6 +361,11 @@ impl Transport {
             let AgentIdentity::PublicKey { key, comment } = identity else {
                 continue;
             };
+            if let Some(only) = &only
+                && !only.iter().any(|k| k.key_data() == key.key_data())
+            {
+                continue;
+            }
             offered.push(format!("agent:{comment} {}", fingerprint(&key)));
             let result = handle
                 .authenticate_publickey_with(ep.user.clone(), key, None, &mut agent)
@@ -289,14 +398,113 @@ fn load_key(path: &PathBuf) -> Result<(PathBuf, Arc<PrivateKey>), TransportError
     Ok((path.clone(), Arc::new(key)))
 }
 
-/// russh client config from the settings: keepalive on, Nagle off.
-fn client_config(settings: &SshSettings) -> client::Config {
-    client::Config {
+/// Loads the keys routes (and their bastions) name that the settings do not, skipping the
+/// missing and the unusable (encrypted keys stay usable through the agent).
+fn load_route_keys(
+    routes: &[Route],
+    explicit: &[(PathBuf, Arc<PrivateKey>)],
+) -> HashMap<PathBuf, Arc<PrivateKey>> {
+    let mut out = HashMap::new();
+    let mut paths = Vec::new();
+    for route in routes {
+        let mut next = Some(route);
+        while let Some(r) = next {
+            paths.extend(r.identities.iter().cloned());
+            next = r.via.as_deref();
+        }
+    }
+    for path in paths {
+        if out.contains_key(&path) || explicit.iter().any(|(p, _)| *p == path) || !path.exists() {
+            continue;
+        }
+        match load_key(&path) {
+            Ok((path, key)) => {
+                out.insert(path, key);
+            }
+            Err(e) => tracing::warn!("{e}; skipped"),
+        }
+    }
+    out
+}
+
+/// The public keys of a route's identities: from the loaded private key, or the `.pub` file
+/// beside an identity that could not be loaded (its private half may live in the agent).
+fn identity_publics(paths: &[PathBuf], loaded: &[(PathBuf, Arc<PrivateKey>)]) -> Vec<PublicKey> {
+    let mut out: Vec<PublicKey> = loaded.iter().map(|(_, k)| k.public_key().clone()).collect();
+    for path in paths {
+        let mut pub_path = path.clone().into_os_string();
+        pub_path.push(".pub");
+        if let Ok(text) = std::fs::read_to_string(&pub_path)
+            && let Ok(key) = PublicKey::from_openssh(text.trim())
+        {
+            out.push(key);
+        }
+    }
+    out
+}
+
+/// Reads every known_hosts file that exists; a missing file is no error.
+fn load_known_hosts(paths: &[PathBuf]) -> Result<Vec<Entry>, TransportError> {
+    let mut known = Vec::new();
+    for path in paths {
+        match std::fs::read_to_string(path) {
+            Ok(text) => known.extend(known_hosts::parse(path, &text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(TransportError::KnownHostsRead {
+                    path: path.clone(),
+                    source: Arc::new(source),
+                });
+            }
+        }
+    }
+    Ok(known)
+}
+
+/// A bastion written `[user@]host[:port]`, reached directly; `user` where it names none.
+fn direct_hop(text: &str, user: &str) -> Result<Endpoint, String> {
+    let hop = super::ssh_config::parse_hop(text)?;
+    Ok(Endpoint {
+        name: text.to_string(),
+        address: hop.host,
+        port: hop.port.unwrap_or(22),
+        user: hop.user.unwrap_or_else(|| user.to_string()),
+    })
+}
+
+/// Host certificate types asked for when a `@cert-authority` line exists, best first.
+const HOST_CERTIFICATES: &[Algorithm] = &[
+    Algorithm::Ed25519,
+    Algorithm::Ecdsa {
+        curve: EcdsaCurve::NistP256,
+    },
+    Algorithm::Ecdsa {
+        curve: EcdsaCurve::NistP384,
+    },
+    Algorithm::Ecdsa {
+        curve: EcdsaCurve::NistP521,
+    },
+    Algorithm::Rsa {
+        hash: Some(HashAlg::Sha512),
+    },
+    Algorithm::Rsa {
+        hash: Some(HashAlg::Sha256),
+    },
+];
+
+/// russh client config from the settings: keepalive on, Nagle off; host certificates asked
+/// for only when known_hosts trusts a CA (otherwise a plain key is the only thing checkable).
+fn client_config(settings: &SshSettings, certificates: bool) -> client::Config {
+    let mut config = client::Config {
         keepalive_interval: Some(settings.keepalive),
         keepalive_max: KEEPALIVE_MAX,
         nodelay: true,
         ..client::Config::default()
+    };
+    if certificates {
+        config.preferred.host_key_certificates = Cow::Borrowed(HOST_CERTIFICATES);
     }
+    config
 }
 
 /// `addr:port` for messages.

@@ -1,10 +1,11 @@
 //! The russh client handler: verifies the server's host key against known_hosts, fail-closed.
 
+use super::host_cert::{CertRefusal, check_certificate};
 use super::known_hosts::{self, Entry, Verdict};
 use super::scan::fingerprint;
 use super::{Endpoint, TransportError};
 use russh::client;
-use russh::keys::PublicKey;
+use russh::keys::{Certificate, PublicKey, PublicKeyOrCertificate};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -13,6 +14,7 @@ pub struct Client {
     pub(super) endpoint: Endpoint,
     pub(super) known: Arc<Vec<Entry>>,
     pub(super) searched: Vec<PathBuf>,
+    pub(super) missing: Vec<PathBuf>,
     pub(super) strict: bool,
     pub(super) rejection: Arc<Mutex<Option<TransportError>>>,
 }
@@ -37,6 +39,7 @@ impl Client {
                 host,
                 fingerprint,
                 searched: self.searched.clone(),
+                missing: self.missing.clone(),
             }),
             Verdict::Changed { file, line } => Err(TransportError::HostKeyChanged {
                 host,
@@ -54,6 +57,31 @@ impl Client {
     }
 }
 
+impl Client {
+    /// A host certificate: vouched for by a `@cert-authority` line, or else (as OpenSSH does)
+    /// its key trusted as a plain known_hosts key; refusals say which check failed.
+    fn verify_certificate(&self, cert: &Certificate) -> Result<(), TransportError> {
+        let ep = &self.endpoint;
+        let name = known_hosts::lookup_name(&ep.address, ep.port);
+        let now = u64::try_from(crate::clock::now().timestamp()).unwrap_or(0);
+        let refusal = match check_certificate(&self.known, &name, &ep.address, cert, now) {
+            Ok(()) => return Ok(()),
+            Err(refusal) => refusal,
+        };
+        let key = PublicKey::from(cert.public_key().clone());
+        if matches!(refusal, CertRefusal::UnknownCa { .. })
+            && known_hosts::check(&self.known, &name, &key) == Verdict::Trusted
+        {
+            return Ok(());
+        }
+        Err(TransportError::HostCertificate {
+            host: ep.name.clone(),
+            fingerprint: fingerprint(&key),
+            reason: refusal.to_string(),
+        })
+    }
+}
+
 impl client::Handler for Client {
     type Error = russh::Error;
 
@@ -61,10 +89,11 @@ impl client::Handler for Client {
         &mut self,
         key: &russh::keys::PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
-        let russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } = key else {
-            return Ok(false); // host certificates are not trusted: cutover has no CA config yet
+        let verdict = match key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => self.verify(key),
+            PublicKeyOrCertificate::Certificate(cert) => self.verify_certificate(cert),
         };
-        match self.verify(key) {
+        match verdict {
             Ok(()) => Ok(true),
             Err(e) => {
                 *self.rejection.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);

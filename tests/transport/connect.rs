@@ -154,7 +154,7 @@ fn log_of(fleet: &Fleet, name: &str) -> String {
 async fn proxy_jump_tunnels_every_host_through_one_bastion_connection() {
     let fleet = Fleet::builder(3).start();
     let settings = SshSettings {
-        proxy_jump: Some(fleet.hosts[0].endpoint()),
+        proxy_jump: Some(format!("root@{}", fleet.hosts[0].address)),
         ..fleet.settings()
     };
     let transport = Transport::new(settings).unwrap();
