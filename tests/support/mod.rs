@@ -9,6 +9,7 @@
 //! processes it started (and their descendants) and removes its temp dir, even on panic.
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
+pub mod account;
 pub mod atd;
 pub mod process;
 mod sshd_control;
