@@ -122,6 +122,7 @@ mod tests {
             groups: BTreeSet::from(["servers".to_string()]),
             labels: BTreeMap::new(),
             vars: BTreeMap::from([("dc".to_string(), "gprd".to_string())]),
+            ssh: Default::default(),
         }
     }
 

@@ -229,7 +229,11 @@ pub fn routes(
             let user = settings.user.as_deref().unwrap_or(default_user);
             return hosts
                 .iter()
-                .map(|h| direct_route(endpoint(h, user), settings.proxy_jump.as_deref()))
+                .map(|h| {
+                    let mut route = direct_route(endpoint(h, user), jump_for(h, settings))?;
+                    route.identities.extend(host_identity(h));
+                    Ok(route)
+                })
                 .collect();
         }
         SshConfigSource::Default => None,
@@ -240,14 +244,33 @@ pub fn routes(
     for h in hosts {
         let user = h.user.as_deref().or(settings.user.as_deref());
         let port = (h.port != DEFAULT_PORT).then_some(h.port);
-        let jump = settings.proxy_jump.as_deref();
-        let (route, _) = resolver.route(&h.name, &h.address, user, port, jump)?;
+        let jump = jump_for(h, settings);
+        let (mut route, _) = resolver.route(&h.name, &h.address, user, port, jump)?;
+        route.identities.splice(0..0, host_identity(h));
         out.push(route);
     }
     if settings.ssh_known_hosts {
         add_known_hosts(settings, resolver.known_hosts_files());
     }
     Ok(out)
+}
+
+/// The bastion list for `h`: the command line's, else its inventory's, else the plan's.
+fn jump_for<'a>(h: &'a Host, settings: &'a SshSettings) -> Option<&'a str> {
+    match settings.force_proxy_jump {
+        true => settings.proxy_jump.as_deref(),
+        false => h
+            .ssh
+            .proxy_jump
+            .as_deref()
+            .or(settings.proxy_jump.as_deref()),
+    }
+}
+
+/// The key the inventory names for `h` (`~` is the account's home).
+fn host_identity(h: &Host) -> Option<PathBuf> {
+    let id = h.ssh.identity.as_deref()?;
+    Some(crate::transport::ssh_config::expand(id, &account_home()))
 }
 
 /// Appends the files not already listed.

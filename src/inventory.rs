@@ -2,7 +2,9 @@
 //!
 //! Everything here is pure except [`load`], the thin shell that reads a file and picks a format.
 
+mod address;
 mod ansible;
+mod ansible_ssh;
 mod digest;
 mod error;
 mod hostlist;
@@ -13,6 +15,7 @@ mod select;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+pub use address::check_address;
 pub use error::{HostlistError, InventoryError, SelectError, SelectorError};
 pub use hostlist::expand_hostlist;
 pub use position::Position;
@@ -51,6 +54,20 @@ pub struct Host {
     pub labels: BTreeMap<String, String>,
     /// Template variables for plan steps, stored as strings.
     pub vars: BTreeMap<String, String>,
+    /// How to reach it beyond address, port and user, where the inventory says (Ansible's
+    /// `ansible_ssh_private_key_file`, `ansible_ssh_common_args`); not part of the digest.
+    pub ssh: HostSsh,
+}
+
+/// A host's own SSH settings from its inventory: credentials, so outside the plan digest.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HostSsh {
+    /// A private key to offer this host first.
+    pub identity: Option<String>,
+    /// Bastions in front of it, as `ssh -J`.
+    pub proxy_jump: Option<String>,
+    /// Inventory settings cutover read but cannot honour, one sentence each.
+    pub notes: Vec<String>,
 }
 
 /// The format of an inventory source.
@@ -94,6 +111,7 @@ impl Host {
             groups: BTreeSet::new(),
             labels: BTreeMap::new(),
             vars: BTreeMap::new(),
+            ssh: HostSsh::default(),
         }
     }
 }

@@ -63,6 +63,9 @@ pub struct SshSettings {
     /// Bastions to tunnel through with direct-tcpip, as `ssh -J`: `[user@]host[:port]`, comma
     /// separated; each hop is resolved through the ssh config when that is on.
     pub proxy_jump: Option<String>,
+    /// `proxy_jump` came from the command line: it wins over a host's own bastion from its
+    /// inventory (otherwise the inventory's wins).
+    pub force_proxy_jump: bool,
     /// Login user given on the command line or in the plan: it overrides the ssh config's
     /// `User` (an inventory host's own user overrides it in turn).
     pub user: Option<String>,
@@ -86,6 +89,7 @@ impl Default for SshSettings {
             keepalive: Duration::from_secs(15),
             max_channels_per_host: 8,
             proxy_jump: None,
+            force_proxy_jump: false,
             user: None,
             ssh_config: SshConfigSource::Default,
             // sshd's default `MaxStartups 10:30:100` starts dropping at 10 unauthenticated

@@ -89,6 +89,11 @@ async fn exec(args: &Args) -> Result<ExitCode, CliError> {
     if hosts.is_empty() {
         return Err(CliError::Usage("the selection matches no host".into()));
     }
+    for h in &hosts {
+        for note in &h.ssh.notes {
+            eprintln!("cutover: {}: {note}", h.name);
+        }
+    }
     let fleet = Arc::new(
         Fleet::new(settings(args), &hosts, &fleet::local_user())
             .map_err(|e| CliError::Usage(e.to_string()))?,

@@ -24,6 +24,12 @@ pub struct ShowArgs {
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Also show how each host is reached, resolved as `ssh` would (user, address, port,
+    /// bastion chain, keys), through the ssh config options below.
+    #[arg(long)]
+    pub resolved: bool,
+    #[command(flatten)]
+    pub ssh: super::ssh_args::SshArgs,
 }
 
 /// Runs `cutover inventory`.
@@ -54,6 +60,8 @@ fn show(args: &ShowArgs) -> Result<ExitCode, CliError> {
                 serde_json::json!({
                     "name": h.name, "address": h.address, "port": h.port, "user": h.user,
                     "groups": h.groups, "labels": h.labels, "vars": h.vars,
+                    "ssh": { "identity": h.ssh.identity, "proxy_jump": h.ssh.proxy_jump,
+                             "notes": h.ssh.notes },
                 })
             })
             .collect();
@@ -63,7 +71,53 @@ fn show(args: &ShowArgs) -> Result<ExitCode, CliError> {
     } else {
         print!("{}", table(&inv, &hosts));
     }
+    if args.resolved {
+        print!("{}", resolved(args, &hosts)?);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each host's route as the fleet would take it: `name  user@addr:port via hop <- hop  keys`.
+fn resolved(args: &ShowArgs, hosts: &[&Host]) -> Result<String, CliError> {
+    let base = crate::transport::SshSettings::default();
+    let mut settings = args.ssh.over(base, Vec::new(), Vec::new(), None, None);
+    let routes = crate::fleet::routes(&mut settings, hosts, &crate::fleet::local_user())
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut out = String::from("\nresolved (as ssh would):\n");
+    for r in &routes {
+        let ep = &r.endpoint;
+        let chain: Vec<String> = r
+            .chain()
+            .iter()
+            .map(|e| format!("{}@{}:{}", e.user, e.address, e.port))
+            .collect();
+        let via = match chain.is_empty() {
+            true => String::new(),
+            false => format!(" via {}", chain.join(" -> ")),
+        };
+        let keys: Vec<String> = r
+            .identities
+            .iter()
+            .filter(|p| p.exists())
+            .map(|p| p.display().to_string())
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {}  {}@{}:{}{via}  keys [{}]",
+            ep.name,
+            ep.user,
+            ep.address,
+            ep.port,
+            keys.join(", ")
+        );
+    }
+    let files: Vec<String> = settings
+        .known_hosts
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let _ = writeln!(out, "  known_hosts: {}", files.join(", "));
+    Ok(out)
 }
 
 fn table(inv: &inventory::Inventory, hosts: &[&Host]) -> String {
@@ -92,6 +146,11 @@ fn table(inv: &inventory::Inventory, hosts: &[&Host]) -> String {
             h.user.as_deref().unwrap_or("-"),
             groups.join(",")
         );
+    }
+    for h in hosts {
+        for note in &h.ssh.notes {
+            let _ = writeln!(out, "note: {}: {note}", h.name);
+        }
     }
     let _ = writeln!(out, "\ngroups:");
     for (g, members) in inv.groups() {

@@ -104,6 +104,7 @@ impl SshArgs {
             known_hosts,
             ssh_known_hosts,
             user: self.user.clone().or(user),
+            force_proxy_jump: self.proxy_jump.is_some(),
             proxy_jump: self.proxy_jump.clone().or(proxy_jump),
             ssh_config,
             ..base

@@ -35,7 +35,7 @@ pub(super) fn parse(text: &str, source: InventorySource) -> Result<Inventory, In
     for name in groups.host_order(&hostvars) {
         let vars = hostvars.get(&name).cloned().unwrap_or_default();
         let host = build_host(&name, groups.memberships(&name), vars)
-            .map_err(|m| json_err(Position::line(1), m))?;
+            .map_err(|m| json_err(locate(text, &name), m))?;
         hosts.push(host);
     }
     Ok(Inventory {
@@ -189,6 +189,8 @@ fn build_host(
             ))?
         }
     };
+    super::check_address(&address).map_err(|p| format!("host `{name}`: {p}"))?;
+    let ssh = super::ansible_ssh::read(name, &mut vars)?;
     let vars = vars
         .into_iter()
         .map(|(k, v)| (k, value_string(v)))
@@ -198,8 +200,21 @@ fn build_host(
         user,
         groups,
         vars,
+        ssh,
         ..Host::new(name, address)
     })
+}
+
+/// Where `host`'s variables are in the JSON (its `_meta.hostvars` entry), else its first
+/// mention, else the top.
+fn locate(text: &str, host: &str) -> Position {
+    let key = format!("\"{host}\"");
+    let meta = text.find("\"hostvars\"").unwrap_or(0);
+    let at = text[meta..]
+        .find(&key)
+        .map(|i| meta + i)
+        .or_else(|| text.find(&key));
+    at.map_or(Position::line(1), |i| Position::from_offset(text, i))
 }
 
 /// Strings as-is; every other JSON value serialized compactly.

@@ -121,6 +121,18 @@ pub enum InventoryError {
         /// Number of addresses.
         addresses: usize,
     },
+    /// An Ansible INI or YAML inventory, which cutover reads only in its resolved JSON form.
+    #[error(
+        "{origin}:{at}: this looks like an Ansible {kind} inventory; cutover reads the resolved form: run `ansible-inventory -i {origin} --list > inventory.json` and pass inventory.json"
+    )]
+    AnsibleSource {
+        /// Where the inventory came from.
+        origin: String,
+        /// The first line that gave it away.
+        at: Position,
+        /// `INI` or `YAML`.
+        kind: &'static str,
+    },
     /// Two entries define the same host name.
     #[error(
         "{origin}:{second}: host `{name}` is already defined at {origin}:{first}: host names must be unique"
@@ -220,7 +232,8 @@ impl InventoryError {
             InventoryError::Json { at, .. }
             | InventoryError::Host { at, .. }
             | InventoryError::Range { at, .. }
-            | InventoryError::AddressCount { at, .. } => Some(*at),
+            | InventoryError::AddressCount { at, .. }
+            | InventoryError::AnsibleSource { at, .. } => Some(*at),
             InventoryError::DuplicateHost { second, .. } => Some(*second),
         }
     }
@@ -236,6 +249,7 @@ impl InventoryError {
                 | InventoryError::Host { origin, .. }
                 | InventoryError::Range { origin, .. }
                 | InventoryError::AddressCount { origin, .. }
+                | InventoryError::AnsibleSource { origin, .. }
                 | InventoryError::DuplicateHost { origin, .. },
                 Some(p),
             ) => format!("{origin}:{p}: "),

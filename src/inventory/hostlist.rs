@@ -130,6 +130,13 @@ fn expand_body(pattern: &str, body: &str) -> Result<Vec<String>, HostlistError> 
 
 /// Parses a host-list file: every host is in no group but the implicit `all`.
 pub(super) fn parse_file(text: &str, source: InventorySource) -> Result<Inventory, InventoryError> {
+    if let Some((kind, at)) = ansible_source(text) {
+        return Err(InventoryError::AnsibleSource {
+            origin: source.origin,
+            at,
+            kind,
+        });
+    }
     let mut hosts: Vec<Host> = Vec::new();
     let mut seen: BTreeMap<String, Position> = BTreeMap::new();
     for (index, raw) in text.lines().enumerate() {
@@ -156,6 +163,22 @@ pub(super) fn parse_file(text: &str, source: InventorySource) -> Result<Inventor
         hosts,
         source,
     })
+}
+
+/// An Ansible INI or YAML inventory passed as is: a `[group]` header or `host key=value`
+/// line (INI), or a `---` / `key:` line (YAML), none of which a host list can have.
+fn ansible_source(text: &str) -> Option<(&'static str, Position)> {
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        let at = Position::line(index + 1);
+        if (line.starts_with('[') && line.ends_with(']')) || line.contains('=') {
+            return Some(("INI", at));
+        }
+        if line == "---" || line.ends_with(':') || line.contains(": ") {
+            return Some(("YAML", at));
+        }
+    }
+    None
 }
 
 /// Parses one `[user@]pattern[:port]` entry into hosts whose address is their name.
@@ -195,6 +218,9 @@ fn parse_line(line: &str, at: Position, origin: &str) -> Result<Vec<Host>, Inven
         at,
         source,
     })?;
+    if let Some(problem) = names.iter().find_map(|n| super::check_address(n).err()) {
+        return Err(host_err(problem));
+    }
     Ok(names
         .into_iter()
         .map(|name| Host {

@@ -159,6 +159,12 @@ impl Ctx<'_> {
                 "group `{bad}` is not allowed: use letters, digits, `_`, `-`, `.` (every host is in `all` already)"
             )));
         }
+        if let Some((name, problem)) = pairs
+            .iter()
+            .find_map(|(n, a)| super::check_address(a).err().map(|p| (n, p)))
+        {
+            return Err(self.problem(format!("host `{name}`: {problem}")));
+        }
         Ok(pairs
             .into_iter()
             .map(|(name, address)| Host {

@@ -218,3 +218,51 @@ fn example_inventories_load() {
     );
     assert!(lab.hosts.iter().all(|h| h.user.as_deref() == Some("root")));
 }
+
+#[test]
+fn ansible_ssh_variables_become_keys_bastions_and_notes() {
+    let inv = load_ok("ansible-ssh.json");
+    let (web1, web2) = (&inv.hosts[0], &inv.hosts[1]);
+    assert_eq!(web1.ssh.identity.as_deref(), Some("~/.ssh/prod_ed25519"));
+    assert_eq!(
+        web1.ssh.proxy_jump.as_deref(),
+        Some("ops@bastion.example"),
+        "the usual ProxyCommand is a ProxyJump"
+    );
+    let notes = web1.ssh.notes.join("\n");
+    assert!(notes.contains("StrictHostKeyChecking"), "{notes}");
+    assert!(notes.contains("ansible_become_user=postgres"), "{notes}");
+    assert_eq!(
+        web2.ssh.proxy_jump.as_deref(),
+        Some("jump@bastion2.example:2222")
+    );
+    assert!(!web1.vars.contains_key("ansible_ssh_common_args"));
+}
+
+#[test]
+fn ini_and_yaml_inventories_get_the_ansible_inventory_hint() {
+    for (file, kind, line) in [
+        ("ansible-inventory.ini", "INI", 2),
+        ("ansible-inventory.yml", "YAML", 1),
+    ] {
+        let err = load_err(file);
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("Ansible {kind} inventory"))
+                && text.contains("ansible-inventory -i")
+                && text.contains("--list"),
+            "{text}"
+        );
+        assert_eq!(err.position().map(|p| p.line), Some(line), "{text}");
+    }
+}
+
+#[test]
+fn impossible_addresses_are_refused_where_they_are_written() {
+    let err = load_err("ansible-bad-address.json");
+    assert_eq!(err.position().map(|p| p.line), Some(5), "{err}");
+    assert!(err.to_string().contains("999.1.1.1"), "{err}");
+    let err = load_err("native-bad-address.toml");
+    assert_eq!(err.position().map(|p| p.line), Some(8), "{err}");
+    assert!(err.to_string().contains("has spaces"), "{err}");
+}

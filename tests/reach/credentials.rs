@@ -62,3 +62,93 @@ fn staging_keys_on_the_command_line_leave_the_reviewed_digest_unchanged() {
     assert_eq!(staging.code, 0, "{}\n{}", staging.stdout, staging.stderr);
     assert_eq!(digest(&prod), digest(&staging));
 }
+
+#[test]
+fn an_ansible_inventory_brings_its_own_key_and_bastion() {
+    let fleet = Fleet::builder(3).start();
+    // A key only the inventory names, authorized on every host.
+    let inv_key = fleet.dir().join("inventory_key");
+    let ok = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "", "-f"])
+        .arg(&inv_key)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let public = std::fs::read_to_string(inv_key.with_extension("pub")).unwrap();
+    let authorized = fleet.dir().join("authorized_keys");
+    let mut keys = std::fs::read_to_string(&authorized).unwrap();
+    keys.push_str(&public);
+    std::fs::write(&authorized, keys).unwrap();
+    let bastion = &fleet.hosts[0].address;
+    let hostvars: Vec<String> = fleet.hosts[1..]
+        .iter()
+        .map(|h| {
+            format!(
+                "\"{}\": {{\"ansible_host\": \"{}\", \"ansible_user\": \"root\", \
+                 \"ansible_ssh_private_key_file\": \"{}\", \
+                 \"ansible_ssh_common_args\": \"-o ProxyCommand=\\\"ssh -W %h:%p -q root@{bastion}\\\"\"}}",
+                h.name,
+                h.address,
+                inv_key.display()
+            )
+        })
+        .collect();
+    let names: Vec<String> = fleet.hosts[1..]
+        .iter()
+        .map(|h| format!("\"{}\"", h.name))
+        .collect();
+    let json = format!(
+        "{{\"_meta\": {{\"hostvars\": {{{}}}}}, \"all\": {{\"children\": [\"web\"]}}, \"web\": {{\"hosts\": [{}]}}}}",
+        hostvars.join(", "),
+        names.join(", ")
+    );
+    let inv = fleet.dir().join("ansible.json");
+    std::fs::write(&inv, json).unwrap();
+    // As with Ansible's ProxyCommand, the bastion is reached with the operator's own config.
+    let config = fleet.dir().join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host {bastion}\n  IdentityFile {}\n  IdentitiesOnly yes\nHost *\n  IdentitiesOnly yes\n",
+            fleet.client_key.display()
+        ),
+    )
+    .unwrap();
+    let r = super::exec(
+        &inv,
+        &[
+            "--ssh-config",
+            config.to_str().unwrap(),
+            "--known-hosts",
+            fleet.known_hosts.to_str().unwrap(),
+        ],
+        "echo \"$CUTOVER_HOST\"",
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["summary"]["ok"], 2, "{}", r.stdout);
+    let bastion_log = fleet.hosts[0].log_text();
+    assert_eq!(
+        bastion_log.matches("Accepted publickey").count(),
+        1,
+        "{bastion_log}"
+    );
+    let fingerprint = std::process::Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(inv_key.with_extension("pub"))
+        .output()
+        .unwrap();
+    let fingerprint = String::from_utf8_lossy(&fingerprint.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    for h in &fleet.hosts[1..] {
+        let log = h.log_text();
+        assert!(
+            log.contains("Accepted publickey for root") && log.contains(&fingerprint),
+            "{} logged in with the inventory's key:\n{log}",
+            h.name
+        );
+    }
+}

@@ -53,6 +53,7 @@ fn host(name: &str, endpoint: &str) -> Host {
         groups: Default::default(),
         labels: Default::default(),
         vars: [("endpoint".to_string(), endpoint.to_string())].into(),
+        ssh: Default::default(),
     }
 }
 
