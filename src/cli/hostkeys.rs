@@ -37,6 +37,12 @@ pub struct ScanArgs {
     /// Time to wait for each host.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     connect_timeout: Duration,
+    /// Resolve host names through this ssh config file instead of ssh's own.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_ssh_config")]
+    ssh_config: Option<PathBuf>,
+    /// Scan inventory addresses and ports as written, without the ssh config.
+    #[arg(long)]
+    no_ssh_config: bool,
 }
 
 /// Runs `cutover hostkeys`.
@@ -55,15 +61,26 @@ pub fn run(cmd: &Command) -> Result<ExitCode, CliError> {
         inv.select(&sels)
             .map_err(|e| CliError::Usage(e.to_string()))?
     };
-    let endpoints: Vec<_> = hosts
-        .iter()
-        .map(|h| fleet::endpoint(h, &fleet::local_user()))
-        .collect();
+    let ssh = super::ssh_args::SshArgs {
+        ssh_config: args.ssh_config.clone(),
+        no_ssh_config: args.no_ssh_config,
+        ..Default::default()
+    };
     let settings = SshSettings {
         connect_rate: args.connect_rate,
         connect_timeout: args.connect_timeout,
-        ..SshSettings::default()
+        ..ssh.over(SshSettings::default(), Vec::new(), Vec::new(), None, None)
     };
+    // The address ssh would dial (HostName, Port), which is also the known_hosts name.
+    let routes = fleet::routes(&mut settings.clone(), &hosts, &fleet::local_user())
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    for r in routes.iter().filter(|r| r.via.is_some()) {
+        eprintln!(
+            "cutover: {}: behind a bastion; scanned directly at {}:{}",
+            r.endpoint.name, r.endpoint.address, r.endpoint.port
+        );
+    }
+    let endpoints: Vec<_> = routes.into_iter().map(|r| r.endpoint).collect();
     let rt = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
     let results = rt.block_on(scan_host_keys(&endpoints, &settings));
