@@ -152,3 +152,90 @@ fn an_ansible_inventory_brings_its_own_key_and_bastion() {
         );
     }
 }
+
+/// An `ssh-agent` of the test's own, stopped (by pid) on drop.
+struct Agent {
+    child: std::process::Child,
+    socket: std::path::PathBuf,
+}
+
+impl Agent {
+    fn start(dir: &std::path::Path, keys: &[&std::path::Path]) -> Agent {
+        let socket = dir.join("agent.sock");
+        let child = std::process::Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("ssh-agent (apt-get install openssh-client)");
+        let agent = Agent { child, socket };
+        for _ in 0..200 {
+            if agent.socket.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        for key in keys {
+            let ok = std::process::Command::new("ssh-add")
+                .arg("-q")
+                .arg(key)
+                .env("SSH_AUTH_SOCK", &agent.socket)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "ssh-add {}", key.display());
+        }
+        agent
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn identities_only_offers_just_the_agent_key_the_config_names() {
+    let fleet = Fleet::builder(1).start();
+    let host = &fleet.hosts[0];
+    // The agent holds a key the host refuses first, then the right one; on disk only the
+    // right one's public half is left, as when the private key lives in the agent.
+    let agent = Agent::start(fleet.dir(), &[&fleet.stranger_key, &fleet.client_key]);
+    let public = fleet.dir().join("agent_only.pub");
+    std::fs::copy(fleet.client_key.with_extension("pub"), &public).unwrap();
+    let config = fleet.dir().join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host web\n  HostName {}\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n",
+            host.address,
+            fleet.dir().join("agent_only").display()
+        ),
+    )
+    .unwrap();
+    let inv = inventory(&fleet.dir().join("inventory.toml"), &[("web", "web", None)]);
+    let out: Out = assert_cmd::Command::cargo_bin("cutover")
+        .unwrap()
+        .env("SSH_AUTH_SOCK", &agent.socket)
+        .arg("exec")
+        .arg("-i")
+        .arg(&inv)
+        .arg("--ssh-config")
+        .arg(&config)
+        .arg("--known-hosts")
+        .arg(&fleet.known_hosts)
+        .args(["--json", "--", "true"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let log = host.log_text();
+    assert!(log.contains("Accepted publickey"), "{log}");
+    assert!(
+        !log.contains("Failed publickey"),
+        "the agent's other key must not be offered:\n{log}"
+    );
+}
