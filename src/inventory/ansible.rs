@@ -34,8 +34,13 @@ pub(super) fn parse(text: &str, source: InventorySource) -> Result<Inventory, In
     let mut hosts = Vec::new();
     for name in groups.host_order(&hostvars) {
         let vars = hostvars.get(&name).cloned().unwrap_or_default();
-        let host = build_host(&name, groups.memberships(&name), vars)
-            .map_err(|m| json_err(locate(text, &name), m))?;
+        let host = build_host(&name, groups.memberships(&name), vars).map_err(|problem| {
+            InventoryError::Host {
+                origin: origin.clone(),
+                at: locate(text, &name),
+                problem,
+            }
+        })?;
         hosts.push(host);
     }
     Ok(Inventory {
