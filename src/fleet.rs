@@ -221,6 +221,13 @@ pub fn routes(
     hosts: &[&Host],
     default_user: &str,
 ) -> Result<Vec<Route>, TransportError> {
+    if settings.ssh_config == SshConfigSource::Default && !on_path("ssh") {
+        // No OpenSSH client here (a bare container running the demo): no ssh config to honour.
+        settings.ssh_config = SshConfigSource::Off;
+        if settings.identities.is_empty() {
+            settings.identities = default_identities();
+        }
+    }
     let config = match &settings.ssh_config {
         SshConfigSource::Off => {
             if settings.ssh_known_hosts {
@@ -253,6 +260,18 @@ pub fn routes(
         add_known_hosts(settings, resolver.known_hosts_files());
     }
     Ok(out)
+}
+
+/// Whether an executable called `name` is on `PATH`.
+fn on_path(name: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|dir| {
+        std::fs::metadata(dir.join(name))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
 }
 
 /// The bastion list for `h`: the command line's, else its inventory's, else the plan's.
