@@ -108,3 +108,77 @@ fn a_cert_authority_line_reaches_certified_hosts_and_bad_certificates_say_why() 
     );
     assert!(reason(4).contains("refused: unknown CA"), "{}", reason(4));
 }
+
+#[test]
+fn a_user_certificate_logs_in_where_only_its_ca_is_trusted_from_a_file_or_the_agent() {
+    let mut fleet = Fleet::builder(1).start();
+    let ca = fleet.dir().join("user_ca");
+    keygen(&ca);
+    let host = &mut fleet.hosts[0];
+    let config = host.dir.join("sshd_config");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "TrustedUserCAKeys {}\n",
+        ca.with_extension("pub").display()
+    ));
+    std::fs::write(&config, text).unwrap();
+    host.restart();
+    // A key no authorized_keys lists, certified by the CA for root.
+    let key = fleet.dir().join("certified");
+    keygen(&key);
+    let ok = Command::new("ssh-keygen")
+        .arg("-q")
+        .arg("-s")
+        .arg(&ca)
+        .args(["-I", "operator", "-n", "root", "-V", "-5m:+1h"])
+        .arg(key.with_extension("pub"))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ssh-keygen -s failed");
+    let h = &fleet.hosts[0];
+    let inv = inventory(
+        &fleet.dir().join("inventory.toml"),
+        &[(h.name.as_str(), h.address.as_str(), Some("root"))],
+    );
+    let known = fleet.known_hosts.to_str().unwrap().to_string();
+    let r = exec(
+        &inv,
+        &[
+            "--no-ssh-config",
+            "--identity",
+            key.to_str().unwrap(),
+            "--known-hosts",
+            &known,
+        ],
+        "true",
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(h.log_text().contains("ED25519-CERT"), "{}", h.log_text());
+
+    let agent = super::credentials::Agent::start(fleet.dir(), &[&key]);
+    let out: super::Out = assert_cmd::Command::cargo_bin("cutover")
+        .unwrap()
+        .env("SSH_AUTH_SOCK", &agent.socket)
+        .arg("exec")
+        .arg("-i")
+        .arg(&inv)
+        .args([
+            "--no-ssh-config",
+            "--known-hosts",
+            &known,
+            "--json",
+            "--",
+            "true",
+        ])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        h.log_text().matches("ED25519-CERT").count(),
+        2,
+        "{}",
+        h.log_text()
+    );
+}

@@ -154,13 +154,13 @@ fn an_ansible_inventory_brings_its_own_key_and_bastion() {
 }
 
 /// An `ssh-agent` of the test's own, stopped (by pid) on drop.
-struct Agent {
+pub(super) struct Agent {
     child: std::process::Child,
-    socket: std::path::PathBuf,
+    pub(super) socket: std::path::PathBuf,
 }
 
 impl Agent {
-    fn start(dir: &std::path::Path, keys: &[&std::path::Path]) -> Agent {
+    pub(super) fn start(dir: &std::path::Path, keys: &[&std::path::Path]) -> Agent {
         let socket = dir.join("agent.sock");
         let child = std::process::Command::new("ssh-agent")
             .arg("-D")

@@ -1,5 +1,6 @@
-//! Public-key authentication: the settings' keys, then the route's own, then the agent's
-//! (only those matching the route's keys under `IdentitiesOnly`), each offered once.
+//! Public-key authentication: the settings' keys, then the route's own (each with its
+//! `KEY-cert.pub` user certificate first, as OpenSSH does), then the agent's keys and
+//! certificates (only those matching the route's keys under `IdentitiesOnly`), each offered once.
 
 use super::super::TransportError;
 use super::super::route::Route;
@@ -9,9 +10,9 @@ use super::{Transport, handshake_error};
 use russh::client::{AuthResult, Handle};
 use russh::keys::agent::AgentIdentity;
 use russh::keys::agent::client::AgentClient;
-use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKey};
+use russh::keys::{Certificate, PrivateKey, PrivateKeyWithHashAlg, PublicKey};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 impl Transport {
@@ -24,6 +25,15 @@ impl Transport {
         let ep = &route.endpoint;
         let mut offered = Vec::new();
         for (path, key) in self.keys_for(route) {
+            if let Some(cert) = certificate_of(&path) {
+                offered.push(format!("{}-cert.pub", path.display()));
+                let result = handle
+                    .authenticate_openssh_cert(ep.user.clone(), key.clone(), cert)
+                    .await;
+                if accepted(&result.map_err(|e| handshake_error(ep, &e))?) {
+                    return Ok(());
+                }
+            }
             offered.push(path.display().to_string());
             let hash = match key.algorithm().is_rsa() {
                 true => handle
@@ -79,18 +89,39 @@ impl Transport {
         };
         let mut agent = AgentClient::connect_env().await.map_err(agent_err)?;
         for identity in agent.request_identities().await.map_err(agent_err)? {
-            let AgentIdentity::PublicKey { key, comment } = identity else {
-                continue;
+            let (key_data, comment) = match &identity {
+                AgentIdentity::PublicKey { key, comment } => {
+                    (key.key_data().clone(), comment.clone())
+                }
+                AgentIdentity::Certificate {
+                    certificate,
+                    comment,
+                } => (certificate.public_key().clone(), comment.clone()),
             };
             if let Some(only) = &only
-                && !only.iter().any(|k| k.key_data() == key.key_data())
+                && !only.iter().any(|k| *k.key_data() == key_data)
             {
                 continue;
             }
-            offered.push(format!("agent:{comment} {}", fingerprint(&key)));
-            let result = handle
-                .authenticate_publickey_with(ep.user.clone(), key, None, &mut agent)
-                .await;
+            let key = PublicKey::from(key_data);
+            let user = ep.user.clone();
+            let result = match identity {
+                AgentIdentity::PublicKey { key, .. } => {
+                    offered.push(format!("agent:{comment} {}", fingerprint(&key)));
+                    handle
+                        .authenticate_publickey_with(user, key, None, &mut agent)
+                        .await
+                }
+                AgentIdentity::Certificate { certificate, .. } => {
+                    offered.push(format!(
+                        "agent:{comment} {} (certificate)",
+                        fingerprint(&key)
+                    ));
+                    handle
+                        .authenticate_certificate_with(user, certificate, None, &mut agent)
+                        .await
+                }
+            };
             match result {
                 Ok(r) if accepted(&r) => return Ok(true),
                 Ok(_) => {}
@@ -103,6 +134,14 @@ impl Transport {
         }
         Ok(false)
     }
+}
+
+/// The user certificate OpenSSH would load with a key: `KEY-cert.pub` beside it.
+fn certificate_of(key: &Path) -> Option<Certificate> {
+    let mut path = key.as_os_str().to_owned();
+    path.push("-cert.pub");
+    let text = std::fs::read_to_string(path).ok()?;
+    Certificate::from_openssh(text.trim()).ok()
 }
 
 /// Whether the server accepted the key.
