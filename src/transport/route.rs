@@ -16,6 +16,8 @@ pub struct Route {
     pub identities: Vec<PathBuf>,
     /// Offer only `identities` (and agent keys that match them), as `IdentitiesOnly yes`.
     pub identities_only: bool,
+    /// User certificates to present with the matching key (`CertificateFile`).
+    pub certificates: Vec<PathBuf>,
     /// The bastion to tunnel through, itself a route (ProxyJump chains).
     pub via: Option<Arc<Route>>,
 }
@@ -27,6 +29,7 @@ impl Route {
             endpoint,
             identities: Vec::new(),
             identities_only: false,
+            certificates: Vec::new(),
             via: None,
         }
     }

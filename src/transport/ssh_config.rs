@@ -24,6 +24,8 @@ pub struct ResolvedHost {
     pub identities: Vec<PathBuf>,
     /// `IdentitiesOnly yes`.
     pub identities_only: bool,
+    /// CertificateFile entries, `~` expanded.
+    pub certificates: Vec<PathBuf>,
     /// UserKnownHostsFile entries, then GlobalKnownHostsFile entries.
     pub known_hosts: Vec<PathBuf>,
     /// ProxyJump, unless `none`.
@@ -100,6 +102,7 @@ pub fn parse_ssh_g(alias: &str, output: &str, home: &Path) -> ResolvedHost {
         },
         identities: Vec::new(),
         identities_only: false,
+        certificates: Vec::new(),
         known_hosts: Vec::new(),
         proxy_jump: None,
         proxy_command: None,
@@ -130,6 +133,7 @@ fn apply(host: &mut ResolvedHost, key: &str, value: &str, home: &Path) {
         "port" => host.endpoint.port = value.parse().unwrap_or(host.endpoint.port),
         "identityfile" => host.identities.push(expand(value, home)),
         "identitiesonly" => host.identities_only = value == "yes",
+        "certificatefile" => host.certificates.push(expand(value, home)),
         "userknownhostsfile" => host.known_hosts.extend(paths(value, home)),
         "proxyjump" => host.proxy_jump = set(value),
         "proxycommand" => host.proxy_command = set(value),
@@ -325,6 +329,7 @@ impl Resolver {
             },
             identities: r.identities.clone(),
             identities_only: r.identities_only,
+            certificates: r.certificates.clone(),
             via,
         };
         Ok((route, r))

@@ -110,7 +110,7 @@ fn a_cert_authority_line_reaches_certified_hosts_and_bad_certificates_say_why() 
 }
 
 #[test]
-fn a_user_certificate_logs_in_where_only_its_ca_is_trusted_from_a_file_or_the_agent() {
+fn a_user_certificate_logs_in_where_only_its_ca_is_trusted_from_a_file_the_agent_or_the_config() {
     let mut fleet = Fleet::builder(1).start();
     let ca = fleet.dir().join("user_ca");
     keygen(&ca);
@@ -181,4 +181,32 @@ fn a_user_certificate_logs_in_where_only_its_ca_is_trusted_from_a_file_or_the_ag
         "{}",
         h.log_text()
     );
+    drop(agent);
+
+    // Elsewhere, named by the ssh config's CertificateFile.
+    let elsewhere = fleet.dir().join("operator-cert.pub");
+    std::fs::rename(fleet.dir().join("certified-cert.pub"), &elsewhere).unwrap();
+    let config = fleet.dir().join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host {}\n  User root\n  IdentityFile {}\n  CertificateFile {}\n",
+            h.address,
+            key.display(),
+            elsewhere.display()
+        ),
+    )
+    .unwrap();
+    let r = exec(
+        &inv,
+        &[
+            "--ssh-config",
+            config.to_str().unwrap(),
+            "--known-hosts",
+            &known,
+        ],
+        "true",
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(h.log_text().matches("ED25519-CERT").count(), 3);
 }

@@ -25,8 +25,8 @@ impl Transport {
         let ep = &route.endpoint;
         let mut offered = Vec::new();
         for (path, key) in self.keys_for(route) {
-            if let Some(cert) = certificate_of(&path) {
-                offered.push(format!("{}-cert.pub", path.display()));
+            for (cert_path, cert) in certificates_for(&path, &key, &route.certificates) {
+                offered.push(cert_path.display().to_string());
                 let result = handle
                     .authenticate_openssh_cert(ep.user.clone(), key.clone(), cert)
                     .await;
@@ -136,12 +136,28 @@ impl Transport {
     }
 }
 
-/// The user certificate OpenSSH would load with a key: `KEY-cert.pub` beside it.
-fn certificate_of(key: &Path) -> Option<Certificate> {
-    let mut path = key.as_os_str().to_owned();
-    path.push("-cert.pub");
-    let text = std::fs::read_to_string(path).ok()?;
-    Certificate::from_openssh(text.trim()).ok()
+/// The user certificates for a key, as OpenSSH finds them: the route's `CertificateFile`s
+/// certifying this key, then `KEY-cert.pub` beside it.
+fn certificates_for(
+    path: &Path,
+    key: &PrivateKey,
+    files: &[PathBuf],
+) -> Vec<(PathBuf, Certificate)> {
+    let mut beside = path.as_os_str().to_owned();
+    beside.push("-cert.pub");
+    let mut out: Vec<(PathBuf, Certificate)> = Vec::new();
+    for file in files.iter().cloned().chain([PathBuf::from(beside)]) {
+        let cert = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| Certificate::from_openssh(t.trim()).ok());
+        if let Some(cert) = cert
+            && cert.public_key() == key.public_key().key_data()
+            && !out.iter().any(|(p, _)| *p == file)
+        {
+            out.push((file, cert));
+        }
+    }
+    out
 }
 
 /// Whether the server accepted the key.
