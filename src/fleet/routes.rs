@@ -4,37 +4,17 @@
 
 use super::endpoint;
 use crate::inventory::{DEFAULT_PORT, Host};
-use crate::transport::ssh_config::{Resolver, SshConfigError, parse_hop};
+use crate::transport::ssh_config::{Resolver, SshConfigError};
 use crate::transport::{Endpoint, Route, SshConfigSource, SshSettings, TransportError};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// The route to an endpoint as written: straight, or through the bastion list `jump`
 /// (`[user@]host[:port]`, comma separated, first hop nearest; the endpoint's user where a hop
 /// names none).
 pub fn direct_route(endpoint: Endpoint, jump: Option<&str>) -> Result<Route, TransportError> {
-    let mut via: Option<Arc<Route>> = None;
-    for text in jump.into_iter().flat_map(|j| j.split(',')) {
-        let hop = parse_hop(text.trim()).map_err(|problem| SshConfigError::BadJump {
-            host: endpoint.name.clone(),
-            hop: text.into(),
-            problem,
-        })?;
-        let ep = Endpoint {
-            name: text.trim().to_string(),
-            address: hop.host,
-            port: hop.port.unwrap_or(22),
-            user: hop.user.unwrap_or_else(|| endpoint.user.clone()),
-        };
-        via = Some(Arc::new(Route {
-            via,
-            ..Route::direct(ep)
-        }));
-    }
-    Ok(Route {
-        via,
-        ..Route::direct(endpoint)
-    })
+    let host = endpoint.name.clone();
+    Route::through(endpoint, jump)
+        .map_err(|(hop, problem)| SshConfigError::BadJump { host, hop, problem }.into())
 }
 
 /// Each host's route: through the ssh config when the settings say so (the inventory's user

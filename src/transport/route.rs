@@ -4,6 +4,7 @@
 //! carried out by [`super::Transport::connect_route`].
 
 use super::Endpoint;
+use super::ssh_config::parse_hop;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -32,6 +33,30 @@ impl Route {
             certificates: Vec::new(),
             via: None,
         }
+    }
+
+    /// The route to `endpoint` as written: straight, or through the bastion list `jump`
+    /// (`[user@]host[:port]`, comma separated, first hop nearest; the endpoint's user where a
+    /// hop names none). A malformed hop comes back with what is wrong with it.
+    pub fn through(endpoint: Endpoint, jump: Option<&str>) -> Result<Route, (String, String)> {
+        let mut via: Option<Arc<Route>> = None;
+        for text in jump.into_iter().flat_map(|j| j.split(',')) {
+            let hop = parse_hop(text.trim()).map_err(|problem| (text.to_string(), problem))?;
+            let ep = Endpoint {
+                name: text.trim().to_string(),
+                address: hop.host,
+                port: hop.port.unwrap_or(22),
+                user: hop.user.unwrap_or_else(|| endpoint.user.clone()),
+            };
+            via = Some(Arc::new(Route {
+                via,
+                ..Route::direct(ep)
+            }));
+        }
+        Ok(Route {
+            via,
+            ..Route::direct(endpoint)
+        })
     }
 
     /// A stable key naming this hop and everything in front of it: `user@addr:port<-…`.

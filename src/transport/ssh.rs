@@ -132,24 +132,17 @@ impl Transport {
         &self.settings
     }
 
-    /// Opens a verified, authenticated connection to `ep` (through the settings' bastion, if
-    /// one is set, written `[user@]host[:port]`).
+    /// Opens a verified, authenticated connection to `ep` (through the settings' bastions, if
+    /// set, written as `ssh -J` does; no ssh config is read here).
     pub async fn connect(&self, ep: &Endpoint) -> Result<Connection, TransportError> {
-        let via = match &self.settings.proxy_jump {
-            None => None,
-            Some(text) => Some(Arc::new(Route::direct(
-                direct_hop(text, &ep.user).map_err(|message| TransportError::Proxy {
-                    host: ep.name.clone(),
-                    addr: addr_of(ep),
-                    bastion: text.clone(),
-                    message,
-                })?,
-            ))),
-        };
-        let route = Route {
-            via,
-            ..Route::direct(ep.clone())
-        };
+        let jump = self.settings.proxy_jump.as_deref();
+        let route = Route::through(ep.clone(), jump).map_err(|(hop, problem)| {
+            TransportError::SshConfig(super::ssh_config::SshConfigError::BadJump {
+                host: ep.name.clone(),
+                hop,
+                problem,
+            })
+        })?;
         self.connect_route(&route).await
     }
 
@@ -309,17 +302,6 @@ fn load_known_hosts(paths: &[PathBuf]) -> Result<Vec<Entry>, TransportError> {
         }
     }
     Ok(known)
-}
-
-/// A bastion written `[user@]host[:port]`, reached directly; `user` where it names none.
-fn direct_hop(text: &str, user: &str) -> Result<Endpoint, String> {
-    let hop = super::ssh_config::parse_hop(text)?;
-    Ok(Endpoint {
-        name: text.to_string(),
-        address: hop.host,
-        port: hop.port.unwrap_or(22),
-        user: hop.user.unwrap_or_else(|| user.to_string()),
-    })
 }
 
 /// Host certificate types asked for when a `@cert-authority` line exists, best first.

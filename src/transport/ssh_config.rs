@@ -193,7 +193,7 @@ pub fn parse_hop(text: &str) -> Result<Hop, String> {
     let port = port
         .map(|p| p.parse::<u16>().map_err(|_| format!("`{p}` is not a port")))
         .transpose()?;
-    if host.is_empty() || host.chars().any(char::is_whitespace) {
+    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == ',') {
         return Err("write each hop as [user@]host[:port]".into());
     }
     Ok(Hop {
