@@ -102,6 +102,11 @@ pub fn carry_out(
     let run_id = s.run_id.to_string();
     let (state_after, decisions_after) = (state.clone(), decisions.clone());
     let (outcome, last) = rt.block_on(async move {
+        // A journal that cannot grow (a full quota, a file size limit) must fail its append,
+        // so the run stops and disarms; SIGXFSZ's default would kill the orchestrator with
+        // hosts armed.
+        let _xfsz =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ));
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let plan_dir = s
             .plan_path

@@ -293,3 +293,36 @@ fn disarm_of_a_completed_run_reports_every_host_already_fired() {
     }
     assert!(text.contains("nothing may fire"), "{text}");
 }
+
+#[test]
+fn a_journal_that_cannot_be_written_stops_the_run_before_anything_fires() {
+    let s = setup(3, "");
+    let runs = s.fleet.dir().join("runs");
+    // 24 blocks of 512 bytes: room for the run directory's snapshots, not for the journal.
+    let script = format!(
+        "ulimit -f 24; exec {} run {} --now 2029-12-31T23:00:00Z --yes --plain --at now+14s --runs-dir {}",
+        assert_cmd::cargo::cargo_bin("cutover").display(),
+        s.plan.display(),
+        runs.display()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("journal write failed"),
+        "{stderr}{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(out.status.code().is_some(), "killed by a signal: {stderr}");
+    assert_nothing_fires(&s);
+    assert!(
+        support::process::pids_with_marker("cutover-waiter-")
+            .iter()
+            .all(|p| !waiter_of(&s, *p)),
+        "a waiter survived"
+    );
+}
