@@ -51,6 +51,7 @@ impl Fleet {
         settings: SshSettings,
         endpoints: Vec<Endpoint>,
     ) -> Result<Self, TransportError> {
+        crate::transport::fd_limit::raise_and_warn(endpoints.len());
         let endpoints: HashMap<String, Endpoint> =
             endpoints.into_iter().map(|e| (e.name.clone(), e)).collect();
         let pool = endpoints
