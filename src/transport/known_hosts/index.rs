@@ -5,9 +5,11 @@
 //! what `cutover hostkeys scan` and `ssh-keyscan` write), plus one glob per wildcard line and
 //! one HMAC per hashed line, with nothing compiled per lookup but the looked-up name.
 
-use super::{Entry, Marker, Verdict, decide, decode_hashed, glob, hmac_matches};
+use super::{Entry, Marker, Verdict, decide, decode_hashed, glob};
+use hmac::{Hmac, KeyInit, Mac};
 use russh::keys::PublicKey;
 use russh::keys::ssh_key::public::KeyData;
+use sha1::Sha1;
 use std::collections::HashMap;
 
 /// known_hosts entries indexed for lookups; agrees with [`super::check`] on every input.
@@ -32,10 +34,23 @@ pub struct KnownHosts {
 enum Matcher {
     /// Revoked or CA lines, undecodable hashes, and fields with no positive pattern.
     Never,
-    /// `|1|salt|hash`, decoded.
-    Hashed { salt: Vec<u8>, hash: Vec<u8> },
+    /// `|1|salt|hash`: the HMAC already keyed with the salt (half its work), and the hash.
+    Hashed(Keyed),
     /// A comma list of patterns, lowercased.
     Patterns(Vec<Pattern>),
+}
+
+/// A hashed entry's HMAC-SHA1, keyed with its salt once, and the hash it must produce.
+#[derive(Clone)]
+struct Keyed {
+    mac: Hmac<Sha1>,
+    hash: Vec<u8>,
+}
+
+impl std::fmt::Debug for Keyed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyed").field("hash", &self.hash).finish()
+    }
 }
 
 /// One pattern of a comma list.
@@ -65,7 +80,7 @@ impl KnownHosts {
             let matcher = compile(entry);
             match &matcher {
                 Matcher::Never => {}
-                Matcher::Hashed { .. } => index.scan.push(i),
+                Matcher::Hashed(_) => index.scan.push(i),
                 Matcher::Patterns(patterns) => index.place(i, patterns),
             }
             index.matchers.push(matcher);
@@ -121,7 +136,10 @@ fn compile(entry: &Entry) -> Matcher {
     }
     if let Some(hashed) = entry.hosts.strip_prefix("|1|") {
         return match decode_hashed(hashed) {
-            Some((salt, hash)) => Matcher::Hashed { salt, hash },
+            Some((salt, hash)) => match <Hmac<Sha1> as KeyInit>::new_from_slice(&salt) {
+                Ok(mac) => Matcher::Hashed(Keyed { mac, hash }),
+                Err(_) => Matcher::Never,
+            },
             None => Matcher::Never,
         };
     }
@@ -148,7 +166,11 @@ impl Matcher {
     fn matches(&self, name: &str, lower: &[char]) -> bool {
         match self {
             Matcher::Never => false,
-            Matcher::Hashed { salt, hash } => hmac_matches(salt, hash, name),
+            Matcher::Hashed(keyed) => {
+                let mut mac = keyed.mac.clone();
+                mac.update(name.as_bytes());
+                mac.verify_slice(&keyed.hash).is_ok()
+            }
             Matcher::Patterns(patterns) => {
                 let mut positive = false;
                 for p in patterns {
