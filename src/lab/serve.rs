@@ -45,7 +45,8 @@ pub fn serve(dir: &Path) -> Result<(), LabError> {
     let state = LabState::load(dir)?;
     let specs = host_specs(&state.spec)?;
     // One listening socket per host, one per client connection, pipes per running command.
-    crate::transport::fd_limit::raise_and_warn(specs.len() * 2);
+    let need = crate::transport::fd_limit::Need::lab_server(specs.len());
+    crate::transport::fd_limit::raise_and_warn(need);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

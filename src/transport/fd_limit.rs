@@ -1,19 +1,49 @@
 //! The open-file limit sized for the fleet: raised at start, and said once when it cannot be.
 //!
 //! Each host holds one TCP socket for its pooled connection, and a handshake in flight may
-//! hold an agent socket too; a 10,000-host run under the usual soft limit of 1024 fails every
+//! hold an agent socket too; a 2,000-host run under the usual soft limit of 1024 failed every
 //! host past the thousandth with "Too many open files". The soft limit can be raised up to the
 //! hard one without privileges, so cutover does that for what the fleet needs.
 
 use std::sync::Once;
 
-/// Descriptors per host: its connection's socket, plus room for an agent socket or a
-/// bastion channel's while its handshake is in flight.
-pub const PER_HOST: u64 = 2;
-
 /// Descriptors the process needs besides the hosts: stdio, the journal, the runtime's
 /// epoll and wake-up pipes, etcd and HTTP probe clients, the known_hosts and key reads.
 pub const MARGIN: u64 = 256;
+
+/// Open files wanted and needed: the soft limit is raised towards `want`, and the warning
+/// is given only below `must`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Need {
+    /// Enough for comfort: two per host (a socket, and room for the pipes and agent sockets
+    /// of whatever is in flight) plus the margin.
+    pub want: u64,
+    /// Below this, hosts fail with "Too many open files".
+    pub must: u64,
+}
+
+impl Need {
+    /// An orchestrator of `hosts` pooled connections with `in_flight` handshakes at once
+    /// (each may hold an agent socket besides its own).
+    pub fn fleet(hosts: usize, in_flight: u32) -> Self {
+        let hosts = hosts as u64;
+        Need {
+            want: hosts.saturating_mul(2).saturating_add(MARGIN),
+            must: hosts
+                .saturating_add(u64::from(in_flight))
+                .saturating_add(MARGIN),
+        }
+    }
+
+    /// The lab's embedded server: a listening socket and a client connection per host.
+    pub fn lab_server(hosts: usize) -> Self {
+        let must = (hosts as u64).saturating_mul(2).saturating_add(MARGIN);
+        Need {
+            want: must.saturating_add(hosts as u64),
+            must,
+        }
+    }
+}
 
 /// What raising the limit did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,16 +69,9 @@ pub enum FdLimit {
     },
 }
 
-/// Descriptors a fleet of `hosts` needs.
-pub fn needed(hosts: usize) -> u64 {
-    (hosts as u64)
-        .saturating_mul(PER_HOST)
-        .saturating_add(MARGIN)
-}
-
-/// The soft limit to set for `needed` under `soft` and `hard`, or `None` to leave it.
-pub fn target(soft: u64, hard: u64, needed: u64) -> Option<u64> {
-    (soft < needed && soft < hard).then(|| needed.min(hard))
+/// The soft limit to set for `want` under `soft` and `hard`, or `None` to leave it.
+pub fn target(soft: u64, hard: u64, want: u64) -> Option<u64> {
+    (soft < want && soft < hard).then(|| want.min(hard))
 }
 
 impl FdLimit {
@@ -65,20 +88,20 @@ impl FdLimit {
     }
 }
 
-/// Raises this process's soft `RLIMIT_NOFILE` for a fleet of `hosts`, up to the hard limit.
-pub fn raise_for(hosts: usize) -> FdLimit {
+/// Raises this process's soft `RLIMIT_NOFILE` towards `need.want`, up to the hard limit.
+/// When the limit cannot be read, nothing is said: the connections will tell.
+pub fn raise(need: Need) -> FdLimit {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let needed = needed(hosts);
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
         return FdLimit::Enough { soft: u64::MAX };
     };
-    let Some(to) = target(soft, hard, needed) else {
-        return short_or_enough(soft, needed);
+    let Some(to) = target(soft, hard, need.want) else {
+        return short_or_enough(soft, need.must);
     };
     match setrlimit(Resource::RLIMIT_NOFILE, to, hard) {
-        Ok(()) if to >= needed => FdLimit::Raised { from: soft, to },
-        Ok(()) => short_or_enough(to, needed),
-        Err(_) => short_or_enough(soft, needed),
+        Ok(()) if to >= need.must => FdLimit::Raised { from: soft, to },
+        Ok(()) => short_or_enough(to, need.must),
+        Err(_) => short_or_enough(soft, need.must),
     }
 }
 
@@ -90,10 +113,10 @@ fn short_or_enough(limit: u64, needed: u64) -> FdLimit {
     }
 }
 
-/// [`raise_for`], printing its warning on stderr at most once per process.
-pub fn raise_and_warn(hosts: usize) -> FdLimit {
+/// [`raise`], printing its warning on stderr at most once per process.
+pub fn raise_and_warn(need: Need) -> FdLimit {
     static WARNED: Once = Once::new();
-    let outcome = raise_for(hosts);
+    let outcome = raise(need);
     if let Some(text) = outcome.warning() {
         WARNED.call_once(|| eprintln!("cutover: warning: {text}"));
     }
@@ -105,9 +128,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_fleet_needs_two_per_host_and_a_margin() {
-        assert_eq!(needed(0), MARGIN);
-        assert_eq!(needed(10_000), 20_000 + MARGIN);
+    fn a_fleet_wants_two_per_host_and_needs_one_plus_the_handshakes_in_flight() {
+        let need = Need::fleet(10_000, 64);
+        assert_eq!(need.want, 20_000 + MARGIN);
+        assert_eq!(need.must, 10_064 + MARGIN);
+        assert_eq!(Need::lab_server(10_000).must, 20_000 + MARGIN);
+        assert_eq!(Need::fleet(0, 5).must, 5 + MARGIN);
     }
 
     #[test]
@@ -134,7 +160,7 @@ mod tests {
     #[test]
     fn raising_for_a_small_fleet_is_enough_on_any_sane_machine() {
         assert!(matches!(
-            raise_for(10),
+            raise(Need::fleet(10, 5)),
             FdLimit::Enough { .. } | FdLimit::Raised { .. }
         ));
     }

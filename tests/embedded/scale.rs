@@ -106,7 +106,7 @@ async fn hosts_past_the_open_file_limit_fold_into_one_group_naming_the_cause() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
     );
-    let warning = "open-file limit 64 is below the 496 this fleet needs";
+    let warning = "open-file limit 64 is below the 440 this fleet needs";
     assert_eq!(stderr.matches(warning).count(), 1, "{stderr}");
     assert_eq!(out.status.code(), Some(255), "{stdout}{stderr}");
     let cause = "[unreachable: this machine ran out of open files for cutover (EMFILE";
