@@ -5,6 +5,7 @@
 //! says apart "could not reach the host" (unreachable) from "the command failed" (failed).
 
 use crate::inventory::Host;
+use crate::transport::fd_limit;
 use crate::transport::{
     CommandResult, Connection, Endpoint, RemoteCommand, Route, SshSettings, Transport,
     TransportError,
@@ -73,6 +74,8 @@ impl Fleet {
 
     /// A fleet of routes (endpoints with their keys and bastion chains).
     pub fn with_routes(settings: SshSettings, routes: Vec<Route>) -> Result<Self, TransportError> {
+        let need = fd_limit::Need::fleet(routes.len(), settings.connect_burst);
+        fd_limit::raise_and_warn(need);
         let transport = Transport::with_routes(settings, &routes)?;
         let routes: HashMap<String, Route> = routes
             .into_iter()

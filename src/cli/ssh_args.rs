@@ -66,6 +66,7 @@ impl SshArgs {
             connect_timeout: plan.ssh.connect_timeout,
             keepalive: plan.ssh.keepalive,
             connect_rate: plan.execution.connect_rate,
+            connect_burst: plan.execution.connect_burst,
             ..SshSettings::default()
         };
         self.over(

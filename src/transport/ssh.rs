@@ -1,6 +1,7 @@
 //! The SSH shell: paced, timed connects with strict host-key checks and one-shot key auth.
 
-use super::known_hosts::{self, Entry, Marker};
+use super::exhaustion::Exhausted;
+use super::known_hosts::{self, Entry, KnownHosts, Marker};
 use super::pacer::Pacer;
 use super::route::Route;
 use super::verify::Client;
@@ -28,7 +29,7 @@ pub struct Transport {
     keys: Vec<(PathBuf, Arc<PrivateKey>)>,
     /// Keys named by routes (ssh config `IdentityFile`), loaded once; unusable ones left out.
     route_keys: HashMap<PathBuf, Arc<PrivateKey>>,
-    known: Arc<Vec<Entry>>,
+    known: Arc<KnownHosts>,
     /// Whether any `@cert-authority` line is known (then host certificates are asked for).
     knows_a_ca: bool,
     /// The settings' known_hosts files that do not exist, for the unknown-key message.
@@ -121,7 +122,7 @@ impl Transport {
             keys,
             route_keys,
             knows_a_ca: known.iter().any(|e| e.marker == Marker::CertAuthority),
-            known: Arc::new(known),
+            known: Arc::new(KnownHosts::new(known)),
             missing_known_hosts,
             hops: Mutex::new(HashMap::new()),
         })
@@ -204,11 +205,7 @@ impl Transport {
             let addr = (ep.address.as_str(), ep.port);
             let tcp = tokio::net::TcpStream::connect(addr)
                 .await
-                .map_err(|source| TransportError::Connect {
-                    host: ep.name.clone(),
-                    addr: addr_of(ep),
-                    source: Arc::new(source),
-                })?;
+                .map_err(|source| TransportError::connect(&ep.name, addr_of(ep), source))?;
             let _ = tcp.set_nodelay(true);
             self.session(route, tcp).await
         };
@@ -344,8 +341,21 @@ fn addr_of(ep: &Endpoint) -> String {
     format!("{}:{}", ep.address, ep.port)
 }
 
-/// A handshake-level error naming the host.
+/// A handshake-level error naming the host ([`TransportError::Local`] when this machine ran
+/// out of a resource).
 pub(super) fn handshake_error(ep: &Endpoint, e: &russh::Error) -> TransportError {
+    if let russh::Error::IO(io) = e
+        && let Some(kind) = Exhausted::of(io)
+    {
+        return TransportError::Local {
+            host: ep.name.clone(),
+            kind,
+            source: Arc::new(io.raw_os_error().map_or_else(
+                || std::io::Error::from(io.kind()),
+                std::io::Error::from_raw_os_error,
+            )),
+        };
+    }
     TransportError::Handshake {
         host: ep.name.clone(),
         addr: addr_of(ep),

@@ -1,7 +1,7 @@
 //! The russh client handler: verifies the server's host key against known_hosts, fail-closed.
 
 use super::host_cert::{CertRefusal, check_certificate};
-use super::known_hosts::{self, Entry, Verdict};
+use super::known_hosts::{self, KnownHosts, Verdict};
 use super::scan::fingerprint;
 use super::{Endpoint, TransportError};
 use russh::client;
@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 /// The russh handler: checks the host key strictly and records why it refused.
 pub struct Client {
     pub(super) endpoint: Endpoint,
-    pub(super) known: Arc<Vec<Entry>>,
+    pub(super) known: Arc<KnownHosts>,
     pub(super) searched: Vec<PathBuf>,
     pub(super) missing: Vec<PathBuf>,
     pub(super) strict: bool,
@@ -25,7 +25,7 @@ impl Client {
         let ep = &self.endpoint;
         let name = known_hosts::lookup_name(&ep.address, ep.port);
         let (host, fingerprint) = (ep.name.clone(), fingerprint(key));
-        match known_hosts::check(&self.known, &name, key) {
+        match self.known.check(&name, key) {
             Verdict::Trusted => Ok(()),
             Verdict::Unknown if !self.strict => {
                 tracing::warn!(
@@ -64,13 +64,14 @@ impl Client {
         let ep = &self.endpoint;
         let name = known_hosts::lookup_name(&ep.address, ep.port);
         let now = u64::try_from(crate::clock::now().timestamp()).unwrap_or(0);
-        let refusal = match check_certificate(&self.known, &name, &ep.address, cert, now) {
+        let entries = self.known.entries();
+        let refusal = match check_certificate(entries, &name, &ep.address, cert, now) {
             Ok(()) => return Ok(()),
             Err(refusal) => refusal,
         };
         let key = PublicKey::from(cert.public_key().clone());
         if matches!(refusal, CertRefusal::UnknownCa { .. })
-            && known_hosts::check(&self.known, &name, &key) == Verdict::Trusted
+            && self.known.check(&name, &key) == Verdict::Trusted
         {
             return Ok(());
         }
