@@ -122,7 +122,9 @@ impl Fleet {
                 Ok(conn)
             }
             Err(e) => {
-                if !slot.reached || for_good(&e) {
+                // This machine running out of something (open files) is no fact about the host.
+                let local = e.exhausted().is_some();
+                if (!slot.reached && !local) || for_good(&e) {
                     slot.failed = Some(Arc::new(e.clone()));
                 }
                 Err(FleetError::Unreachable(e))
