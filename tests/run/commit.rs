@@ -112,14 +112,14 @@ fn sigkill_at_random_instants_during_arming_never_fires_a_strict_subset() {
     for trial in 0..TRIALS {
         clear_fired(&s);
         let runs = s.fleet.dir().join(format!("runs-{trial}"));
-        let fire_in = 14;
+        let fire_in = 18;
         let started = cutover::clock::instant();
         let fire = started + Duration::from_secs(fire_in);
         let child = spawn_run(&s, &runs, fire_in as u32);
         let guard = KillOnDrop(child.id());
         // Wait for arming to begin, then kill at a random instant from there to just past
         // the commit round (T-minus is 3 s before the fire).
-        let deadline = started + Duration::from_secs(fire_in);
+        let deadline = started + Duration::from_secs(fire_in - 5);
         while kinds(&journal_in(&runs), "step") == 0
             || !journal_in(&runs).contains("\"phase\":\"arm\"")
         {

@@ -50,7 +50,14 @@ fn an_armed_job_that_is_never_committed_wakes_and_does_nothing() {
     let (code, out, err) = sh(&install_script(dir, &job, false));
     assert_eq!(code, 0, "{err}");
     let sha = out.trim().to_string();
-    let (code, _, err) = sh(&arm_script(Concrete::Waiter, "t-uncommitted", dir, at, at));
+    let deadline = at + chrono::Duration::seconds(60);
+    let (code, _, err) = sh(&arm_script(
+        Concrete::Waiter,
+        "t-uncommitted",
+        dir,
+        at,
+        deadline,
+    ));
     assert_eq!(code, 0, "{err}");
     let (code, out, _) = sh(&verify_script(Concrete::Waiter, "t-uncommitted", dir, &sha));
     assert_eq!((code, out.trim()), (0, "verified"));
