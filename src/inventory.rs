@@ -159,12 +159,25 @@ pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
     )
 }
 
-/// The file stem of `origin`, used as the name of inventories whose format has none.
+/// The file stem of `origin`, used as the name of inventories whose format has none; every
+/// character outside letters, digits, `_`, `-`, `.` becomes `_` (it names lock files).
 fn stem_name(origin: &str) -> String {
-    Path::new(origin)
+    let stem = Path::new(origin)
         .file_stem()
-        .and_then(|s| s.to_str())
+        .map(|s| s.to_string_lossy().into_owned())
         .filter(|s| !s.is_empty())
-        .unwrap_or("inventory")
-        .to_string()
+        .unwrap_or_else(|| "inventory".to_string());
+    stem.chars()
+        .take(MAX_NAME_LEN)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
+
+/// Longest inventory name: it is shown in headers and is part of lock-file names.
+pub const MAX_NAME_LEN: usize = 64;

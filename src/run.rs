@@ -6,6 +6,7 @@
 
 pub mod arm;
 mod checks;
+mod cleanup;
 pub mod ctx;
 pub mod event;
 mod fire;

@@ -139,7 +139,7 @@ impl ArmRunner {
     /// The job wrapper for this run on a host: the same bytes (and hash) every time.
     fn wrapper(&self, dir: &str) -> String {
         let fire_ns = self.fire.timestamp_nanos_opt().unwrap_or(i64::MAX);
-        let run = self.ctx.secrets.expand(&self.action.run);
+        let run = self.ctx.secrets.shell(&self.action.run);
         let command = crate::remote::fired_command(&run, self.action.sudo);
         job_script(&Job {
             dir,
@@ -234,6 +234,9 @@ pub async fn disarm_all(
                 ok,
                 detail,
             });
+            if ok {
+                super::cleanup::after(&ctx, &host).await;
+            }
             (host, ok)
         })
     });
@@ -269,6 +272,9 @@ pub async fn collect(ctx: &Arc<Ctx>, hosts: &[String]) -> Vec<Collected> {
                 host: host.clone(),
                 receipt: rec.clone().unwrap_or_default(),
             });
+            if rec.is_some() {
+                super::cleanup::after(&ctx, &host).await;
+            }
             (host, rec)
         })
     });

@@ -169,6 +169,17 @@ impl V<'_> {
             );
             return;
         }
+        if a.at.to_utc() > self.cx.now + chrono::Duration::days(super::MAX_FIRE_AHEAD_DAYS) {
+            let d = self.error(
+                "action.at",
+                format!("fire time {} is more than a year away", a.at.to_rfc3339()),
+            );
+            V::hint(
+                d,
+                "a plan is reviewed for one maintenance window: check the year, or lint with --now for a later window",
+            );
+            return;
+        }
         let Some(hosts) = self.host_count(&a.targets) else {
             return;
         };
