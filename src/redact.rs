@@ -456,6 +456,26 @@ mod tests {
     }
 
     #[test]
+    fn a_match_across_lines_keeps_the_text_around_it() {
+        use base64::Engine;
+        let value = "Ab\\cd9\"SEC'RET\nzweite Zeile";
+        let s =
+            Secrets::from_values(BTreeMap::from([("tok".to_string(), value.to_string())])).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(value);
+        let wrapped: Vec<&str> = b64
+            .as_bytes()
+            .chunks(16)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        let text = format!("auth failed for Ab\n{}\n", wrapped.join("\n"));
+        let r = s.redact(&text);
+        assert!(
+            r.starts_with("auth failed for Ab\n{{ secrets.tok }}"),
+            "{r}"
+        );
+    }
+
+    #[test]
     fn shell_text_carries_base64_and_quoted_variables_only() {
         let s = Secrets::from_values(BTreeMap::from([(
             "tok".to_string(),

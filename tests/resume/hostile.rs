@@ -342,3 +342,52 @@ fn hostile_plan_and_inventory_text_is_refused_or_shown_visibly() {
         bad_utf8.stderr
     );
 }
+
+#[test]
+fn a_failing_step_that_prints_the_secret_in_pieces_and_base64_shows_only_the_reference() {
+    let s = setup(1);
+    let text = std::fs::read_to_string(&s.plan).unwrap().replacen(
+        "[[stage]]",
+        "[secrets]\ntok = { env = \"CUTOVER_TEST_TOKEN\" }\n\n[[stage]]\nname = \"fail loudly\"\nstep = \"command\"\nrun = 'printf \"auth failed for %s\\\\n\" {{ secrets.tok }} >&2; printf %s {{ secrets.tok }} | base64 -w 16 >&2; exit 3'\nsudo = false\n\n[[stage]]",
+        1,
+    );
+    std::fs::write(&s.plan, text).unwrap();
+    let out = Out::from(
+        s.cutover("run")
+            .arg(&s.plan)
+            .args([
+                "--now",
+                "2029-12-31T23:00:00Z",
+                "--yes",
+                "--plain",
+                "--at",
+                "now+40s",
+            ])
+            .env("CUTOVER_TEST_TOKEN", SECRET)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let journal = serde_json::to_string(&s.journal()).unwrap();
+    assert!(
+        journal.contains("auth failed for {{ secrets.tok }}"),
+        "the reason keeps its shape, redacted:\n{journal}"
+    );
+    assert_no_leak("stdout", &out.stdout);
+    assert_no_leak("stderr", &out.stderr);
+    let dir = s.run_dir().unwrap();
+    for f in files(&dir) {
+        assert_no_leak(
+            &f.display().to_string(),
+            &String::from_utf8_lossy(&std::fs::read(&f).unwrap()),
+        );
+    }
+    let report = Out::from(
+        s.cutover("report")
+            .arg(dir.file_name().unwrap())
+            .arg("--json")
+            .output()
+            .unwrap(),
+    );
+    assert_no_leak("the report", &report.stdout);
+}
