@@ -122,11 +122,28 @@ pub fn parse(text: &str, format: Format, origin: &str) -> Result<Inventory, Inve
         format,
         origin: origin.to_string(),
     };
-    match format {
+    let inventory = match format {
         Format::Native => native::parse(text, source),
         Format::Ansible => ansible::parse(text, source),
         Format::HostList => hostlist::parse_file(text, source),
+    }?;
+    // Every format: host names appear in headers, journals and file names, so no escape,
+    // control or bidi character may hide in one.
+    if let Some(bad) = inventory
+        .hosts
+        .iter()
+        .find(|h| !select::valid_name(&h.name))
+    {
+        return Err(InventoryError::Host {
+            origin: origin.to_string(),
+            at: Position::from_offset(text, text.find(bad.name.as_str()).unwrap_or(0)),
+            problem: format!(
+                "host name `{}` must be letters, digits, `_`, `-`, `.`",
+                crate::sanitize::visible(&bad.name)
+            ),
+        });
     }
+    Ok(inventory)
 }
 
 /// Guesses the format from the file extension, then from the content.

@@ -29,8 +29,11 @@ pub const DEFAULT_CONNECT_RATE: f64 = 10.0;
 /// Largest `output_cap`: kept in memory per command and stream on every host of a batch,
 /// so 64 MiB × 2 streams × a batch of 20 is already 2.5 GiB at worst.
 pub const MAX_OUTPUT_CAP: u64 = 64 * 1024 * 1024;
-/// How far ahead a fire time may be: a plan is reviewed for one window, not for next year.
+/// How far ahead a fire time may be without a warning: a plan is reviewed for one window.
 pub const MAX_FIRE_AHEAD_DAYS: i64 = 366;
+/// How far ahead a fire time is refused outright (`at = 9999-...`). Not one year: run
+/// snapshots are re-validated by `disarm`, `watch` and `resume` against today's clock.
+pub const ABSURD_FIRE_AHEAD_DAYS: i64 = 3653;
 /// Largest batch accepted: a batch is one barrier's worth of parallel sessions.
 pub const MAX_BATCH_SIZE: usize = 1000;
 
