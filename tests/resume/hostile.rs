@@ -327,6 +327,24 @@ fn hostile_plan_and_inventory_text_is_refused_or_shown_visibly() {
     assert!(show.stderr.contains("inventory name"), "{}", show.stderr);
     assert_no_raw("inventory show", &format!("{}{}", show.stdout, show.stderr));
 
+    let absurd = text
+        .replace(
+            "command_timeout = \"20s\"",
+            "command_timeout = \"20s\"\noutput_cap = \"2GiB\"",
+        )
+        .replace("at = 2030-01-01T00:00:00Z", "at = 9999-01-01T00:00:00Z");
+    std::fs::write(&s.plan, absurd).unwrap();
+    let check = Out::from(
+        plain("check")
+            .arg(&s.plan)
+            .args(["--now", "2029-12-31T23:00:00Z"])
+            .output()
+            .unwrap(),
+    );
+    let all = format!("{}{}", check.stdout, check.stderr);
+    assert!(all.contains("is above the 64 MiB"), "{all}");
+    assert!(all.contains("more than ten years away"), "{all}");
+
     std::fs::write(
         &s.plan,
         b"[plan]\nname = \"x\"\ndescription = \"caf\xe9\"\n",
