@@ -96,24 +96,6 @@ impl Fleet {
         result.map_err(FleetError::Broken)
     }
 
-    /// Removes a finished or disarmed run's job script and action output from `host`'s run
-    /// directory `dir` (`crate::arm::cleanup`): nothing sensitive stays on the host.
-    pub async fn clean_run_dir(&self, host: &str, dir: &str) -> crate::arm::cleanup::Cleanup {
-        use crate::arm::cleanup;
-        let cmd = RemoteCommand {
-            script: cleanup::script(dir),
-            sudo: false,
-            timeout: std::time::Duration::from_secs(30),
-            output_cap: 4096,
-        };
-        match self.run(host, &cmd).await {
-            Ok(r) => cleanup::parse(&r.stdout.text()),
-            Err(e) => cleanup::Cleanup::Unknown {
-                output: e.to_string(),
-            },
-        }
-    }
-
     /// Drops `host`'s pooled connection if it is still `conn`.
     async fn forget(&self, host: &str, conn: &Connection) {
         if let Some(slot) = self.pool.get(host) {

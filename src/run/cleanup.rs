@@ -3,14 +3,32 @@
 
 use super::ctx::Ctx;
 use super::event::RunEvent;
-use crate::arm::cleanup::Cleanup;
+use crate::arm::cleanup::{self, Cleanup};
+use std::time::Duration;
+
+/// Cleanup is a `test`, a `grep` and an `rm`.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Cleans `host`'s run directory; journals a note when something sensitive stayed.
 pub async fn after(ctx: &Ctx, host: &str) {
     if ctx.dry_run {
         return;
     }
-    let left = match ctx.fleet.clean_run_dir(host, &ctx.job_dir(host)).await {
+    let answer = ctx
+        .run(
+            host,
+            cleanup::script(&ctx.job_dir(host)),
+            false,
+            CLEANUP_TIMEOUT,
+        )
+        .await
+        .map_or_else(
+            |e| Cleanup::Unknown {
+                output: e.to_string(),
+            },
+            |r| cleanup::parse(&r.stdout.text()),
+        );
+    let left = match answer {
         Cleanup::Removed | Cleanup::Absent => return,
         Cleanup::Kept { reason } => reason,
         Cleanup::Unknown { output } => format!("cleanup not confirmed: {output}"),
