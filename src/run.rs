@@ -12,7 +12,7 @@
 
 pub mod arm;
 mod checks;
-mod cleanup;
+pub mod cleanup;
 mod commit;
 pub mod ctx;
 pub mod error;

@@ -253,9 +253,6 @@ pub async fn disarm_each(
                     detail: Some(why.clone()),
                 },
             });
-            if !matches!(result, Disarm::Unknown(_)) {
-                super::cleanup::after(&ctx, &host).await;
-            }
             (host, result)
         }
     })
@@ -306,9 +303,6 @@ pub async fn collect(ctx: &Arc<Ctx>, hosts: &[String]) -> Vec<Collected> {
             host: host.clone(),
             receipt: rec.clone().unwrap_or_default(),
         });
-        if rec.is_some() {
-            super::cleanup::after(&ctx, &host).await;
-        }
         (host, rec)
     })
     .await
