@@ -34,6 +34,18 @@ pub const MAX_FIRE_AHEAD_DAYS: i64 = 366;
 /// How far ahead a fire time is refused outright (`at = 9999-...`). Not one year: run
 /// snapshots are re-validated by `disarm`, `watch` and `resume` against today's clock.
 pub const ABSURD_FIRE_AHEAD_DAYS: i64 = 3653;
+/// SSH handshakes in flight at once when the plan names none. Each host's sshd only ever
+/// sees one of them, so this protects the orchestrator: an ssh-agent holding hardware keys
+/// (a YubiKey, a TPM) signs one authentication at a time, 50–200 ms each, so handshakes past
+/// a handful only queue inside the agent and run down their `connect_timeout` there; and a
+/// shared sshd (a bastion without ProxyJump) starts refusing at `MaxStartups 10`. Five in
+/// flight is 1 s of signing at worst; at the default `connect_rate` of 10/s the rate, not
+/// the burst, is the limit. Raise both for file keys or a local agent (64 arms 10,000
+/// loopback hosts 2.5x faster than 5).
+pub const DEFAULT_CONNECT_BURST: u32 = 5;
+/// Most handshakes in flight accepted: past this the orchestrator's CPU (key exchange) is
+/// the limit, and the file descriptors needed grow with no gain.
+pub const MAX_CONNECT_BURST: u32 = 1024;
 /// Largest batch accepted: a batch is one barrier's worth of parallel sessions.
 pub const MAX_BATCH_SIZE: usize = 1000;
 
@@ -260,6 +272,7 @@ impl V<'_> {
             } else {
                 DEFAULT_CONNECT_RATE
             },
+            connect_burst: self.connect_burst(raw.connect_burst),
             command_timeout: self.duration(
                 "execution.command_timeout",
                 raw.command_timeout.as_ref(),
@@ -279,6 +292,28 @@ impl V<'_> {
                     })
                 },
             ),
+        }
+    }
+
+    fn connect_burst(&mut self, raw: Option<i64>) -> u32 {
+        let Some(n) = raw else {
+            return DEFAULT_CONNECT_BURST;
+        };
+        match u32::try_from(n) {
+            Ok(n) if (1..=MAX_CONNECT_BURST).contains(&n) => n,
+            _ => {
+                let d = self.error(
+                    "execution.connect_burst",
+                    format!("connect_burst {n} is out of range"),
+                );
+                V::hint(
+                    d,
+                    format!(
+                        "use 1 to {MAX_CONNECT_BURST} handshakes in flight; keep {DEFAULT_CONNECT_BURST} with an agent holding hardware keys"
+                    ),
+                );
+                DEFAULT_CONNECT_BURST
+            }
         }
     }
 
