@@ -4,6 +4,7 @@
 //! Every mechanism runs the same job wrapper (`job::script`), which refuses to fire late,
 //! records when it woke and started in nanoseconds, runs the action, and writes a receipt.
 
+pub mod cleanup;
 pub mod job;
 pub mod mechanism;
 pub mod receipt;

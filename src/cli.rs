@@ -117,10 +117,36 @@ pub(crate) fn write_file(path: &std::path::Path, text: &str) -> Result<(), CliEr
 
 /// Reads a file, naming it in the error.
 pub(crate) fn read(path: &std::path::Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(|source| CliError::Io {
+    let io = |source| CliError::Io {
         path: path.display().to_string(),
         source,
+    };
+    let bytes = std::fs::read(path).map_err(io)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bad = e.utf8_error().valid_up_to();
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "invalid UTF-8 at {}: save the file as UTF-8",
+                utf8_location(e.as_bytes(), bad)
+            ),
+        ))
     })
+}
+
+/// `line L, column C (byte N)` of byte offset `at` in `bytes` (1-based, columns in characters).
+fn utf8_location(bytes: &[u8], at: usize) -> String {
+    let before = &bytes[..at.min(bytes.len())];
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    format!("line {line}, column {column} (byte {at})")
 }
 
 /// Writes text to standard output, ignoring a closed pipe (`cutover run … | head`): what a run

@@ -140,11 +140,28 @@ pub fn parse(text: &str, format: Format, origin: &str) -> Result<Inventory, Inve
         format,
         origin: origin.to_string(),
     };
-    match format {
+    let inventory = match format {
         Format::Native => native::parse(text, source),
         Format::Ansible => ansible::parse(text, source),
         Format::HostList => hostlist::parse_file(text, source),
+    }?;
+    // Every format: host names appear in headers, journals and file names, so no escape,
+    // control or bidi character may hide in one.
+    if let Some(bad) = inventory
+        .hosts
+        .iter()
+        .find(|h| !select::valid_name(&h.name))
+    {
+        return Err(InventoryError::Host {
+            origin: origin.to_string(),
+            at: Position::from_offset(text, text.find(bad.name.as_str()).unwrap_or(0)),
+            problem: format!(
+                "host name `{}` must be letters, digits, `_`, `-`, `.`",
+                crate::sanitize::visible(&bad.name)
+            ),
+        });
     }
+    Ok(inventory)
 }
 
 /// Guesses the format from the file extension, then from the content.
@@ -177,12 +194,25 @@ pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
     )
 }
 
-/// The file stem of `origin`, used as the name of inventories whose format has none.
+/// The file stem of `origin`, used as the name of inventories whose format has none; every
+/// character outside letters, digits, `_`, `-`, `.` becomes `_` (it names lock files).
 fn stem_name(origin: &str) -> String {
-    Path::new(origin)
+    let stem = Path::new(origin)
         .file_stem()
-        .and_then(|s| s.to_str())
+        .map(|s| s.to_string_lossy().into_owned())
         .filter(|s| !s.is_empty())
-        .unwrap_or("inventory")
-        .to_string()
+        .unwrap_or_else(|| "inventory".to_string());
+    stem.chars()
+        .take(MAX_NAME_LEN)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
+
+/// Longest inventory name: it is shown in headers and is part of lock-file names.
+pub const MAX_NAME_LEN: usize = 64;

@@ -4,6 +4,7 @@
 //! so no plan value or host variable can inject shell. Scripts go to a fixed `sh -s` on stdin.
 
 pub mod files;
+pub mod secret_refs;
 
 use crate::plan::model::{CheckKind, Mechanism, StepKind};
 
@@ -46,9 +47,10 @@ pub fn step(kind: &StepKind) -> Script {
         StepKind::Upload { source, dest, mode } => Script::PerHost(format!(
             "copy {source} (base64 on stdin) to {dest}.cutover-tmp, chmod {mode:04o}, fsync, rename over {dest}; record sha256"
         )),
+        // A subshell, not `sh -c '...'`: the command stays the plan's own text, so its
+        // secret references become variables of this script (see `secret_refs`).
         StepKind::WaitFor { run, interval } => Script::Remote(format!(
-            "until sh -c {}; do sleep {}; done",
-            quote(run),
+            "until (\n{run}\n); do sleep {}; done",
             interval.as_secs_f64()
         )),
         StepKind::Local { argv } => Script::Local(argv.clone()),
@@ -131,7 +133,7 @@ mod tests {
         });
         assert_eq!(
             w,
-            Script::Remote("until sh -c 'test -f $(touch /tmp/p)'; do sleep 2; done".into())
+            Script::Remote("until (\ntest -f $(touch /tmp/p)\n); do sleep 2; done".into())
         );
     }
 

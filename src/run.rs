@@ -12,6 +12,7 @@
 
 pub mod arm;
 mod checks;
+pub mod cleanup;
 mod commit;
 pub mod ctx;
 pub mod error;

@@ -9,6 +9,8 @@ mod support;
 
 #[path = "resume/harness.rs"]
 mod harness;
+#[path = "resume/hostile.rs"]
+mod hostile;
 #[path = "resume/kill.rs"]
 mod kill;
 #[path = "resume/lock.rs"]

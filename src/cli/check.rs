@@ -4,6 +4,7 @@ use super::CliError;
 use super::load::{PlanArgs, load};
 use crate::plan::diagnostic::Severity;
 use crate::plan::digest::digest;
+use crate::sanitize::visible;
 use std::process::ExitCode;
 
 /// Arguments of `cutover check`.
@@ -29,7 +30,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         let items: Vec<_> = loaded.diagnostics.iter().map(|d| {
             let src = loaded.source_of(d);
             let (line, column) = d.span.as_ref().map_or((0, 0), |s| src.line_col(s.start));
-            serde_json::json!({ "severity": d.severity, "file": src.name, "line": line, "column": column, "message": d.message, "hint": d.hint })
+            serde_json::json!({ "severity": d.severity, "file": visible(src.name), "line": line, "column": column, "message": visible(&d.message), "hint": d.hint.as_deref().map(visible) })
         }).collect();
         println!(
             "{}",

@@ -65,11 +65,12 @@ fn show(args: &ShowArgs) -> Result<ExitCode, CliError> {
                 })
             })
             .collect();
-        let doc =
+        let mut doc =
             serde_json::json!({ "name": inv.name, "production": inv.production, "hosts": rows });
+        crate::sanitize::visible_json(&mut doc);
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
-        print!("{}", table(&inv, &hosts));
+        print!("{}", crate::sanitize::visible(&table(&inv, &hosts)));
     }
     if args.resolved {
         print!("{}", resolved(args, &hosts)?);

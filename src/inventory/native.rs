@@ -78,6 +78,19 @@ pub(super) fn parse(text: &str, source: InventorySource) -> Result<Inventory, In
         at: e.span().map(|s| Position::from_offset(text, s.start)),
         message: e.message().trim_end().to_string(),
     })?;
+    let name = &raw.inventory.name;
+    if !super::select::valid_name(name) || name.len() > super::MAX_NAME_LEN || name.starts_with('.')
+    {
+        return Err(InventoryError::Host {
+            origin: source.origin.clone(),
+            at: Position::from_offset(text, text.find("[inventory]").unwrap_or(0)),
+            problem: format!(
+                "inventory name `{}` must be 1 to {} letters, digits, `_`, `-`, `.`, not starting with `.` (it names lock files and is shown in headers)",
+                crate::sanitize::visible(name),
+                super::MAX_NAME_LEN
+            ),
+        });
+    }
     let mut hosts = Vec::new();
     let mut seen: BTreeMap<String, Position> = BTreeMap::new();
     for spanned in raw.hosts {

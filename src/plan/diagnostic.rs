@@ -3,6 +3,7 @@
 //! The renderer is hand-written rather than miette's graphical report: the output is plain
 //! `file:line:col: error: ...` that greps, pastes into a merge request, and snapshots stably.
 
+use crate::sanitize::visible;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -113,23 +114,29 @@ pub fn render(d: &Diagnostic, file: SourceFile<'_>) -> String {
         Severity::Warning => "warning",
     };
     let mut out = String::new();
+    // Everything shown goes through the sanitiser: a plan's escapes, bidi controls and NULs
+    // are shown as `\u{..}`, and the caret is placed under the text as shown.
+    let (name, message) = (visible(file.name), visible(&d.message));
     let Some(span) = &d.span else {
-        let _ = writeln!(out, "{}: {level}: {}", file.name, d.message);
+        let _ = writeln!(out, "{name}: {level}: {message}");
         push_hint(&mut out, d, 0);
         return out;
     };
     let (line, col) = file.line_col(span.start);
-    let _ = writeln!(out, "{}:{line}:{col}: {level}: {}", file.name, d.message);
+    let _ = writeln!(out, "{name}:{line}:{col}: {level}: {message}");
     let text = file.line_text(line);
     let gutter = line.to_string().len();
     let width = caret_width(file, span, text, col);
+    let shown_col = visible(&text.chars().take(col - 1).collect::<String>())
+        .chars()
+        .count();
     let _ = writeln!(out, "{:gutter$} |", "");
-    let _ = writeln!(out, "{line} | {text}");
+    let _ = writeln!(out, "{line} | {}", visible(text));
     let _ = writeln!(
         out,
         "{:gutter$} | {}{}",
         "",
-        " ".repeat(col - 1),
+        " ".repeat(shown_col),
         "^".repeat(width)
     );
     push_hint(&mut out, d, gutter);
@@ -140,13 +147,17 @@ fn caret_width(file: SourceFile<'_>, span: &Range<usize>, line_text: &str, col: 
     let end = floor_char_boundary(file.text, span.end.min(file.text.len()));
     let start = floor_char_boundary(file.text, span.start.min(end));
     let spanned = file.text[start..end].split('\n').next().unwrap_or("");
-    let rest_of_line = line_text.chars().count().saturating_sub(col - 1);
-    spanned.chars().count().clamp(1, rest_of_line.max(1))
+    let rest: String = line_text.chars().skip(col - 1).collect();
+    let rest_of_line = visible(&rest).chars().count();
+    visible(spanned)
+        .chars()
+        .count()
+        .clamp(1, rest_of_line.max(1))
 }
 
 fn push_hint(out: &mut String, d: &Diagnostic, gutter: usize) {
     if let Some(hint) = &d.hint {
-        let _ = writeln!(out, "{:gutter$} = hint: {hint}", "");
+        let _ = writeln!(out, "{:gutter$} = hint: {}", "", visible(hint));
     }
 }
 

@@ -48,7 +48,9 @@ pub fn render(plan: &Plan, inventory: Option<&Inventory>) -> String {
         "Run it with `cutover run PLAN --expect-digest {}` to refuse a plan changed after review.",
         digest(plan, inventory)
     );
-    md
+    // What reviewers approve must be what runs: no escape, bidi or invisible character of
+    // the plan or inventory reaches the page raw (Trojan Source).
+    crate::sanitize::visible(&md)
 }
 
 /// Where each secret comes from; commands keep showing `{{ secrets.NAME }}`, never a value.

@@ -3,6 +3,7 @@
 //! Pure: the current time and the resolved inventory come in as `Context`.
 
 mod action;
+mod hostile;
 mod secrets;
 mod steps;
 pub mod values;
@@ -25,6 +26,14 @@ pub const DEFAULT_BATCH_SIZE: usize = 20;
 /// plan that reaches hosts through a shared sshd (bastion without ProxyJump, sshguard) must
 /// stay slow. Plans raise it when they know better; arming 500 hosts at 10/s takes ~50 s.
 pub const DEFAULT_CONNECT_RATE: f64 = 10.0;
+/// Largest `output_cap`: kept in memory per command and stream on every host of a batch,
+/// so 64 MiB × 2 streams × a batch of 20 is already 2.5 GiB at worst.
+pub const MAX_OUTPUT_CAP: u64 = 64 * 1024 * 1024;
+/// How far ahead a fire time may be without a warning: a plan is reviewed for one window.
+pub const MAX_FIRE_AHEAD_DAYS: i64 = 366;
+/// How far ahead a fire time is refused outright (`at = 9999-...`). Not one year: run
+/// snapshots are re-validated by `disarm`, `watch` and `resume` against today's clock.
+pub const ABSURD_FIRE_AHEAD_DAYS: i64 = 3653;
 /// SSH handshakes in flight at once when the plan names none. Each host's sshd only ever
 /// sees one of them, so this protects the orchestrator: an ssh-agent holding hardware keys
 /// (a YubiKey, a TPM) signs one authentication at a time, 50–200 ms each, so handshakes past
@@ -113,6 +122,7 @@ pub fn validate(
     });
     if let Some(p) = &plan {
         v.secret_references(p);
+        v.hostile_text(p);
     }
     let failed = v
         .diags
@@ -272,7 +282,15 @@ impl V<'_> {
                 "execution.output_cap",
                 raw.output_cap.as_ref(),
                 64 * 1024,
-                |s| values::size(s),
+                |s| {
+                    values::size(s).and_then(|n| {
+                        if n <= MAX_OUTPUT_CAP {
+                            Ok(n)
+                        } else {
+                            Err(format!("output_cap `{s}` is above the 64 MiB cutover keeps per command and stream (it is held in memory for every host)"))
+                        }
+                    })
+                },
             ),
         }
     }

@@ -171,7 +171,7 @@ impl ArmRunner {
 /// hash) every time, so arming, resume and the T-minus check agree on it.
 pub fn wrapper(ctx: &Ctx, action: &Action, fire: DateTime<Utc>, dir: &str) -> String {
     let fire_ns = fire.timestamp_nanos_opt().unwrap_or(i64::MAX);
-    let run = ctx.secrets.expand(&action.run);
+    let run = ctx.secrets.shell(&action.run);
     let command = crate::remote::fired_command(&run, action.sudo);
     job_script(&Job {
         dir,

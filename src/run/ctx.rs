@@ -123,7 +123,12 @@ impl Ctx {
     /// Sends an event, every secret value in it redacted (the one way out to the journal,
     /// the printed lines and the dashboard); a closed channel means the run is ending anyway.
     pub fn emit(&self, e: RunEvent) {
-        let e = self.secrets.redact_value(e);
+        let e = self
+            .secrets
+            .redact_value(e)
+            .unwrap_or_else(|w| RunEvent::Operator {
+                action: w.to_string(),
+            });
         self.state().apply(&e);
         let _ = self.events.send(e);
     }
@@ -184,6 +189,7 @@ impl Ctx {
     ) -> Result<CommandResult, FleetError> {
         self.run_capped(host, script, sudo, timeout, self.output_cap)
             .await
+            .map(|r| self.redacted(r))
     }
 
     /// Runs a script that must return a whole file (base64), so its cap fits the largest editable file.
@@ -207,12 +213,22 @@ impl Ctx {
         output_cap: usize,
     ) -> Result<CommandResult, FleetError> {
         let cmd = RemoteCommand {
-            script: self.secrets.expand(&script),
+            script: self.secrets.shell(&script),
             sudo,
             timeout,
             output_cap,
         };
         self.fleet.run(host, &cmd).await
+    }
+
+    /// Output redacted before anything takes a line or a tail of it (where a secret split
+    /// across the cut would leak); not for `run_big`, whose output is a file's base64.
+    fn redacted(&self, mut r: CommandResult) -> CommandResult {
+        if !self.secrets.is_empty() {
+            r.stdout.rewrite(|t| self.secrets.redact(t));
+            r.stderr.rewrite(|t| self.secrets.redact(t));
+        }
+        r
     }
 }
 

@@ -56,6 +56,21 @@ impl Captured {
         self.total > self.kept_bytes() as u64
     }
 
+    /// Rewrites the kept text with `f` (redaction), head and tail together when nothing was
+    /// dropped between them; the total is adjusted so nothing looks truncated that was not.
+    pub fn rewrite(&mut self, f: impl Fn(&str) -> String) {
+        let before = self.kept_bytes() as u64;
+        if self.truncated() {
+            let tail: Vec<u8> = self.tail.iter().copied().collect();
+            self.head = f(&String::from_utf8_lossy(&self.head)).into_bytes();
+            self.tail = f(&String::from_utf8_lossy(&tail)).into_bytes().into();
+        } else {
+            self.head = f(&String::from_utf8_lossy(&self.raw())).into_bytes();
+            self.tail.clear();
+        }
+        self.total = self.total - before + self.kept_bytes() as u64;
+    }
+
     /// The kept bytes, raw (head then tail, without a marker).
     pub fn raw(&self) -> Vec<u8> {
         let mut all = self.head.clone();
@@ -115,6 +130,16 @@ mod tests {
     fn text_is_sanitized() {
         let mut c = Captured::new(64);
         c.push(b"\x1b[31mred\x1b[0m\xe2\x80\xae");
-        assert_eq!(c.text(), "red");
+        assert_eq!(c.text(), "\\u{1b}[31mred\\u{1b}[0m\\u{202e}");
+    }
+
+    #[test]
+    fn rewriting_spans_head_and_tail_when_whole() {
+        let mut c = Captured::new(8);
+        c.push(b"ab");
+        c.push(b"secret");
+        c.rewrite(|t| t.replace("absecret", "[x]"));
+        assert_eq!(c.text(), "[x]");
+        assert!(!c.truncated());
     }
 }

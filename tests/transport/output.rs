@@ -34,7 +34,7 @@ async fn hundred_megabytes_of_output_stay_bounded() {
 }
 
 #[tokio::test]
-async fn escapes_and_bidi_controls_are_stripped() {
+async fn escapes_and_bidi_controls_are_made_visible() {
     let fleet = Fleet::builder(1).start();
     let conn = Transport::new(fleet.settings())
         .unwrap()
@@ -46,7 +46,10 @@ async fn escapes_and_bidi_controls_are_stripped() {
         r"printf '\033[31mred\033[0m \033]0;title\007ok\342\200\256evil\342\201\246\n'",
     )
     .await;
-    assert_eq!(result.stdout.text(), "red okevil\n");
+    assert_eq!(
+        result.stdout.text(),
+        "\\u{1b}[31mred\\u{1b}[0m \\u{1b}]0;title\\u{7}ok\\u{202e}evil\\u{2066}\n"
+    );
     assert!(
         result.stdout.raw().contains(&0x1b),
         "raw bytes are kept as they came"

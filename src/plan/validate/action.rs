@@ -201,6 +201,34 @@ impl V<'_> {
             );
             return;
         }
+        // `disarm`, `watch` and `resume` re-validate a run's snapshot with `now` at the epoch
+        // to switch time rules off; the fire time was judged when the run started.
+        let ahead = a.at.to_utc() - self.cx.now;
+        let judged = self.cx.now != DateTime::<chrono::Utc>::UNIX_EPOCH;
+        if judged && ahead > chrono::Duration::days(super::ABSURD_FIRE_AHEAD_DAYS) {
+            let d = self.error(
+                "action.at",
+                format!(
+                    "fire time {} is more than ten years away",
+                    a.at.to_rfc3339()
+                ),
+            );
+            V::hint(
+                d,
+                "check the year: a plan is reviewed for one maintenance window",
+            );
+            return;
+        }
+        if judged && ahead > chrono::Duration::days(super::MAX_FIRE_AHEAD_DAYS) {
+            let d = self.warning(
+                "action.at",
+                format!("fire time {} is more than a year away", a.at.to_rfc3339()),
+            );
+            V::hint(
+                d,
+                "a plan is reviewed for one maintenance window: check the year, or lint with --now for a later window",
+            );
+        }
         let Some(hosts) = self.host_count(&a.targets) else {
             return;
         };
