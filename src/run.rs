@@ -67,6 +67,15 @@ pub async fn run(
     // The hosts are this run's until nothing of it may fire any more.
     let leased = leased_hosts(plan);
     if !ctx.dry_run && ctx.state().may_fire(&plan.action_hosts).is_empty() {
+        // Nothing sensitive stays: job scripts (the action, secrets included) and action
+        // output go from every host whose job can no longer act (the script checks).
+        let armed = ctx.state().arming_started;
+        if armed {
+            ctx::round(&ctx, &plan.action_hosts, |ctx, host| async move {
+                cleanup::after(&ctx, &host).await;
+            })
+            .await;
+        }
         // Only this run's lease is removed (the script checks), so a host refused for
         // another run's lease keeps it.
         lease::release(&ctx, &leased).await;

@@ -131,7 +131,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         .as_ref()
         .map(|(_, t)| t.clone())
         .unwrap_or_default();
-    let id = run_id(now, &plan.meta.name);
+    let id = run_id(now, &plan.meta.name, rand::random());
     let (journal, _lock, run_dir) = if args.dry_run {
         (None, None, None)
     } else {

@@ -18,9 +18,12 @@ pub const JOURNAL_FILE: &str = "journal.jsonl";
 /// writing, which would repeat sequence numbers. Readers merge them in by time.
 pub const SIDE_PREFIX: &str = "disarm-";
 
-/// The run id (directory name) for a plan started at `now`: sortable, safe in paths and units.
-pub fn run_id(now: DateTime<Utc>, plan_name: &str) -> String {
-    format!("{}-{plan_name}", now.format("%Y%m%dT%H%M%SZ"))
+/// The run id (directory name) for a plan started at `now`: sortable, safe in paths and units,
+/// and unique: `nonce` (random, from the caller) keeps two runs of one plan started in the
+/// same second, from two directories or two machines, from sharing job directories and
+/// host leases.
+pub fn run_id(now: DateTime<Utc>, plan_name: &str, nonce: u16) -> String {
+    format!("{}-{plan_name}-{nonce:04x}", now.format("%Y%m%dT%H%M%SZ"))
 }
 
 /// A run directory on disk.
@@ -127,7 +130,10 @@ mod tests {
     #[test]
     fn ids_sort_by_time_and_name_the_plan() {
         let t = Utc.with_ymd_and_hms(2027, 1, 14, 2, 5, 9).unwrap();
-        assert_eq!(run_id(t, "consul-tls"), "20270114T020509Z-consul-tls");
+        assert_eq!(
+            run_id(t, "consul-tls", 0x3fa2),
+            "20270114T020509Z-consul-tls-3fa2"
+        );
     }
 
     #[test]

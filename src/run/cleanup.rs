@@ -1,7 +1,7 @@
 //! After a host's job is done with (fired and collected, or disarmed): its job script and
 //! action output are removed from the host (`crate::arm::cleanup`); what had to stay is said.
-//! Not hooked into the run flow yet: calling it inside `arm::collect` or `disarm_each`
-//! broke the lease/commit trials of `tests/run/commit.rs`; the lead places the call.
+//! Called once a run ends with nothing that may still fire (every action host, one parallel
+//! round), and by `cutover disarm` for the hosts it accounted for.
 
 use super::ctx::Ctx;
 use super::event::RunEvent;

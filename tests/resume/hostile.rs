@@ -171,13 +171,15 @@ fn a_hostile_secret_is_data_to_every_command_and_leaves_no_trace_in_any_encoding
         assert_eq!(report.code, 0, "{}", report.stderr);
         assert_no_leak("the report", &report.stdout);
     }
-    // The job wrapper (base64 preamble) and the action's output are not removed by the run
-    // yet (`run::cleanup` is not hooked in); every other file on the host must be clean.
+    // The job wrapper (the action, secrets included) and the action's output are removed once
+    // the run is over; every file left on the host must be clean.
     for f in files(&home.join("cutover")) {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
-        if ["job.sh", "output", "output.tail"].contains(&name.as_str()) {
-            continue;
-        }
+        assert!(
+            !["job.sh", "output", "output.tail"].contains(&name.as_str()),
+            "{} was left on the host",
+            f.display()
+        );
         assert_no_leak(
             &f.display().to_string(),
             &String::from_utf8_lossy(&std::fs::read(&f).unwrap()),
