@@ -222,7 +222,8 @@ fn leftovers(dir: &Path, names: &cutover::lab::nspawn::Names) -> Vec<String> {
         };
         let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        if (cmd.contains(&d) || cmd.contains(&names.id)) && cutover::lab::procs::alive(pid) {
+        let ours = cmd.contains(&d) || cmd.contains(&format!("cutover-{}-", names.id));
+        if ours && cutover::lab::procs::alive(pid) {
             out.push(format!("process {pid}: {cmd}"));
         }
     }
@@ -319,7 +320,7 @@ fn real_hosts_boot_with_their_users_and_every_mechanism_fires_on_them() {
             );
             assert!(!units.trim().is_empty(), "the transient unit ran: {units}");
         }
-        eprintln!("{mechanism}: {:?}", t.elapsed());
+        eprintln!("{mechanism}: {:?}, {spread}", t.elapsed());
     }
 
     let dir = lab.dir.clone();
