@@ -444,4 +444,26 @@ fn network_faults_cut_a_host_off_and_clearing_them_restores_it() {
     assert_eq!(probe(3).trim(), "open", "lab-1 still reaches lab-3");
     let (_, status, _) = cutover(&["lab", "status", "--dir", &d]);
     assert!(status.contains("partition:lab-2"), "{status}");
+
+    // Latency: an NFQUEUE delayer holds every packet lab-2 sends.
+    let (code, out, err) = cutover(&["lab", "fault", "lab-2", "delay:60", "--dir", &d]);
+    assert_eq!(code, 0, "{out}{err}");
+    let connect = |i: usize| {
+        let addr: std::net::SocketAddr = format!("{}:22", lab.addr(i)).parse().unwrap();
+        let t = cutover::clock::instant();
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)).unwrap();
+        t.elapsed()
+    };
+    let slow = (0..3).map(|_| connect(2)).min().unwrap();
+    assert!(
+        slow >= Duration::from_millis(60) && slow < Duration::from_millis(500),
+        "connect to the delayed host: {slow:?}"
+    );
+    assert!(
+        connect(3) < Duration::from_millis(50),
+        "lab-3 is not delayed"
+    );
+    let (code, out, err) = cutover(&["lab", "fault", "lab-2", "clear", "--dir", &d]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(connect(2) < Duration::from_millis(50), "cleared");
 }

@@ -20,6 +20,10 @@ pub enum Command {
     /// Run the embedded SSH servers of a lab (started detached by `lab up`).
     #[command(hide = true)]
     Serve(DirArg),
+    /// Delay the packets of NFQUEUE `--queue` (started inside a host's namespace by a `delay`
+    /// fault of an nspawn lab).
+    #[command(hide = true)]
+    Delay(DelayArgs),
 }
 
 /// Arguments of `cutover lab up`.
@@ -64,6 +68,20 @@ pub struct FaultArgs {
     /// The lab's directory.
     #[arg(long, default_value = DEFAULT_DIR)]
     pub dir: PathBuf,
+}
+
+/// Arguments of the hidden `cutover lab delay`.
+#[derive(Debug, clap::Args)]
+pub struct DelayArgs {
+    /// NFQUEUE number.
+    #[arg(long)]
+    pub queue: u16,
+    /// Milliseconds each packet is held.
+    #[arg(long)]
+    pub ms: u64,
+    /// The namespace it serves (for `lab down` to recognise it).
+    #[arg(long)]
+    pub netns: String,
 }
 
 /// A lab directory.
@@ -134,6 +152,14 @@ pub fn run(cmd: &Command) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve(d) => serve(&absolute(&d.dir)?),
+        Command::Delay(d) => {
+            crate::lab::nspawn::delay::serve(d.queue, std::time::Duration::from_millis(d.ms))
+                .map_err(|source| CliError::Io {
+                    path: format!("NFQUEUE {} in {}", d.queue, d.netns),
+                    source,
+                })?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -209,21 +209,29 @@ pub fn apply_faults(
     let what = format!("delayer {}", h.name);
     if let Some(pos) = started.iter().position(|r| r.what == what) {
         let r = started.remove(pos);
+        net::set_delay_rule(names, i, h, false)?;
         procs::stop(r.pid, &r.marker);
     }
-    net::apply(names, i, h, &net::ruleset(spec, i, &[]))?;
     if let Some(ms) = faults.iter().find_map(|f| match f {
         Fault::Delay { millis } => Some(*millis),
         _ => None,
     }) {
+        if procs::find("iptables").is_none() {
+            return Err(LabError::Missing {
+                program: "iptables (for delay faults: this kernel's nftables has no `queue`)"
+                    .into(),
+                package: "--no-install-recommends iptables".into(),
+            });
+        }
         let pid = delay::start(names, i, h, ms)?;
         started.push(Recorded {
             pid,
             what,
             marker: names.netns(i),
         });
+        net::set_delay_rule(names, i, h, true)?;
     }
-    net::apply(names, i, h, &net::ruleset(spec, i, faults))
+    net::apply(names, i, h, &net::ruleset(spec, faults))
 }
 
 /// `lab fault HOST KIND|clear` on a running lab: replaces the host's network faults and records

@@ -107,7 +107,7 @@ pub fn remove_bridge(names: &Names) -> Result<(), LabError> {
 
 /// The nftables script that replaces host `i`'s fault table with `faults` (an empty table for
 /// none). Traffic on the host's own `lo` is never touched.
-pub fn ruleset(spec: &LabSpec, i: usize, faults: &[Fault]) -> String {
+pub fn ruleset(spec: &LabSpec, faults: &[Fault]) -> String {
     let mut input = Vec::new();
     let mut output = Vec::new();
     let (mut drop_in, mut drop_out) = (false, false);
@@ -131,10 +131,8 @@ pub fn ruleset(spec: &LabSpec, i: usize, faults: &[Fault]) -> String {
                     output.push(format!("ip daddr {{ {} }} drop", set.join(", ")));
                 }
             }
-            Fault::Delay { .. } => output.push(format!(
-                "oifname \"eth0\" queue num {} bypass",
-                queue_number(i)
-            )),
+            // nftables' `queue` is not in this kernel (no module loading); the NFQUEUE rule is
+            // an iptables one, see `delay_rule`.
             _ => {}
         }
     }
@@ -159,6 +157,41 @@ pub fn ruleset(spec: &LabSpec, i: usize, faults: &[Fault]) -> String {
         chain("in", "input", drop_in, &input),
         chain("out", "output", drop_out, &output),
     )
+}
+
+/// The iptables arguments (mangle table, after `-A`/`-D`) that send host `i`'s outgoing
+/// packets to its delayer's NFQUEUE (bypassed while no delayer reads it).
+pub fn delay_rule(i: usize) -> Vec<String> {
+    let q = queue_number(i).to_string();
+    [
+        "OUTPUT",
+        "-o",
+        "eth0",
+        "-j",
+        "NFQUEUE",
+        "--queue-num",
+        &q,
+        "--queue-bypass",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// Adds (`on`) or removes host `i`'s NFQUEUE rule in its namespace.
+pub fn set_delay_rule(names: &Names, i: usize, h: &LabHost, on: bool) -> Result<(), LabError> {
+    let ns = names.netns(i);
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &ns, "iptables", "-t", "mangle"]);
+    if on {
+        cmd.arg("-A").args(delay_rule(i));
+        run(&format!("the delay of {}", h.name), &mut cmd).map(|_| ())
+    } else {
+        cmd.arg("-D").args(delay_rule(i));
+        // Absent already: nothing to remove.
+        let _ = cmd.output();
+        Ok(())
+    }
 }
 
 /// Loads `ruleset` into host `i`'s namespace.
@@ -214,7 +247,7 @@ mod tests {
 
     #[test]
     fn no_fault_is_an_empty_accepting_table() {
-        let r = ruleset(&spec(), 1, &[]);
+        let r = ruleset(&spec(), &[]);
         assert!(r.starts_with("table inet cutover_fault\ndelete table inet cutover_fault\n"));
         assert_eq!(r.matches("policy accept").count(), 2, "{r}");
         assert!(!r.contains("drop;"));
@@ -222,7 +255,7 @@ mod tests {
 
     #[test]
     fn blackhole_drops_everything_but_loopback() {
-        let r = ruleset(&spec(), 1, &[Fault::Blackhole]);
+        let r = ruleset(&spec(), &[Fault::Blackhole]);
         assert_eq!(r.matches("policy drop").count(), 2, "{r}");
         assert!(r.contains("iifname \"lo\" accept") && r.contains("oifname \"lo\" accept"));
     }
@@ -231,7 +264,6 @@ mod tests {
     fn loss_partition_and_delay_rules() {
         let r = ruleset(
             &spec(),
-            2,
             &[
                 Fault::Loss { percent: 30 },
                 Fault::Partition {
@@ -243,6 +275,10 @@ mod tests {
         assert!(r.contains("numgen random mod 100 < 30 drop"), "{r}");
         assert!(r.contains("ip saddr { 10.253.0.3 } drop"), "{r}");
         assert!(r.contains("ip daddr { 10.253.0.3 } drop"), "{r}");
-        assert!(r.contains("queue num 2 bypass"), "{r}");
+        assert!(!r.contains("queue"), "the NFQUEUE rule is iptables': {r}");
+        assert_eq!(
+            delay_rule(2).join(" "),
+            "OUTPUT -o eth0 -j NFQUEUE --queue-num 2 --queue-bypass"
+        );
     }
 }
