@@ -506,3 +506,42 @@ fn a_systemd_disarm_stops_the_timer_but_never_a_running_action() {
     let (_, receipt) = lab.ssh(1, "ops", &format!("cat {dir}/receipt"));
     assert!(receipt.contains("exit=0"), "{receipt}");
 }
+
+#[test]
+fn the_scheduler_preflight_refuses_a_user_whose_sudo_asks_a_password() {
+    let lab = Lab::up("10.253.45", 1, &[]);
+    let inv = std::fs::read_to_string(lab.dir.join("inventory.toml")).unwrap();
+    std::fs::write(
+        lab.dir.join("inventory-dev.toml"),
+        inv.replace("user = \"ops\"", "user = \"dev\""),
+    )
+    .unwrap();
+    let plan = lab.plan("systemd", "dev");
+    let text = std::fs::read_to_string(&plan)
+        .unwrap()
+        .replace("inventory.toml", "inventory-dev.toml")
+        .replace("[[preflight]]\ncheck = \"sudo\"\n\n", "");
+    std::fs::write(&plan, text).unwrap();
+    let (code, out, err) = cutover(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--at",
+        "now+20s",
+        "--yes",
+        "--runs-dir",
+        lab.runs().to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0, "{out}\n{err}");
+    let journal: String = std::fs::read_dir(lab.runs())
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("journal.jsonl")).ok())
+        .collect();
+    assert!(
+        journal.contains("a password is required"),
+        "the scheduler check names the cause:\n{out}\n{journal}"
+    );
+    assert!(!journal.contains("\"kind\":\"armed\""), "nothing armed");
+    let (_, fired) = lab.ssh(1, "root", "ls /var/tmp/staged-dev /var/tmp/fired-dev 2>&1");
+    assert!(fired.contains("No such file"), "{fired}");
+}
