@@ -474,11 +474,11 @@ fn a_systemd_disarm_stops_the_timer_but_never_a_running_action() {
     use cutover::arm::mechanism::{Concrete, arm_script, disarm_script};
     let lab = Lab::up("10.253.44", 1, &[]);
     let (run, dir) = ("disarm-test", "/var/tmp/cutover/disarm-test");
-    let fire = cutover::clock::now() + chrono::Duration::seconds(3);
+    let fire = cutover::clock::now() + chrono::Duration::seconds(8);
     let job = script(&Job {
         dir,
         fire_ns: fire.timestamp_nanos_opt().unwrap(),
-        command: "sleep 5; echo done > /var/tmp/slow-done",
+        command: "sleep 6; echo done > /var/tmp/slow-done",
     });
     let (code, out) = lab.ssh(1, "ops", &install_script(dir, &job, false));
     assert_eq!(code, 0, "{out}");
@@ -490,19 +490,38 @@ fn a_systemd_disarm_stops_the_timer_but_never_a_running_action() {
     );
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("armed=cutover-disarm-test"), "{out}");
-    std::thread::sleep(Duration::from_secs(5));
-    let (_, state) = lab.ssh(
-        1,
-        "ops",
-        "systemctl show -p ActiveState --value cutover-disarm-test.service",
-    );
-    assert_eq!(state.trim(), "activating", "the action is running");
+    assert!(cutover::clock::now() < fire, "armed before the fire time");
+    let until = cutover::clock::instant() + Duration::from_secs(30);
+    loop {
+        let (_, state) = lab.ssh(
+            1,
+            "ops",
+            "systemctl show -p ActiveState --value cutover-disarm-test.service",
+        );
+        if state.trim() == "activating" {
+            break;
+        }
+        assert!(
+            cutover::clock::instant() < until,
+            "the action never started: {state}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let (code, out) = lab.ssh(1, "ops", &disarm_script(Concrete::Systemd, run, dir));
     assert_eq!(code, 2, "a fired job is reported, not killed: {out}");
     assert!(out.contains("already fired"), "{out}");
-    std::thread::sleep(Duration::from_secs(5));
-    let (_, done) = lab.ssh(1, "ops", "cat /var/tmp/slow-done");
-    assert_eq!(done.trim(), "done", "the running action finished");
+    let until = cutover::clock::instant() + Duration::from_secs(30);
+    loop {
+        let (_, done) = lab.ssh(1, "ops", "cat /var/tmp/slow-done 2>/dev/null");
+        if done.trim() == "done" {
+            break;
+        }
+        assert!(
+            cutover::clock::instant() < until,
+            "the running action was killed"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let (_, receipt) = lab.ssh(1, "ops", &format!("cat {dir}/receipt"));
     assert!(receipt.contains("exit=0"), "{receipt}");
 }
