@@ -243,6 +243,13 @@ pub fn set_fault(
 ) -> Result<Vec<Fault>, LabError> {
     let mut state = LabState::load(dir)?;
     let spec = state.spec.clone();
+    if spec.backend != super::spec::Backend::Nspawn {
+        return Err(LabError::Usage(format!(
+            "the lab in {} is a {} lab: `lab fault` changes the network of nspawn labs; give a loopback lab its faults with `lab up --fault`",
+            dir.display(),
+            spec.backend.as_str()
+        )));
+    }
     let hosts = spec.lab_hosts();
     let Some(i) = hosts
         .iter()
