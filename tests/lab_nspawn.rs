@@ -569,3 +569,31 @@ fn the_scheduler_preflight_refuses_a_user_whose_sudo_asks_a_password() {
     let (_, fired) = lab.ssh(1, "root", "ls /var/tmp/staged-dev /var/tmp/fired-dev 2>&1");
     assert!(fired.contains("No such file"), "{fired}");
 }
+
+#[test]
+fn the_demo_completes_on_real_systemd_hosts() {
+    let tmp = tempfile::Builder::new()
+        .prefix("cutover-nspawn-demo-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path().join("lab");
+    let runs = tmp.path().join("runs");
+    let (code, out, err) = cutover(&[
+        "demo",
+        "--backend",
+        "nspawn",
+        "--hosts",
+        "3",
+        "--plain",
+        "--subnet",
+        "10.253.46",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--runs-dir",
+        runs.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("run complete"), "{out}");
+    assert!(out.contains("3 fired"), "{out}");
+    assert!(!dir.exists(), "the demo tore its lab down");
+}

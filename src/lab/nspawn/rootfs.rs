@@ -3,7 +3,9 @@
 //! Built once with `mmdebstrap` from the machine's own apt sources, then set up in a chroot
 //! (users, sudoers, sshd, drop-ins), and cached under [`CACHE_DIR`] by a hash of its recipe:
 //! a changed recipe (packages, setup, sources, suite) builds a new one; the same recipe reuses
-//! it. Nothing host-specific lives here: hostname, machine-id, host keys and the lab's client
+//! it. The lab's services are real units: `consul` (a small daemon that refuses to start with
+//! a bad `/etc/consul.json`), `chef-client` (a config agent stand-in), and `lab-service` maps the
+//! lab plans' verbs to `systemctl`. Nothing host-specific lives here: hostname, machine-id, host keys and the lab's client
 //! key are written into each host's overlay by `nspawn::host`.
 
 use super::{LabError, run};
@@ -27,6 +29,7 @@ pub const PACKAGES: &[&str] = &[
     "procps",
     "systemd-timesyncd",
     "python3-minimal",
+    "jq",
 ];
 
 /// Where every host's `sshd` reads the lab's client key (written per host into its overlay).
@@ -50,6 +53,14 @@ echo LANG=C.UTF-8 > /etc/default/locale
 mkdir -p /etc/systemd/system/systemd-timesyncd.service.d /etc/systemd/journald.conf.d
 printf '[Unit]\nConditionVirtualization=\n' > /etc/systemd/system/systemd-timesyncd.service.d/lab.conf
 printf '[Journal]\nStorage=volatile\nRuntimeMaxUse=8M\n' > /etc/systemd/journald.conf.d/lab.conf
+printf '{\n  "datacenter": "lab",\n  "verify_incoming": true,\n  "verify_outgoing": true\n}\n' > /etc/consul.json
+printf '#!/bin/sh\n# Refuses to start with a config that is not JSON, like the real agent.\njq -e . /etc/consul.json >/dev/null || { echo "consul-lab: bad /etc/consul.json" >&2; exit 1; }\nexec sleep infinity\n' > /usr/local/bin/consul-lab
+chmod 755 /usr/local/bin/consul-lab
+printf '[Unit]\nDescription=consul-like lab service (refuses a bad /etc/consul.json)\n[Service]\nExecStart=/usr/local/bin/consul-lab\n[Install]\nWantedBy=multi-user.target\n' > /etc/systemd/system/consul.service
+printf '[Unit]\nDescription=config agent stand-in\n[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n' > /etc/systemd/system/chef-client.service
+printf '#!/bin/sh\n# The lab plans'"'"' service verbs, on real systemd.\ncase "$1" in\n  status) exec systemctl is-active --quiet "$2" ;;\n  *) exec systemctl "$1" "$2" ;;\nesac\n' > /usr/local/bin/lab-service
+chmod 755 /usr/local/bin/lab-service
+systemctl enable consul.service chef-client.service
 "#;
 
 /// What a root file system is built from; its hash names the cache entry.
