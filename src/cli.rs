@@ -121,3 +121,13 @@ pub(crate) fn read(path: &std::path::Path) -> Result<String, CliError> {
         source,
     })
 }
+
+/// Writes text to standard output, ignoring a closed pipe (`cutover run … | head`): what a run
+/// prints is a view, and a reader that went away must never stop (or panic) a run that may
+/// hold armed hosts; the journal keeps everything.
+pub(crate) fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}

@@ -70,6 +70,39 @@ impl Clock for ManualClock {
     }
 }
 
+/// A clock that follows tokio's time from `start`: with tokio's time paused (`start_paused`),
+/// every sleep of the engine advances it at once, so T-minus logic runs in milliseconds.
+#[derive(Debug, Clone)]
+pub struct TokioClock {
+    start: DateTime<Utc>,
+    origin: tokio::time::Instant,
+    real_origin: Instant,
+}
+
+impl TokioClock {
+    /// A clock reading `start` now.
+    #[allow(clippy::disallowed_methods)]
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self {
+            start,
+            origin: tokio::time::Instant::now(),
+            real_origin: instant(),
+        }
+    }
+}
+
+#[allow(clippy::disallowed_methods)]
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        let gone = tokio::time::Instant::now() - self.origin;
+        self.start + chrono::Duration::from_std(gone).unwrap_or(chrono::Duration::zero())
+    }
+
+    fn instant(&self) -> Instant {
+        self.real_origin + (tokio::time::Instant::now() - self.origin)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,6 +58,14 @@ pub struct RunPlan {
     pub quorum_hosts: Vec<String>,
     /// Each probe's target hosts by probe name (empty: probed from the orchestrator).
     pub probe_hosts: std::collections::BTreeMap<String, Vec<String>>,
+    /// The action: command, mechanism, gate, budget (its hosts are `action_hosts`).
+    pub action: crate::plan::model::Action,
+    /// The quorum and health watch, if the plan watches.
+    pub watch: Option<crate::plan::model::Watch>,
+    /// What to do by hand when the cutover does not complete.
+    pub break_glass: Option<String>,
+    /// Hosts per batch for arming.
+    pub batch_size: usize,
 }
 
 /// Why a plan cannot be compiled against an inventory (validation normally catches these first).
@@ -120,6 +128,10 @@ pub fn compile(
             .filter(|p| !p.targets.text.is_empty())
             .map(|p| hosts(&p.targets, false, inventory, &p.name).map(|h| (p.name.clone(), h)))
             .collect::<Result<_, _>>()?,
+        action: a.clone(),
+        watch: plan.watch.clone(),
+        break_glass: plan.meta.break_glass.clone(),
+        batch_size: plan.execution.batch_size,
     })
 }
 

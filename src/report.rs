@@ -7,6 +7,8 @@
 use crate::executor::{Event, HostOutcome, nodeset};
 use crate::journal::Record;
 use crate::run::event::RunEvent;
+use crate::run::phase::Phase;
+use crate::run::state::{HostState, RunState};
 use crate::watch::WatchEvent;
 use crate::watch::tracker::history::{Milestone, Outcome};
 use chrono::{DateTime, Utc};
@@ -17,7 +19,7 @@ pub fn markdown(run_id: &str, records: &[Record<RunEvent>], torn_tail: bool) -> 
     let mut md = String::new();
     header(&mut md, run_id, records);
     let _ = writeln!(md, "## Timeline (UTC)\n\n| time | what |\n|---|---|");
-    let mut phase_start: Option<(String, DateTime<Utc>)> = None;
+    let mut phase_start: Option<(Phase, DateTime<Utc>)> = None;
     let mut failures: Vec<(String, String, String)> = Vec::new();
     let mut current = String::new();
     let mut previous: Option<DateTime<Utc>> = None;
@@ -32,7 +34,7 @@ pub fn markdown(run_id: &str, records: &[Record<RunEvent>], torn_tail: bool) -> 
             } => {
                 current = path.clone();
                 if phase_start.as_ref().is_none_or(|(p, _)| p != phase) {
-                    phase_start = Some((phase.clone(), r.ts));
+                    phase_start = Some((*phase, r.ts));
                 }
                 row(&mut md, &t, &format!("{phase}: {name} on {hosts} host(s)"));
             }
@@ -96,6 +98,18 @@ pub fn markdown(run_id: &str, records: &[Record<RunEvent>], torn_tail: bool) -> 
                 phase_start = None;
             }
             RunEvent::Operator { action } => row(&mut md, &t, &format!("operator: {action}")),
+            RunEvent::Excluded {
+                host,
+                phase,
+                reason,
+            } => row(
+                &mut md,
+                &t,
+                &match phase {
+                    Some(p) => format!("**{host} left the run** in {p}: {reason}"),
+                    None => format!("**{host} excluded by the operator**: {reason}"),
+                },
+            ),
             RunEvent::Disarmed { host, ok, detail } => row(
                 &mut md,
                 &t,
@@ -127,6 +141,7 @@ pub fn markdown(run_id: &str, records: &[Record<RunEvent>], torn_tail: bool) -> 
         previous = Some(r.ts);
     }
     failures_section(&mut md, &failures);
+    hosts_section(&mut md, &crate::run::state::fold(records));
     if torn_tail {
         let _ = writeln!(
             md,
@@ -163,7 +178,7 @@ fn header(md: &mut String, run_id: &str, records: &[Record<RunEvent>]) {
     });
     // The verdict is the last attempt's: a resume after a `finished` reopens the run.
     let finished = records.iter().rev().find_map(|r| match &r.event {
-        RunEvent::Finished { outcome, .. } => Some(Some((r.ts, outcome.clone()))),
+        RunEvent::Finished { outcome, .. } => Some(Some((r.ts, *outcome))),
         RunEvent::Resumed { .. } => Some(None),
         _ => None,
     });
@@ -318,5 +333,47 @@ fn failures_section(md: &mut String, failures: &[(String, String, String)]) {
             hosts.len(),
             reason.replace('|', "\\|")
         );
+    }
+}
+
+/// Where every host the journal names ended up: the run's one fold, host by host.
+fn hosts_section(md: &mut String, state: &RunState) {
+    let mut names: std::collections::BTreeSet<&String> = state.excluded.keys().collect();
+    names.extend(state.armed.keys());
+    names.extend(state.disarmed.iter());
+    names.extend(state.disarm_failed.keys());
+    names.extend(state.receipts.keys());
+    if names.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "\n## Hosts\n\n| host | state |\n|---|---|");
+    for h in names {
+        let text = match state.host(h) {
+            HostState::Targeted => "targeted".to_string(),
+            HostState::Excluded(e) => match e.phase {
+                Some(p) => format!("excluded in {p}: {}", e.reason),
+                None => format!("excluded by the operator: {}", e.reason),
+            },
+            HostState::Arming => "arming was in flight (may hold a job)".into(),
+            HostState::Armed { job, live: true } => format!(
+                "**armed and committed** ({}, {}): may still fire",
+                job.mechanism.as_str(),
+                job.id
+            ),
+            HostState::Armed { job, live: false } => format!(
+                "armed, never committed ({}, {}): its job skips itself",
+                job.mechanism.as_str(),
+                job.id
+            ),
+            HostState::Disarmed => "disarmed".into(),
+            HostState::DisarmFailed { detail } => {
+                format!("**could not be disarmed: may still fire** ({detail})")
+            }
+            HostState::Fired { exit: Some(0) } => "fired, exit 0".into(),
+            HostState::Fired { exit: Some(c) } => format!("**fired, exit {c}**"),
+            HostState::Fired { exit: None } => "fired (still running when collected)".into(),
+            HostState::NoReceipt => "**no receipt** (did not fire, or unreachable)".into(),
+        };
+        let _ = writeln!(md, "| {h} | {} |", text.replace('|', "\\|"));
     }
 }

@@ -15,6 +15,8 @@ mod gates;
 mod keys;
 #[path = "dashboard/plain.rs"]
 mod plain;
+#[path = "dashboard/signals.rs"]
+mod signals;
 #[path = "dashboard/watch.rs"]
 mod watch;
 

@@ -10,6 +10,10 @@ mod harness;
 mod backends;
 #[path = "lab/demo.rs"]
 mod demo;
+#[path = "lab/drift.rs"]
+mod drift;
+#[path = "lab/exclusion.rs"]
+mod exclusion;
 #[path = "lab/faults.rs"]
 mod faults;
 #[path = "lab/lifecycle.rs"]

@@ -475,7 +475,7 @@ fn network_faults_cut_a_host_off_and_clearing_them_restores_it() {
 
 #[test]
 fn a_systemd_disarm_stops_the_timer_but_never_a_running_action() {
-    use cutover::arm::job::{Job, install_script, script};
+    use cutover::arm::job::{Job, commit_script, install_script, script};
     use cutover::arm::mechanism::{Concrete, arm_script, disarm_script};
     let lab = Lab::up("10.253.44", 1, &[]);
     let (run, dir) = ("disarm-test", "/var/tmp/cutover/disarm-test");
@@ -495,6 +495,8 @@ fn a_systemd_disarm_stops_the_timer_but_never_a_running_action() {
     );
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("armed=cutover-disarm-test"), "{out}");
+    let (code, out) = lab.ssh(1, "ops", &commit_script(dir));
+    assert_eq!(code, 0, "{out}");
     assert!(cutover::clock::now() < fire, "armed before the fire time");
     let until = cutover::clock::instant() + Duration::from_secs(30);
     loop {

@@ -20,12 +20,18 @@ pub struct Job<'a> {
 
 /// The wrapper script written to `DIR/job.sh` at arming time.
 ///
+/// Prepare, then commit: the wrapper acts only if the run committed on this host (a
+/// `committed` file, written by the commit round once every host is armed and verified) and
+/// did not take it back (no `disarmed` tombstone). A job that wakes without its commit
+/// records `skipped=uncommitted` and does nothing, so a crash or an abort before the commit
+/// round leaves nothing that fires.
+///
 /// The receipt is `key=value` lines, appended as the job progresses, so a crash mid-action
 /// still leaves `woke_ns` and `started_ns` behind. A mechanism that read the clock the moment
 /// it woke passes that time (ns) as argument 1; otherwise the wrapper reads it first thing.
 pub fn script(job: &Job<'_>) -> String {
     format!(
-        "#!/bin/sh\n# cutover job: fires the action once, records a receipt.\nd={dir}\nr=\"$d/receipt\"\nwoke=${{1:-$(date +%s%N)}}\nplanned={fire}\nif [ \"$woke\" -lt \"$planned\" ]; then e=$((planned - woke)); sleep \"$(printf '%d.%09d' $((e / 1000000000)) $((e % 1000000000)))\"; woke=$(date +%s%N); fi\necho \"planned_ns=$planned\" > \"$r.tmp\"\necho \"woke_ns=$woke\" >> \"$r.tmp\"\nif [ -e \"$d/disarmed\" ]; then echo 'skipped=disarmed' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nif [ $((woke - planned)) -gt {late} ]; then echo 'skipped=late' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nmv \"$r.tmp\" \"$r\"\necho \"started_ns=$(date +%s%N)\" >> \"$r\"\n(\n{cmd}\n) > \"$d/output\" 2>&1\nrc=$?\necho \"ended_ns=$(date +%s%N)\" >> \"$r\"\necho \"exit=$rc\" >> \"$r\"\ntail -c 4096 \"$d/output\" > \"$d/output.tail\" 2>/dev/null\necho 'done=1' >> \"$r\"\n",
+        "#!/bin/sh\n# cutover job: fires the action once, records a receipt.\nd={dir}\nr=\"$d/receipt\"\nwoke=${{1:-$(date +%s%N)}}\nplanned={fire}\nif [ \"$woke\" -lt \"$planned\" ]; then e=$((planned - woke)); sleep \"$(printf '%d.%09d' $((e / 1000000000)) $((e % 1000000000)))\"; woke=$(date +%s%N); fi\necho \"planned_ns=$planned\" > \"$r.tmp\"\necho \"woke_ns=$woke\" >> \"$r.tmp\"\nif [ -e \"$d/disarmed\" ]; then echo 'skipped=disarmed' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nif [ ! -e \"$d/committed\" ]; then echo 'skipped=uncommitted' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nif [ $((woke - planned)) -gt {late} ]; then echo 'skipped=late' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nmv \"$r.tmp\" \"$r\"\necho \"started_ns=$(date +%s%N)\" >> \"$r\"\n(\n{cmd}\n) > \"$d/output\" 2>&1\nrc=$?\necho \"ended_ns=$(date +%s%N)\" >> \"$r\"\necho \"exit=$rc\" >> \"$r\"\ntail -c 4096 \"$d/output\" > \"$d/output.tail\" 2>/dev/null\necho 'done=1' >> \"$r\"\n",
         dir = quote(job.dir),
         fire = job.fire_ns,
         late = MAX_LATE_NS,
@@ -48,7 +54,16 @@ pub fn install_script(dir: &str, wrapper: &str, rearm: bool) -> String {
         "[ ! -e \"$d/disarmed\" ] || { echo 'cutover: this run was disarmed on this host; refusing to arm' >&2; exit 1; }\n"
     };
     format!(
-        "set -eu\nd={d}\nmkdir -p \"$d\"\nchmod 0700 \"$d\"\n{tombstone}rm -f \"$d/receipt\" \"$d/output\" \"$d/output.tail\"\necho {b64} | base64 -d > \"$d/job.sh.tmp\"\nchmod 0700 \"$d/job.sh.tmp\"\nmv \"$d/job.sh.tmp\" \"$d/job.sh\"\nsha256sum \"$d/job.sh\" | cut -d' ' -f1\n",
+        "set -eu\nd={d}\nmkdir -p \"$d\"\nchmod 0700 \"$d\"\n{tombstone}rm -f \"$d/receipt\" \"$d/output\" \"$d/output.tail\" \"$d/committed\"\necho {b64} | base64 -d > \"$d/job.sh.tmp\"\nchmod 0700 \"$d/job.sh.tmp\"\nmv \"$d/job.sh.tmp\" \"$d/job.sh\"\nsha256sum \"$d/job.sh\" | cut -d' ' -f1\n",
+        d = quote(dir)
+    )
+}
+
+/// The commit round's one write per host: the job becomes live. Refuses a host whose job is
+/// missing or that was disarmed (the tombstone wins); prints `committed`.
+pub fn commit_script(dir: &str) -> String {
+    format!(
+        "d={d}\n[ -s \"$d/job.sh\" ] || {{ echo 'cutover: no armed job to commit' >&2; exit 1; }}\n[ ! -e \"$d/disarmed\" ] || {{ echo 'cutover: this run was disarmed on this host' >&2; exit 1; }}\necho committed > \"$d/committed\" && echo committed\n",
         d = quote(dir)
     )
 }

@@ -7,8 +7,12 @@ use crate::plan::model::Mechanism;
 use crate::remote::quote;
 use chrono::{DateTime, Utc};
 
-/// The scripts for one concrete mechanism (`auto` is resolved per host before this).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The scripts for one concrete mechanism (`auto` is resolved per host before this); the
+/// journal names it as the plan does (`systemd`, `at`, `waiter`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Concrete {
     /// systemd-run transient timer.
     Systemd,
@@ -19,6 +23,15 @@ pub enum Concrete {
 }
 
 impl Concrete {
+    /// The plan's (and the journal's) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Concrete::Systemd => "systemd",
+            Concrete::At => "at",
+            Concrete::Waiter => "waiter",
+        }
+    }
+
     /// From the plan's mechanism; `None` for `auto`.
     pub fn from_plan(m: Mechanism) -> Option<Self> {
         match m {
@@ -27,6 +40,12 @@ impl Concrete {
             Mechanism::Waiter => Some(Concrete::Waiter),
             Mechanism::Auto => None,
         }
+    }
+}
+
+impl std::fmt::Display for Concrete {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -20,6 +20,9 @@ pub struct Receipt {
     /// True when the job woke after a disarm and did not fire.
     #[serde(default)]
     pub skipped_disarmed: bool,
+    /// True when the job woke without the run's commit and did not fire.
+    #[serde(default)]
+    pub skipped_uncommitted: bool,
     /// True when the wrapper ran to the end.
     pub done: bool,
 }
@@ -41,6 +44,7 @@ pub fn parse(text: &str) -> Receipt {
             "skipped" => {
                 r.skipped_late = v.trim() == "late";
                 r.skipped_disarmed = v.trim() == "disarmed";
+                r.skipped_uncommitted = v.trim() == "uncommitted";
             }
             "done" => r.done = v.trim() == "1",
             _ => {}
@@ -92,7 +96,9 @@ pub fn spread(
     let mut missing = Vec::new();
     for (host, r) in receipts {
         match (r.woke_ns, r.started_ns) {
-            (Some(w), Some(s)) if !r.skipped_late && !r.skipped_disarmed => {
+            (Some(w), Some(s))
+                if !r.skipped_late && !r.skipped_disarmed && !r.skipped_uncommitted =>
+            {
                 let off = offset_ns(host);
                 fired.push(Fired {
                     host: host.clone(),

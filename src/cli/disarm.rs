@@ -2,14 +2,17 @@
 //! any terminal, even while (or after) the orchestrator that armed them is gone.
 
 use super::CliError;
+use crate::arm::mechanism::Concrete;
 use crate::fleet::{self, Fleet};
 use crate::journal::rundir::{INVENTORY_FILE, PLAN_FILE, RunDir};
 use crate::journal::writer::{Durability, Writer};
 use crate::plan::parse::parse;
 use crate::plan::validate::{Context, validate};
+use crate::run::arm::Disarm;
 use crate::run::ctx::Ctx;
 use crate::run::event::RunEvent;
-use std::collections::BTreeMap;
+use crate::run::state::{HostState, RunState, fold};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -24,45 +27,52 @@ pub struct Args {
     runs_dir: PathBuf,
 }
 
-/// What the journal says about arming: hosts armed and not yet disarmed, and how.
-pub fn still_armed(events: &[RunEvent]) -> BTreeMap<String, String> {
-    let mut armed = BTreeMap::new();
-    for e in events {
-        match e {
-            RunEvent::Armed {
-                host, mechanism, ..
-            } => {
-                armed.insert(host.clone(), mechanism.clone());
-            }
-            RunEvent::Disarmed { host, ok: true, .. } => {
-                armed.remove(host);
-            }
-            _ => {}
-        }
-    }
-    armed
+/// What `cutover disarm` does for one targeted host, decided from the run's fold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visit {
+    /// Take back every job it may hold, by these mechanisms (the recorded one, else every
+    /// one the plan could have picked).
+    Disarm(Vec<Concrete>),
+    /// Its receipt shows the action ran.
+    AlreadyFired(Option<i32>),
+    /// It never held a job: arming never started, or it left the run first.
+    NeverArmed(String),
+}
+
+/// For each targeted host, what to do. Pure: once the journal shows arming started, every
+/// targeted host still in the run is visited (a host is armed before its record is written),
+/// by its recorded mechanism or by every mechanism the plan allows.
+pub fn plan_visits(
+    state: &RunState,
+    targets: &[String],
+    plan_mechanism: crate::plan::model::Mechanism,
+) -> Vec<(String, Visit)> {
+    targets
+        .iter()
+        .map(|h| {
+            let visit = match state.host(h) {
+                HostState::Fired { exit } => Visit::AlreadyFired(exit),
+                HostState::Armed { job, .. } => Visit::Disarm(vec![job.mechanism]),
+                HostState::Excluded(e) if !state.arming_started || e.phase.is_none() => {
+                    Visit::NeverArmed(format!("excluded: {}", e.reason))
+                }
+                _ if !state.arming_started => Visit::NeverArmed("arming never started".into()),
+                _ => Visit::Disarm(crate::run::arm::possible(plan_mechanism)),
+            };
+            (h.clone(), visit)
+        })
+        .collect()
 }
 
 /// Runs `cutover disarm`.
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let usage = |e: String| CliError::Usage(e);
     let dir = RunDir::open(&args.runs_dir, &args.run).map_err(|e| usage(e.to_string()))?;
-    let events: Vec<RunEvent> = super::report::records(&dir)?
-        .0
-        .into_iter()
-        .map(|r| r.event)
-        .collect();
-    let armed = still_armed(&events);
-    if armed.is_empty() {
-        println!(
-            "run {}: the journal shows no armed host; nothing to disarm",
-            dir.id
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    let plan_path = events
+    let records = super::report::records(&dir)?.0;
+    let state = fold(&records);
+    let plan_path = records
         .iter()
-        .find_map(|e| match e {
+        .find_map(|r| match &r.event {
             RunEvent::Started { plan_path, .. } => Some(PathBuf::from(plan_path)),
             _ => None,
         })
@@ -89,15 +99,39 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         },
     );
     let plan = plan.ok_or_else(|| usage("the run's plan snapshot does not validate".into()))?;
-    println!(
-        "run {}: disarming {} host(s) the journal shows armed",
+    let fire_at = state.fire_at.unwrap_or(plan.action.at.to_utc());
+    let compiled = crate::compile::compile(&plan, &inventory, fire_at, String::new())
+        .map_err(|e| usage(e.to_string()))?;
+    let visits = plan_visits(&state, &compiled.action_hosts, plan.action.mechanism);
+    let to_disarm: HashMap<String, Vec<Concrete>> = visits
+        .iter()
+        .filter_map(|(h, v)| match v {
+            Visit::Disarm(m) => Some((h.clone(), m.clone())),
+            _ => None,
+        })
+        .collect();
+    let mut lines = Vec::new();
+    for (h, v) in &visits {
+        match v {
+            Visit::AlreadyFired(Some(c)) => lines.push(format!("  {h}: already fired (exit {c})")),
+            Visit::AlreadyFired(None) => lines.push(format!("  {h}: already fired")),
+            Visit::NeverArmed(why) => lines.push(format!("  {h}: never armed ({why})")),
+            Visit::Disarm(_) => {}
+        }
+    }
+    super::out(&format!(
+        "run {}: {} targeted host(s); visiting {} that may hold a job\n{}",
         dir.id,
-        armed.len()
-    );
+        visits.len(),
+        to_disarm.len(),
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>()
+    ));
+    // Every host the run may have leased is visited too: a disarmed run gives its hosts back.
+    let leased = crate::run::leased_hosts(&compiled);
     let hosts: Vec<_> = inventory
         .hosts
         .iter()
-        .filter(|h| armed.contains_key(&h.name))
+        .filter(|h| to_disarm.contains_key(&h.name) || leased.contains(&h.name))
         .collect();
     let settings = super::run::ssh_settings(&plan, &plan_path);
     let fleet = Fleet::new(
@@ -111,8 +145,20 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let mut writer = Writer::create(&side).map_err(|e| usage(e.to_string()))?;
     let rt = tokio::runtime::Runtime::new()
         .map_err(|e| usage(format!("cannot start the async runtime: {e}")))?;
-    let may_fire = rt.block_on(async {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let results = rt.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
+        // Each result is journaled and shown as it arrives.
+        let consumer = tokio::task::spawn_blocking(move || {
+            let mut printer = crate::run::print::Printer::default();
+            let mut lost = None;
+            while let Some(e) = rx.blocking_recv() {
+                if let Err(err) = writer.append(crate::clock::now(), &e, Durability::Synced) {
+                    lost.get_or_insert(err.to_string());
+                }
+                super::out(&printer.line(&e));
+            }
+            lost
+        });
         let plan_dir = plan_path.parent().map(PathBuf::from).unwrap_or_default();
         let ctx = Arc::new(Ctx::new(fleet, &inventory, plan_dir, &dir.id, tx));
         let operator = format!(
@@ -121,31 +167,117 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             crate::journal::lock::this_host()
         );
         ctx.emit(RunEvent::Operator { action: operator });
-        let set = Mutex::new(
-            armed
-                .iter()
-                .filter_map(|(h, m)| crate::run::arm::concrete(m).map(|m| (h.clone(), vec![m])))
-                .collect(),
-        );
-        let may_fire = crate::run::arm::disarm_all(&ctx, &set).await;
+        let set = Mutex::new(to_disarm);
+        let results = crate::run::arm::disarm_each(&ctx, &set).await;
+        if results
+            .iter()
+            .all(|(_, d)| !matches!(d, Disarm::Unknown(_)))
+        {
+            crate::run::lease::release(&ctx, &leased).await;
+        }
         ctx.fleet.close().await;
         drop(ctx);
-        let mut printer = crate::run::print::Printer::default();
-        while let Some(e) = rx.recv().await {
-            let _ = writer.append(crate::clock::now(), &e, Durability::Synced);
-            print!("{}", printer.line(&e));
-        }
-        may_fire
+        let lost = consumer.await.ok().flatten();
+        (results, lost)
     });
-    if may_fire.is_empty() {
-        println!("every armed host is disarmed");
+    let (results, lost) = results;
+    if let Some(err) = lost {
+        eprintln!("cutover: the side journal could not be written: {err}");
+    }
+    let unknown: Vec<String> = results
+        .iter()
+        .filter_map(|(h, d)| match d {
+            Disarm::Unknown(why) => Some(format!("{h} ({why})")),
+            _ => None,
+        })
+        .collect();
+    let disarmed = results
+        .iter()
+        .filter(|(_, d)| matches!(d, Disarm::Disarmed))
+        .count();
+    let fired = results
+        .iter()
+        .filter(|(_, d)| matches!(d, Disarm::AlreadyFired(_)))
+        .count();
+    if unknown.is_empty() && disarmed + fired == 0 {
+        super::out(
+            "nothing may fire: no host holds an armed job; the run's host leases are released\n",
+        );
+        Ok(ExitCode::SUCCESS)
+    } else if unknown.is_empty() {
+        super::out(&format!(
+            "every host is accounted for: {disarmed} disarmed, {fired} already fired, nothing may fire\n"
+        ));
         Ok(ExitCode::SUCCESS)
     } else {
-        println!(
-            "COULD NOT DISARM {} host(s); they may still fire: {}",
-            may_fire.len(),
-            may_fire.join(", ")
-        );
+        super::out(&format!(
+            "COULD NOT DISARM {} host(s); they may still fire: {}\n",
+            unknown.len(),
+            unknown.join(", ")
+        ));
         Ok(ExitCode::from(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arm::receipt::Receipt;
+    use crate::plan::model::Mechanism;
+    use crate::run::phase::Phase;
+
+    fn hosts(n: &[&str]) -> Vec<String> {
+        n.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn before_arming_nothing_is_visited() {
+        let s = RunState::default();
+        let v = plan_visits(&s, &hosts(&["a"]), Mechanism::Waiter);
+        assert!(matches!(v[0].1, Visit::NeverArmed(_)));
+    }
+
+    #[test]
+    fn once_arming_started_every_host_in_the_run_is_visited() {
+        let mut s = RunState::default();
+        s.apply(&RunEvent::Excluded {
+            host: "c".into(),
+            phase: Some(Phase::Preflight),
+            reason: "clock".into(),
+        });
+        s.apply(&RunEvent::Step {
+            phase: Phase::Arm,
+            name: "x".into(),
+            path: "action".into(),
+            hosts: 3,
+        });
+        s.apply(&RunEvent::Armed {
+            host: "a".into(),
+            mechanism: Concrete::At,
+            id: "1".into(),
+        });
+        let v = plan_visits(&s, &hosts(&["a", "b", "c"]), Mechanism::Auto);
+        assert_eq!(v[0].1, Visit::Disarm(vec![Concrete::At]));
+        assert_eq!(
+            v[1].1,
+            Visit::Disarm(vec![Concrete::Systemd, Concrete::Waiter])
+        );
+        // Excluded before arming, but arming started: still visited (fail closed).
+        assert!(matches!(v[2].1, Visit::Disarm(_)));
+    }
+
+    #[test]
+    fn a_fired_host_is_reported_not_disarmed() {
+        let mut s = RunState::default();
+        s.apply(&RunEvent::Receipt {
+            host: "a".into(),
+            receipt: Receipt {
+                started_ns: Some(1),
+                exit: Some(0),
+                ..Receipt::default()
+            },
+        });
+        let v = plan_visits(&s, &hosts(&["a"]), Mechanism::Waiter);
+        assert_eq!(v[0].1, Visit::AlreadyFired(Some(0)));
     }
 }

@@ -119,7 +119,7 @@ pub fn load(args: &PlanArgs) -> Result<Loaded, CliError> {
         );
         diagnostics.extend(diags);
         let clean = !diagnostics.iter().any(|d| d.severity == Severity::Error);
-        loaded.plan = plan.filter(|_| clean);
+        loaded.plan = plan.filter(|_| clean).map(|p| with_files(p, &args.plan));
         loaded.inventory = inventory;
     }
     diagnostics.sort_by_key(|d| {
@@ -131,6 +131,24 @@ pub fn load(args: &PlanArgs) -> Result<Loaded, CliError> {
     loaded.plan_text = plan_text;
     loaded.diagnostics = diagnostics;
     Ok(loaded)
+}
+
+/// The plan with the content hash of every file it sends to hosts (read relative to the plan
+/// file), so the digest covers what is executed, not only its name.
+fn with_files(mut plan: Plan, plan_path: &Path) -> Plan {
+    let files = plan
+        .referenced_files()
+        .into_iter()
+        .map(|f| {
+            let sha = std::fs::read(relative_to(plan_path, f)).map_or_else(
+                |_| "missing".to_string(),
+                |b| crate::remote::files::sha256_hex(&b),
+            );
+            (f.to_string(), sha)
+        })
+        .collect();
+    plan.files = files;
+    plan
 }
 
 fn load_inventory(

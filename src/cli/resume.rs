@@ -20,7 +20,7 @@ use crate::journal::writer::Writer;
 use crate::plan::digest::digest;
 use crate::run::event::RunEvent;
 use crate::run::print::Printer;
-use crate::run::resume::{Progress, fold};
+use crate::run::state::{RunState, fold};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -54,7 +54,10 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let records = super::report::records(&dir)?.0;
     let progress = fold(&records);
     if progress.complete() {
-        println!("run {}: already complete; nothing to resume", dir.id);
+        super::out(&format!(
+            "run {}: already complete; nothing to resume\n",
+            dir.id
+        ));
         return Ok(ExitCode::SUCCESS);
     }
     refuse_if_disarmed(&dir, &progress)?;
@@ -74,7 +77,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     if mode == Mode::Json {
         eprint!("{header}");
     } else {
-        print!("{header}");
+        super::out(&header);
     }
     super::run::confirm_for(&args.confirm, &inventory)?;
     let (_lock, broke_lock) = relock(args, &dir, &plan.meta.name, &inventory.name)?;
@@ -102,18 +105,22 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         run_id: &dir.id,
         dry_run: false,
         stop_after_verify: false,
-        progress,
+        prior: progress,
         secrets,
         mode,
         gates: args.gate.clone(),
         operator,
+        run_dir: Some(RunDir {
+            path: dir.path.clone(),
+            id: dir.id.clone(),
+        }),
     };
     super::start::carry_out(start, Some(writer), vec![resumed])
 }
 
 /// A run taken back with `cutover disarm` is never armed again by resume (past the fire
 /// time there is nothing to arm, and receipts may still be collected).
-fn refuse_if_disarmed(dir: &RunDir, progress: &Progress) -> Result<(), CliError> {
+fn refuse_if_disarmed(dir: &RunDir, progress: &RunState) -> Result<(), CliError> {
     let side = dir
         .side_journals()
         .map_err(|e| CliError::Usage(e.to_string()))?;
@@ -144,7 +151,7 @@ fn current(
     args: &Args,
     dir: &RunDir,
     plan_path: &Path,
-    progress: &Progress,
+    progress: &RunState,
 ) -> Result<
     (
         crate::plan::model::Plan,

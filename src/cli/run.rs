@@ -56,6 +56,10 @@ pub struct Args {
     /// terminal a gate not answered this way fails the run.
     #[arg(long, value_name = "WORD")]
     gate: Vec<String>,
+    /// Leave these hosts out of the whole run (known dead before it starts): selectors,
+    /// comma-separated (`host:web-3,rack-b`); journaled as an operator action.
+    #[arg(long, value_name = "SELECTORS", value_delimiter = ',')]
+    exclude: Vec<String>,
 }
 
 /// How the operator confirms a run: `run` and `resume` share them.
@@ -86,6 +90,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         )));
     }
     let secrets = super::start::secrets(&plan, &args.plan.plan)?;
+    let excluded = excluded_hosts(&args.exclude, &inventory)?;
     let now = crate::clock::now();
     let fire_at = fire_time(args, &plan, inventory.production, now)?;
     let operator = format!(
@@ -106,12 +111,13 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             .unwrap_or_else(|_| args.plan.plan.clone())
             .display()
             .to_string(),
+        commit: true,
     };
     let mode = Mode::choose(args.view.plain, args.view.json, args.dry_run);
     if mode == Mode::Json {
         eprint!("{}", Printer::default().line(&started));
     } else {
-        print!("{}", Printer::default().line(&started));
+        super::out(&Printer::default().line(&started));
     }
     if !args.dry_run {
         confirm_for(&args.confirm, &inventory)?;
@@ -124,8 +130,8 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         .map(|(_, t)| t.clone())
         .unwrap_or_default();
     let id = run_id(now, &plan.meta.name);
-    let (journal, _lock) = if args.dry_run {
-        (None, None)
+    let (journal, _lock, run_dir) = if args.dry_run {
+        (None, None, None)
     } else {
         let lock_path = args
             .runs_dir
@@ -155,14 +161,19 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         if mode == Mode::Json {
             eprintln!("{line}");
         } else {
-            println!("{line}");
+            super::out(&format!("{line}\n"));
         }
-        (Some(writer), Some(lock))
+        (Some(writer), Some(lock), Some(dir))
     };
     let mut first = vec![started];
     first.extend(
         confirmation(args, &inventory, &operator).map(|action| RunEvent::Operator { action }),
     );
+    first.extend(excluded.into_iter().map(|host| RunEvent::Excluded {
+        host,
+        phase: None,
+        reason: format!("--exclude {} ({operator})", args.exclude.join(",")),
+    }));
     let start = super::start::Start {
         plan: &plan,
         inventory: &inventory,
@@ -171,13 +182,45 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         run_id: &id,
         dry_run: args.dry_run,
         stop_after_verify: args.stop_after_verify,
-        progress: crate::run::resume::Progress::default(),
+        prior: crate::run::state::RunState::default(),
         secrets,
         mode,
         gates: args.gate.clone(),
         operator,
+        run_dir,
     };
     super::start::carry_out(start, journal, first)
+}
+
+/// The hosts `--exclude` names; a selector that matches nothing is refused (a typo must not
+/// leave a dead host in the run).
+fn excluded_hosts(
+    selectors: &[String],
+    inv: &crate::inventory::Inventory,
+) -> Result<Vec<String>, CliError> {
+    let mut out = Vec::new();
+    for text in selectors {
+        // A bare host name is the host (not a group of that name).
+        if let Some(h) = inv.host(text) {
+            out.push(h.name.clone());
+            continue;
+        }
+        let sel = crate::inventory::Selector::parse(text)
+            .map_err(|e| CliError::Usage(format!("--exclude {text}: {e}")))?;
+        let hosts = inv
+            .select(std::slice::from_ref(&sel))
+            .map_err(|e| CliError::Usage(format!("--exclude {text}: {e}")))?;
+        if hosts.is_empty() {
+            return Err(CliError::Usage(format!(
+                "--exclude {text} matches no host of inventory {}; nothing was run",
+                inv.name
+            )));
+        }
+        out.extend(hosts.into_iter().map(|h| h.name.clone()));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 /// How the operator confirmed the run, for the journal (nothing to confirm in a dry run).

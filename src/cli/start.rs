@@ -15,7 +15,8 @@ use crate::run::Outcome;
 use crate::run::ctx::Ctx;
 use crate::run::event::RunEvent;
 use crate::run::gate::Gates;
-use crate::run::resume::Progress;
+use crate::run::phase::Ending;
+use crate::run::state::RunState;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -37,8 +38,8 @@ pub struct Start<'a> {
     pub dry_run: bool,
     /// `--stop-after-verify`.
     pub stop_after_verify: bool,
-    /// What an earlier attempt did (empty for a fresh run).
-    pub progress: Progress,
+    /// What earlier attempts did (the journal's fold; empty for a fresh run).
+    pub prior: RunState,
     /// The secret values (read by `secrets` before anything else happens).
     pub secrets: Secrets,
     /// How the run is shown.
@@ -47,6 +48,8 @@ pub struct Start<'a> {
     pub gates: Vec<String>,
     /// Who runs it (user@host), for operator actions in the journal.
     pub operator: String,
+    /// The run directory (none in a dry run): watched for a disarm from another terminal.
+    pub run_dir: Option<crate::journal::rundir::RunDir>,
 }
 
 /// Reads the plan's secrets from the environment and files (relative to the plan file); done
@@ -84,14 +87,26 @@ pub fn carry_out(
     let gate_mode = output::gate_mode(s.mode);
     let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
     let parts = (s.compiled, s.plan, s.inventory);
-    let (sink, dashboard) = Sink::start(s.mode, gate_mode, journal, parts, &cmd_tx);
-    let armed = sink.armed.clone();
+    let control = Control::new();
+    let (sink, dashboard) = Sink::start(s.mode, gate_mode, journal, parts, &cmd_tx, &control);
+    let state = Arc::new(Mutex::new(s.prior));
     let decisions = Arc::new(operator::Decisions::default());
     let fire = s.compiled.times.fire;
-    let run_id = s.run_id.to_string();
+    let targets = s.compiled.action_hosts.clone();
+    let watched = operator::Watched {
+        state: state.clone(),
+        targets: targets.clone(),
+        run_id: s.run_id.to_string(),
+    };
     let dash_tx = dashboard.as_ref().map(|d| d.tx.clone());
-    let (armed_for_ctrl_c, armed_for_leave) = (armed.clone(), armed.clone());
+    let run_id = s.run_id.to_string();
+    let (state_after, decisions_after) = (state.clone(), decisions.clone());
     let (outcome, last) = rt.block_on(async move {
+        // A journal that cannot grow (a full quota, a file size limit) must fail its append,
+        // so the run stops and disarms; SIGXFSZ's default would kill the orchestrator with
+        // hosts armed.
+        let _xfsz =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ));
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let plan_dir = s
             .plan_path
@@ -102,13 +117,12 @@ pub fn carry_out(
             output_cap: s.plan.execution.output_cap as usize,
             dry_run: s.dry_run,
             gates: Gates::new(gate_mode, s.gates.clone()),
-            staged: Mutex::new(s.progress.staged.clone()),
-            resume: s.progress,
+            state: state.clone(),
+            operator: s.operator.clone(),
             secrets: Arc::new(s.secrets),
             ..Ctx::new(fleet, s.inventory, plan_dir, s.run_id, tx)
         });
         let sink = tokio::task::spawn_blocking(move || sink.consume(rx));
-        let control = Control::new();
         let hands = tokio::spawn(operator::serve(
             cmd_rx,
             ctx.clone(),
@@ -117,27 +131,31 @@ pub fn carry_out(
             decisions.clone(),
         ));
         let ctrl_c = tokio::spawn(operator::ctrl_c(
-            cmd_tx,
-            dash_tx,
-            armed_for_ctrl_c,
-            s.run_id.to_string(),
+            cmd_tx.clone(),
+            dash_tx.clone(),
+            watched.clone(),
         ));
+        let signals = tokio::spawn(operator::terminate(
+            cmd_tx.clone(),
+            decisions.clone(),
+            watched,
+        ));
+        let elsewhere = s
+            .run_dir
+            .map(|dir| tokio::spawn(operator::disarmed_elsewhere(dir, cmd_tx)));
         for e in first {
             ctx.emit(e);
         }
-        let run = crate::run::run(
-            ctx.clone(),
-            s.compiled,
-            s.plan,
-            control,
-            s.stop_after_verify,
-        );
+        let run = crate::run::run(ctx.clone(), s.compiled, control, s.stop_after_verify);
         // Leaving armed stops the run where it is, but not mid-arming: a host whose arming
         // command is in flight would be armed without the journal knowing.
         let leave = async {
             decisions.left.notified().await;
-            while armed_for_leave.arming() {
+            while ctx.state().arming {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            if let Err(e) = crate::run::leave_armed(&ctx, s.compiled).await {
+                eprintln!("cutover: {e}");
             }
         };
         let outcome = tokio::select! {
@@ -146,6 +164,10 @@ pub fn carry_out(
         };
         hands.abort();
         ctrl_c.abort();
+        signals.abort();
+        if let Some(task) = elsewhere {
+            task.abort();
+        }
         if let Some(outcome) = &outcome {
             let aborted = decisions.aborted.load(Ordering::SeqCst);
             ctx.emit(finished(outcome, s.dry_run, s.stop_after_verify, aborted));
@@ -164,6 +186,10 @@ pub fn carry_out(
     });
     rt.shutdown_background();
     if let Some(d) = dashboard {
+        // A signal ended the run: nobody may be at the terminal to quit the dashboard.
+        if decisions_after.signalled.load(Ordering::SeqCst) {
+            let _ = d.tx.send(crate::tui::msg::Msg::Close);
+        }
         drop(d.tx);
         match d.thread.join() {
             Ok(Err(e)) => eprintln!("cutover: {e}"),
@@ -171,28 +197,33 @@ pub fn carry_out(
             Ok(Ok(_)) => {}
         }
         if let Some(line) = last {
-            print!("{line}");
+            super::out(&line);
         }
     }
+    let state = state_after
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     Ok(operator::exit(
         outcome.as_ref(),
-        &armed.list(),
+        &state.may_fire(&targets),
         fire,
         &run_id,
+        decisions_after.aborted.load(Ordering::SeqCst),
     ))
 }
 
 /// The closing record of an attempt.
 fn finished(outcome: &Outcome, dry_run: bool, stop_after_verify: bool, aborted: bool) -> RunEvent {
-    let (name, reason) = match outcome {
-        Outcome::Complete if dry_run => ("dry-run complete", None),
-        Outcome::Complete if stop_after_verify => ("staged and verified", None),
-        Outcome::Complete => ("complete", None),
-        Outcome::Failed(why) if aborted => ("aborted", Some(why.clone())),
-        Outcome::Failed(why) => ("failed", Some(why.clone())),
+    let (ending, reason) = match outcome {
+        Outcome::Complete if dry_run => (Ending::DryRunComplete, None),
+        Outcome::Complete if stop_after_verify => (Ending::StagedAndVerified, None),
+        Outcome::Complete => (Ending::Complete, None),
+        Outcome::Failed(why) if aborted => (Ending::Aborted, Some(why.to_string())),
+        Outcome::Failed(why) => (Ending::Failed, Some(why.to_string())),
     };
     RunEvent::Finished {
-        outcome: name.into(),
+        outcome: ending,
         reason,
     }
 }
@@ -231,7 +262,7 @@ mod tests {
         });
         let armed = RunEvent::Armed {
             host: "h".into(),
-            mechanism: "waiter".into(),
+            mechanism: crate::arm::mechanism::Concrete::Waiter,
             id: "1".into(),
         };
         assert_eq!(durability(&host), Durability::Written);

@@ -31,6 +31,25 @@ pub struct Plan {
     /// Secrets by name: where each value is read from at run time (never the value).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub secrets: std::collections::BTreeMap<String, SecretSource>,
+    /// Every local file the plan sends to hosts (upload sources), by path as written, with
+    /// the sha256 of its content when the plan was loaded (`missing` when unreadable): part
+    /// of the digest, so a file changed after review changes the digest.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub files: std::collections::BTreeMap<String, String>,
+}
+
+impl Plan {
+    /// The local files the plan sends to hosts, as written (relative to the plan file).
+    pub fn referenced_files(&self) -> Vec<&str> {
+        self.stage
+            .iter()
+            .chain(&self.post)
+            .filter_map(|s| match &s.kind {
+                StepKind::Upload { source, .. } => Some(source.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// Where a secret's value comes from; the plan, its digest and its runbook hold only this.

@@ -18,6 +18,22 @@ pub fn arming_estimate(hosts: usize, batch_size: usize, connect_rate: f64) -> Du
     handshakes + Duration::from_secs(batches * ARM_SECONDS_PER_BATCH)
 }
 
+/// The T-minus check must end this long before the fire time, leaving room for the commit
+/// round; a check still running then disarms everything rather than race the fire.
+pub const TMINUS_BY: Duration = Duration::from_millis(1000);
+
+/// The commit round must be confirmed on every host this long before the fire time; past it
+/// the run withdraws (disarms everything). Half a second is several round trips of a
+/// parallel disarm on a LAN; a WAN fleet wants a longer `reverify_before`.
+pub const COMMIT_BY: Duration = Duration::from_millis(500);
+
+/// How long one parallel disarm round over open connections takes for `hosts` hosts: a
+/// round trip and the script, plus the orchestrator's own work per host (measured at about
+/// 0.5 ms per host on 2 cores; `just bench` holds it against the target).
+pub fn disarm_estimate(hosts: usize) -> Duration {
+    Duration::from_millis(500) + Duration::from_micros(500 * hosts as u64)
+}
+
 /// A duration as the runbook and diagnostics show it: `4m 30s`, `2s`, `250ms`.
 pub fn human(d: Duration) -> String {
     let rounded = if d >= Duration::from_secs(1) {

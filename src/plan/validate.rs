@@ -97,6 +97,7 @@ pub fn validate(
         watch,
         post,
         secrets,
+        files: std::collections::BTreeMap::new(),
     });
     if let Some(p) = &plan {
         v.secret_references(p);

@@ -81,7 +81,7 @@ fn failed(reason: String) -> HostOutcome {
 
 impl ArmRunner {
     async fn arm(&self, host: &str) -> Result<String, HostOutcome> {
-        if self.ctx.resume.fired().contains(host) {
+        if self.ctx.state().fired().contains(host) {
             return Err(failed(
                 "its receipt shows the action already ran: never fired twice".into(),
             ));
@@ -89,7 +89,7 @@ impl ArmRunner {
         if let Some(id) = self.still_armed(host).await? {
             return Ok(id);
         }
-        let rearm = self.ctx.resume.is_resume();
+        let rearm = self.ctx.state().is_resume();
         if rearm {
             self.take_back(host).await?;
         }
@@ -130,7 +130,7 @@ impl ArmRunner {
         }
         self.ctx.emit(RunEvent::Armed {
             host: host.into(),
-            mechanism: name(mechanism).into(),
+            mechanism,
             id: id.clone(),
         });
         Ok(id)
@@ -138,14 +138,7 @@ impl ArmRunner {
 
     /// The job wrapper for this run on a host: the same bytes (and hash) every time.
     fn wrapper(&self, dir: &str) -> String {
-        let fire_ns = self.fire.timestamp_nanos_opt().unwrap_or(i64::MAX);
-        let run = self.ctx.secrets.expand(&self.action.run);
-        let command = crate::remote::fired_command(&run, self.action.sudo);
-        job_script(&Job {
-            dir,
-            fire_ns,
-            command: &command,
-        })
+        wrapper(&self.ctx, &self.action, self.fire, dir)
     }
 
     async fn mechanism(&self, host: &str) -> Result<Concrete, HostOutcome> {
@@ -174,15 +167,21 @@ impl ArmRunner {
     }
 }
 
-/// The mechanism a journal names (`systemd`, `at`, `waiter`).
-pub fn concrete(name: &str) -> Option<Concrete> {
-    [Concrete::Systemd, Concrete::At, Concrete::Waiter]
-        .into_iter()
-        .find(|m| self::name(*m) == name)
+/// The job wrapper of `action` firing at `fire`, in job directory `dir`: the same bytes (and
+/// hash) every time, so arming, resume and the T-minus check agree on it.
+pub fn wrapper(ctx: &Ctx, action: &Action, fire: DateTime<Utc>, dir: &str) -> String {
+    let fire_ns = fire.timestamp_nanos_opt().unwrap_or(i64::MAX);
+    let run = ctx.secrets.expand(&action.run);
+    let command = crate::remote::fired_command(&run, action.sudo);
+    job_script(&Job {
+        dir,
+        fire_ns,
+        command: &command,
+    })
 }
 
 /// Every mechanism a host may have been armed with under the plan's choice.
-fn possible(plan_mechanism: Mechanism) -> Vec<Concrete> {
+pub fn possible(plan_mechanism: Mechanism) -> Vec<Concrete> {
     match Concrete::from_plan(plan_mechanism) {
         Some(m) => vec![m],
         None => vec![Concrete::Systemd, Concrete::Waiter],
@@ -198,52 +197,100 @@ pub fn name(m: Concrete) -> &'static str {
     }
 }
 
-/// Disarms every listed host concurrently, by each mechanism listed for it (each disarm is
-/// verified and idempotent); returns the hosts that may still fire.
+/// What taking a host's job back found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disarm {
+    /// The job is verified gone (or never existed), with the tombstone in place.
+    Disarmed,
+    /// Its receipt shows the action already ran.
+    AlreadyFired(receipt::Receipt),
+    /// Not confirmed (unreachable, or the mechanism refused): it may still fire.
+    Unknown(String),
+}
+
+/// Disarms every listed host in one parallel round, by each mechanism listed for it (each
+/// disarm is verified and idempotent; the tombstone goes first), journaling each result as
+/// it arrives; returns the hosts that may still fire.
 pub async fn disarm_all(
     ctx: &Arc<Ctx>,
     hosts: &Mutex<HashMap<String, Vec<Concrete>>>,
 ) -> Vec<String> {
+    disarm_each(ctx, hosts)
+        .await
+        .into_iter()
+        .filter(|(_, d)| matches!(d, Disarm::Unknown(_)))
+        .map(|(h, _)| h)
+        .collect()
+}
+
+/// [`disarm_all`], with every host's result.
+pub async fn disarm_each(
+    ctx: &Arc<Ctx>,
+    hosts: &Mutex<HashMap<String, Vec<Concrete>>>,
+) -> Vec<(String, Disarm)> {
     let hosts: Vec<(String, Vec<Concrete>)> = hosts
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
         .map(|(h, m)| (h.clone(), m.clone()))
         .collect();
-    let tasks = hosts.into_iter().map(|(host, mechanisms)| {
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let (mut ok, mut detail) = (true, None);
-            for m in mechanisms {
-                let script = disarm_script(m, &ctx.run_id, &ctx.job_dir(&host));
-                match ctx.run(&host, script, false, ARM_COMMAND_TIMEOUT).await {
-                    Ok(r) if r.stdout.text().trim() == "disarmed" => {}
-                    Ok(r) => {
-                        (ok, detail) = (
-                            false,
-                            Some(
-                                failure_reason(&r).unwrap_or_else(|| "disarm not confirmed".into()),
-                            ),
-                        )
-                    }
-                    Err(e) => (ok, detail) = (false, Some(format!("unreachable: {e}"))),
+    // Spawned all at once (collected before awaiting): one parallel round.
+    let tasks: Vec<_> = hosts
+        .into_iter()
+        .map(|(host, mechanisms)| {
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                let result = disarm_one(&ctx, &host, &mechanisms).await;
+                match &result {
+                    Disarm::AlreadyFired(receipt) => ctx.emit(RunEvent::Receipt {
+                        host: host.clone(),
+                        receipt: receipt.clone(),
+                    }),
+                    Disarm::Disarmed => ctx.emit(RunEvent::Disarmed {
+                        host: host.clone(),
+                        ok: true,
+                        detail: None,
+                    }),
+                    Disarm::Unknown(why) => ctx.emit(RunEvent::Disarmed {
+                        host: host.clone(),
+                        ok: false,
+                        detail: Some(why.clone()),
+                    }),
                 }
-            }
-            ctx.emit(RunEvent::Disarmed {
-                host: host.clone(),
-                ok,
-                detail,
-            });
-            (host, ok)
+                (host, result)
+            })
         })
-    });
-    let mut may_fire = Vec::new();
+        .collect();
+    let mut out = Vec::new();
     for t in tasks {
-        if let Ok((host, false)) = t.await {
-            may_fire.push(host);
+        if let Ok(pair) = t.await {
+            out.push(pair);
         }
     }
-    may_fire
+    out
+}
+
+async fn disarm_one(ctx: &Ctx, host: &str, mechanisms: &[Concrete]) -> Disarm {
+    let mut result = Disarm::Disarmed;
+    for m in mechanisms {
+        let script = disarm_script(*m, &ctx.run_id, &ctx.job_dir(host));
+        match ctx.run(host, script, false, ARM_COMMAND_TIMEOUT).await {
+            Ok(r) if r.stdout.text().trim() == "disarmed" => {}
+            Ok(r) if r.status == crate::transport::ExitStatus::Code(2) => {
+                return match collect_one(ctx, host).await {
+                    Some(rec) if rec.started_ns.is_some() => Disarm::AlreadyFired(rec),
+                    _ => Disarm::Unknown("a receipt exists but could not be read".into()),
+                };
+            }
+            Ok(r) => {
+                result = Disarm::Unknown(
+                    failure_reason(&r).unwrap_or_else(|| "disarm not confirmed".into()),
+                )
+            }
+            Err(e) => result = Disarm::Unknown(format!("unreachable: {e}")),
+        }
+    }
+    result
 }
 
 /// How long receipt collection keeps reconnecting to a host it cannot reach: the action may
@@ -261,17 +308,22 @@ pub type Collected = (String, Option<receipt::Receipt>);
 /// Collects every host's receipt, reconnecting where the action dropped the connection;
 /// a host never reached within [`RECONNECT_WINDOW`] comes back as `None` (status unknown).
 pub async fn collect(ctx: &Arc<Ctx>, hosts: &[String]) -> Vec<Collected> {
-    let tasks = hosts.iter().cloned().map(|host| {
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let rec = collect_one(&ctx, &host).await;
-            ctx.emit(RunEvent::Receipt {
-                host: host.clone(),
-                receipt: rec.clone().unwrap_or_default(),
-            });
-            (host, rec)
+    // Spawned all at once (collected before awaiting): one parallel round.
+    let tasks: Vec<_> = hosts
+        .iter()
+        .cloned()
+        .map(|host| {
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                let rec = collect_one(&ctx, &host).await;
+                ctx.emit(RunEvent::Receipt {
+                    host: host.clone(),
+                    receipt: rec.clone().unwrap_or_default(),
+                });
+                (host, rec)
+            })
         })
-    });
+        .collect();
     let mut out = Vec::new();
     for t in tasks {
         if let Ok(pair) = t.await {
@@ -283,7 +335,7 @@ pub async fn collect(ctx: &Arc<Ctx>, hosts: &[String]) -> Vec<Collected> {
 
 async fn collect_one(ctx: &Ctx, host: &str) -> Option<receipt::Receipt> {
     let script = collect_script(&ctx.job_dir(host));
-    let deadline = crate::clock::instant() + RECONNECT_WINDOW;
+    let deadline = ctx.clock.instant() + RECONNECT_WINDOW;
     let (mut got, mut reached) = (None, 0);
     loop {
         if let Ok(r) = ctx
@@ -300,7 +352,7 @@ async fn collect_one(ctx: &Ctx, host: &str) -> Option<receipt::Receipt> {
                 return got;
             }
         }
-        if crate::clock::instant() >= deadline {
+        if ctx.clock.instant() >= deadline {
             return got;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -160,12 +160,12 @@ async fn clock(
 ) -> Verdict {
     let mut samples = Vec::with_capacity(CLOCK_SAMPLES);
     for _ in 0..CLOCK_SAMPLES {
-        let sent = ns(crate::clock::now());
+        let sent = ns(ctx.now());
         let r = match ctx.run(host, "date +%s%N".into(), false, timeout).await {
             Ok(r) => r,
             Err(e) => return unreachable(e),
         };
-        let received = ns(crate::clock::now());
+        let received = ns(ctx.now());
         if let Some(remote_ns) = parse_remote_ns(&r.stdout.text()) {
             samples.push(Sample {
                 sent_ns: sent,

@@ -1,6 +1,9 @@
 //! What every runner of a run shares: the fleet, the hosts, where the plan lives, the events.
 
 use super::event::RunEvent;
+use super::phase::Phase;
+use super::state::RunState;
+use crate::clock::{Clock, SystemClock};
 use crate::fleet::{Fleet, FleetError};
 use crate::inventory::Host;
 use crate::transport::{CommandResult, ExitStatus, RemoteCommand};
@@ -10,10 +13,53 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
+/// A boxed future, for the object-safe [`Hosts`].
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// How a run reaches its hosts: the SSH fleet, or a scripted fake in unit tests of the engine.
+pub trait Hosts: Send + Sync {
+    /// Runs a command on `host`.
+    fn run<'a>(
+        &'a self,
+        host: &'a str,
+        cmd: &'a RemoteCommand,
+    ) -> BoxFuture<'a, Result<CommandResult, FleetError>>;
+    /// Closes every open connection.
+    fn close(&self) -> BoxFuture<'_, ()>;
+}
+
+impl<T: Hosts> Hosts for Arc<T> {
+    fn run<'a>(
+        &'a self,
+        host: &'a str,
+        cmd: &'a RemoteCommand,
+    ) -> BoxFuture<'a, Result<CommandResult, FleetError>> {
+        T::run(self, host, cmd)
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        T::close(self)
+    }
+}
+
+impl Hosts for Fleet {
+    fn run<'a>(
+        &'a self,
+        host: &'a str,
+        cmd: &'a RemoteCommand,
+    ) -> BoxFuture<'a, Result<CommandResult, FleetError>> {
+        Box::pin(Fleet::run(self, host, cmd))
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(Fleet::close(self))
+    }
+}
+
 /// Shared, read-only context of a run's runners.
 pub struct Ctx {
     /// Connections.
-    pub fleet: Arc<Fleet>,
+    pub fleet: Arc<dyn Hosts>,
     /// Inventory hosts by name.
     pub hosts: HashMap<String, Host>,
     /// The plan file's directory (uploads and templates are relative to it).
@@ -22,26 +68,31 @@ pub struct Ctx {
     pub output_cap: usize,
     /// True for `--dry-run`.
     pub dry_run: bool,
+    /// Who runs it (`user@host`), written into host leases.
+    pub operator: String,
     /// Where events go (journal and views).
     pub events: UnboundedSender<RunEvent>,
-    /// Files written by staging: `(host, file, sha256)`, re-verified later.
-    pub staged: std::sync::Mutex<Vec<(String, String, String)>>,
-    /// The run's id (run directory name), which names armed jobs on hosts.
+    /// The run's id made safe for unit names and paths, which names armed jobs on hosts.
     pub run_id: String,
+    /// The run's id as its directory is named (what `cutover disarm RUN` takes).
+    pub run_name: String,
     /// Clock offsets measured by the preflight (host minus orchestrator, ns).
     pub offsets: std::sync::Mutex<HashMap<String, i128>>,
     /// Operator gates: how they are answered, and which were.
     pub gates: super::gate::Gates,
     /// The run's secret values: expanded into scripts, redacted out of every event.
     pub secrets: Arc<crate::redact::Secrets>,
-    /// What an earlier attempt of this run already did (empty for a fresh run).
-    pub resume: super::resume::Progress,
+    /// The one fold of this run's events: what earlier attempts did (for a resume) and
+    /// every event emitted since, applied as it is emitted.
+    pub state: Arc<std::sync::Mutex<RunState>>,
+    /// Where the engine reads the time (a manual clock in tests).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Ctx {
     /// A context for the hosts of `inventory`, its events going to `events`.
     pub fn new(
-        fleet: Fleet,
+        fleet: impl Hosts + 'static,
         inventory: &crate::inventory::Inventory,
         plan_dir: PathBuf,
         run_id: &str,
@@ -57,13 +108,15 @@ impl Ctx {
             plan_dir,
             output_cap: 64 * 1024,
             dry_run: false,
+            operator: String::new(),
             events,
-            staged: std::sync::Mutex::new(Vec::new()),
             run_id: crate::arm::safe_run_id(run_id),
+            run_name: run_id.to_string(),
             offsets: std::sync::Mutex::new(HashMap::new()),
             gates: super::gate::Gates::default(),
             secrets: Arc::new(crate::redact::Secrets::default()),
-            resume: super::resume::Progress::default(),
+            state: Arc::default(),
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -71,14 +124,45 @@ impl Ctx {
     /// the printed lines and the dashboard); a closed channel means the run is ending anyway.
     pub fn emit(&self, e: RunEvent) {
         let e = self.secrets.redact_value(e);
-        if let RunEvent::Staged {
-            host, file, sha256, ..
-        } = &e
-        {
-            let mut staged = self.staged.lock().unwrap_or_else(|p| p.into_inner());
-            staged.push((host.clone(), file.clone(), sha256.clone()));
-        }
+        self.state().apply(&e);
         let _ = self.events.send(e);
+    }
+
+    /// The run's state, as folded so far.
+    pub fn state(&self) -> std::sync::MutexGuard<'_, RunState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wall-clock time now, from the run's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Takes `host` out of the run for good (journaled once, with the first reason).
+    pub fn exclude(&self, host: &str, phase: Option<Phase>, reason: String) {
+        if self.state().excluded.contains_key(host) {
+            return;
+        }
+        self.emit(RunEvent::Excluded {
+            host: host.into(),
+            phase,
+            reason,
+        });
+    }
+
+    /// Sleeps until `until` by the run's clock.
+    pub async fn sleep_until(&self, until: chrono::DateTime<chrono::Utc>) {
+        let left = (until - self.now()).to_std().unwrap_or(Duration::ZERO);
+        tokio::time::sleep(left).await;
+    }
+
+    /// The cutover base directory on `host` (`/var/tmp/cutover`, or the host variable
+    /// `cutover_dir`): run directories and the ownership lease live under it.
+    pub fn cutover_base(&self, host: &str) -> String {
+        match self.hosts.get(host).and_then(|h| h.vars.get("cutover_dir")) {
+            Some(base) => base.trim_end_matches('/').to_string(),
+            None => crate::arm::run_dir("").trim_end_matches('/').to_string(),
+        }
     }
 
     /// Where this run's job, receipt and output live on `host`: `/var/tmp/cutover/<run>`, or

@@ -1,5 +1,7 @@
 //! Everything a run records: the one event stream the journal stores and the views print.
 
+use super::phase::{Ending, Phase};
+use crate::arm::mechanism::Concrete;
 use crate::checks::Verdict;
 use crate::executor;
 use chrono::{DateTime, Utc};
@@ -29,6 +31,10 @@ pub enum RunEvent {
         operator: String,
         /// The plan file's absolute path (the plan's relative paths resolve against it).
         plan_path: String,
+        /// True when the armed jobs act only after the commit round (prepare, then commit);
+        /// false in journals of earlier versions, whose jobs were live once armed.
+        #[serde(default)]
+        commit: bool,
     },
     /// `cutover resume` took the run over again after its orchestrator stopped.
     Resumed {
@@ -43,10 +49,19 @@ pub enum RunEvent {
         /// The stale lock that was broken, if any (its holder, as text).
         broke_lock: Option<String>,
     },
+    /// A host leaves the run: it is never touched again, not armed, not fired.
+    Excluded {
+        /// Host.
+        host: String,
+        /// The phase it failed in; `None` when the operator excluded it (`--exclude`).
+        phase: Option<Phase>,
+        /// Why.
+        reason: String,
+    },
     /// A step or check of a phase begins.
     Step {
-        /// `preflight`, `stage`, `verify`, `post`.
-        phase: String,
+        /// The phase (or pass, or drift check) it belongs to.
+        phase: Phase,
         /// The step's name.
         name: String,
         /// Where it is in the plan, e.g. `stage[2]`.
@@ -98,10 +113,22 @@ pub enum RunEvent {
     Armed {
         /// Host.
         host: String,
-        /// `systemd`, `at` or `waiter`.
-        mechanism: String,
+        /// How it is armed.
+        mechanism: Concrete,
         /// Timer unit, at job number or waiter pid.
         id: String,
+    },
+    /// The commit round made a host's armed job live: from now on it fires unless disarmed.
+    Committed {
+        /// Host.
+        host: String,
+    },
+    /// The commit round's measured window: a crash inside it could split the fleet.
+    CommitWindow {
+        /// Hosts committed.
+        hosts: usize,
+        /// From the first commit write sent to the last confirmed, ns.
+        window_ns: i64,
     },
     /// A host's armed job was taken back (or could not be: it may still fire).
     Disarmed {
@@ -141,7 +168,7 @@ pub enum RunEvent {
     /// A phase ended.
     PhaseDone {
         /// Phase.
-        phase: String,
+        phase: Phase,
         /// True when within budget.
         ok: bool,
         /// One line.
@@ -149,8 +176,8 @@ pub enum RunEvent {
     },
     /// The run ended.
     Finished {
-        /// `complete`, `failed`, `aborted`, `dry-run`.
-        outcome: String,
+        /// How it ended.
+        outcome: Ending,
         /// Why, for anything but complete.
         reason: Option<String>,
     },
@@ -177,6 +204,7 @@ mod tests {
                     exit: Some(0),
                     skipped_late: false,
                     skipped_disarmed: false,
+                    skipped_uncommitted: false,
                     done: false,
                 },
             },
@@ -203,7 +231,7 @@ mod tests {
             },
             RunEvent::Armed {
                 host: "h".into(),
-                mechanism: "waiter".into(),
+                mechanism: Concrete::Waiter,
                 id: "123".into(),
             },
         ];

@@ -2,11 +2,13 @@
 
 use super::arm::{ArmRunner, ArmedSet, collect, disarm_all, sweep};
 use super::ctx::Ctx;
+use super::error::RunError;
 use super::event::RunEvent;
-use super::{execute, reverify};
-use crate::compile::{Resolved, RunPlan};
+use super::phase::Phase;
+use super::{execute, over_budget, reverify, stopped, with_excluded};
+use crate::compile::RunPlan;
 use crate::executor::{AbortMode, Control};
-use crate::plan::model::{Plan, StepSettings};
+use crate::plan::model::StepSettings;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,16 +22,17 @@ pub const SETTLE: Duration = Duration::from_secs(2);
 pub async fn arm_and_fire(
     ctx: &Arc<Ctx>,
     plan: &RunPlan,
-    model: &Plan,
     control: &Control,
-) -> Result<(), String> {
+) -> Result<(), RunError> {
     let t = plan.times;
-    let mut watch = if ctx.resume.fire_passed(crate::clock::now()) {
-        after_the_fire(ctx, plan, model, control).await?
+    let passed = ctx.state().fire_passed(ctx.now());
+    let mut watch = if passed {
+        after_the_fire(ctx, plan, control).await?
     } else {
-        arm_and_wait(ctx, plan, model, control).await?
+        arm_and_wait(ctx, plan, control).await?
     };
-    let collected = collect(ctx, &plan.action_hosts).await;
+    let fired_on = ctx.state().in_run(&plan.action_hosts);
+    let collected = collect(ctx, &fired_on).await;
     let unreachable: Vec<String> = collected
         .iter()
         .filter(|(_, r)| r.is_none())
@@ -38,6 +41,10 @@ pub async fn arm_and_fire(
     let receipts: Vec<_> = collected
         .into_iter()
         .map(|(h, r)| (h, r.unwrap_or_default()))
+        .collect();
+    let failed: Vec<(String, i32)> = receipts
+        .iter()
+        .filter_map(|(h, r)| r.exit.filter(|c| *c != 0).map(|c| (h.clone(), c)))
         .collect();
     let planned = t.fire.timestamp_nanos_opt().unwrap_or(0);
     let offsets = ctx
@@ -50,12 +57,13 @@ pub async fn arm_and_fire(
     });
     spread.missing.retain(|h| !unreachable.contains(h));
     spread.unreachable = unreachable;
-    let (missing, unknown) = (spread.missing.len(), spread.unreachable.len());
+    let (missing, unknown) = (spread.missing.clone(), spread.unreachable.clone());
     ctx.emit(RunEvent::Spread { spread });
-    if missing + unknown > 0 {
-        return Err(format!(
-            "{missing} host(s) did not fire; {unknown} host(s) unreachable after the fire (fired status unknown)"
-        ));
+    if !missing.is_empty() || !unknown.is_empty() {
+        return Err(RunError::NotFired { missing, unknown });
+    }
+    if !failed.is_empty() {
+        return Err(RunError::ActionFailed { hosts: failed });
     }
     let Some(mut handle) = watch.0.take() else {
         return Ok(());
@@ -64,20 +72,20 @@ pub async fn arm_and_fire(
         result = &mut handle => result,
         why = super::gate::aborted(control) => {
             handle.abort();
-            return Err(format!("{why} after the fire: the action ran; the watch and post steps were skipped"));
+            return Err(RunError::Stopped(format!("{why} after the fire: the action ran; the watch and post steps were skipped")));
         }
     };
+    let glass = break_glass(plan);
     match result.map(|r| r.outcome) {
         Ok(crate::watch::tracker::history::Outcome::Complete { .. }) => Ok(()),
-        Ok(other) => Err(format!(
-            "the cutover did not complete: {}{}",
-            outcome_text(&other),
-            break_glass(model)
-        )),
-        Err(e) => Err(format!(
-            "the watch stopped unexpectedly: {e}{}",
-            break_glass(model)
-        )),
+        Ok(other) => Err(RunError::Watch {
+            detail: outcome_text(&other),
+            break_glass: glass,
+        }),
+        Err(e) => Err(RunError::Watch {
+            detail: format!("the watch stopped unexpectedly: {e}"),
+            break_glass: glass,
+        }),
     }
 }
 
@@ -85,35 +93,41 @@ pub async fn arm_and_fire(
 async fn arm_and_wait(
     ctx: &Arc<Ctx>,
     plan: &RunPlan,
-    model: &Plan,
     control: &Control,
-) -> Result<WatchTask, String> {
+) -> Result<WatchTask, RunError> {
     let t = plan.times;
     wait_until(ctx, t.arm_opens, "the arming window opens", control).await?;
-    action_gate(ctx, plan, model, control).await?;
-    reverify(ctx, plan, control, "before arming").await?;
+    action_gate(ctx, plan, control).await?;
+    reverify(ctx, plan, control, Phase::BeforeArming).await?;
+    if ctx.state().in_run(&plan.action_hosts).is_empty() {
+        return Err(RunError::NoHostsLeft { phase: Phase::Arm });
+    }
     let armed = Arc::new(Mutex::new(HashMap::new()));
-    let result = arm(ctx, plan, model, control, &armed).await;
-    let result = match result {
+    let result = match arm(ctx, plan, control, &armed).await {
         Ok(()) => {
             match wait_until(ctx, t.reverify, "last drift check before the fire", control).await {
-                Ok(()) => reverify(ctx, plan, control, "at T-minus").await,
+                Ok(()) => tminus(ctx, plan, control, &armed).await,
                 Err(why) => Err(why),
             }
         }
         Err(e) => Err(e),
     };
+    // Prepare, then commit: until this round every armed job skips itself if it wakes.
+    let result = match result {
+        Ok(()) => super::commit::commit(ctx, plan).await,
+        Err(e) => Err(e),
+    };
     // The watch starts before the fire so `abort_if` can still disarm, and so it sees the
     // leaderless window from its first second.
-    let mut watch = WatchTask(match (&result, &model.watch) {
+    let mut watch = WatchTask(match (&result, &plan.watch) {
         (Ok(()), Some(w)) => match super::watching::start(ctx, plan, w) {
             Ok(handle) => Some(handle),
-            Err(e) => return Err(disarm_everything(ctx, plan, model, &armed, e).await),
+            Err(e) => return Err(disarm_everything(ctx, plan, &armed, RunError::Stopped(e)).await),
         },
         _ => None,
     });
     if let Err(why) = result {
-        return Err(disarm_everything(ctx, plan, model, &armed, why).await);
+        return Err(disarm_everything(ctx, plan, &armed, why).await);
     }
     let settle = t.fire + chrono::Duration::from_std(SETTLE).unwrap_or_default();
     ctx.emit(RunEvent::Waiting {
@@ -122,18 +136,110 @@ async fn arm_and_wait(
     });
     // The countdown: an operator abort or the watch's `abort_if` still disarms everything.
     let stop = tokio::select! {
-        () = sleep_until(t.fire) => None,
+        () = ctx.sleep_until(t.fire) => None,
         why = super::gate::aborted(control) => Some(why),
         result = finished(&mut watch.0) => {
             watch.0 = None;
-            Some(format!("abort before the fire: {:?}", result.map(|r| r.outcome)))
+            Some(format!("abort before the fire: {}", match result {
+                Ok(r) => outcome_text(&r.outcome),
+                Err(e) => format!("the watch stopped: {e}"),
+            }))
         }
     };
     if let Some(why) = stop {
-        return Err(disarm_everything(ctx, plan, model, &armed, why).await);
+        return Err(disarm_everything(ctx, plan, &armed, RunError::Stopped(why)).await);
     }
-    sleep_until(settle).await;
+    ctx.sleep_until(settle).await;
     Ok(watch)
+}
+
+/// The last check before the fire, bounded so it cannot race it: every armed job still as
+/// armed, then the verify checks and staged files again. Hosts that fail leave the run and
+/// are disarmed; over the verify budget, a disarm not confirmed, or no time left, it fails
+/// and the caller disarms everything.
+async fn tminus(
+    ctx: &Arc<Ctx>,
+    plan: &RunPlan,
+    control: &Control,
+    armed: &Arc<ArmedSet>,
+) -> Result<(), RunError> {
+    let bound = super::commit::tminus_bound(plan.times.fire);
+    tokio::select! {
+        r = tminus_checks(ctx, plan, control, armed) => r,
+        () = ctx.sleep_until(bound) => Err(RunError::Drift {
+            when: Phase::TMinus,
+            cause: Box::new(RunError::Stopped(format!(
+                "the check did not finish {} ms before the fire time",
+                super::commit::TMINUS_BY.as_millis()
+            ))),
+        }),
+    }
+}
+
+async fn tminus_checks(
+    ctx: &Arc<Ctx>,
+    plan: &RunPlan,
+    control: &Control,
+    armed: &Arc<ArmedSet>,
+) -> Result<(), RunError> {
+    let before: Vec<String> = ctx.state().in_run(&plan.action_hosts);
+    let settings = StepSettings {
+        name: "armed jobs still armed".into(),
+        path: "action[armed]".into(),
+        targets: plan.action.targets.clone(),
+        gate: None,
+        once: false,
+        sudo: false,
+        timeout: super::arm::ARM_COMMAND_TIMEOUT,
+        batch_size: before.len().max(1),
+        max_failures: plan.action.max_failures,
+    };
+    let jobs = Arc::new(super::commit::JobCheck {
+        ctx: ctx.clone(),
+        plan: Arc::new(plan.clone()),
+    });
+    let report = execute(
+        ctx,
+        Phase::TMinus,
+        &settings,
+        before.clone(),
+        jobs,
+        control,
+        None,
+    )
+    .await;
+    stopped(control, &report)?;
+    let checked = reverify(ctx, plan, control, Phase::TMinus).await;
+    let after = ctx.state().in_run(&plan.action_hosts);
+    let drifted: Vec<String> = before.into_iter().filter(|h| !after.contains(h)).collect();
+    checked?;
+    if !drifted.is_empty() {
+        take_back(ctx, plan, armed, &drifted).await?;
+    }
+    if after.is_empty() {
+        return Err(RunError::NoHostsLeft {
+            phase: Phase::TMinus,
+        });
+    }
+    Ok(())
+}
+
+/// Disarms hosts that left the run after arming started; any not confirmed fails the run.
+async fn take_back(
+    ctx: &Arc<Ctx>,
+    plan: &RunPlan,
+    armed: &Arc<ArmedSet>,
+    hosts: &[String],
+) -> Result<(), RunError> {
+    let sweep = sweep(armed, hosts, plan.action.mechanism);
+    let may_fire = disarm_all(ctx, &sweep).await;
+    if may_fire.is_empty() {
+        return Ok(());
+    }
+    Err(RunError::Arming(format!(
+        "host(s) that left the run could not be disarmed: {}",
+        may_fire.join(", ")
+    )))
 }
 
 /// Resumed after the fire time: the armed jobs fired (or not) without us; nothing is armed
@@ -141,11 +247,10 @@ async fn arm_and_wait(
 async fn after_the_fire(
     ctx: &Arc<Ctx>,
     plan: &RunPlan,
-    model: &Plan,
     control: &Control,
-) -> Result<WatchTask, String> {
-    let watch = WatchTask(match &model.watch {
-        Some(w) => Some(super::watching::start(ctx, plan, w)?),
+) -> Result<WatchTask, RunError> {
+    let watch = WatchTask(match &plan.watch {
+        Some(w) => Some(super::watching::start(ctx, plan, w).map_err(RunError::Stopped)?),
         None => None,
     });
     let settle = plan.times.fire + chrono::Duration::from_std(SETTLE).unwrap_or_default();
@@ -168,49 +273,32 @@ fn outcome_text(o: &crate::watch::tracker::history::Outcome) -> String {
     }
 }
 
-fn break_glass(model: &Plan) -> String {
-    model
-        .meta
-        .break_glass
+fn break_glass(plan: &RunPlan) -> String {
+    plan.break_glass
         .as_ref()
         .map_or(String::new(), |b| format!("\n\nBREAK GLASS:\n{}", b.trim()))
 }
 
-/// Before the fire, something went wrong: disarm every host that may be armed (verified per
-/// host) and say why, naming any host that may still fire.
+/// Before the fire, something went wrong: disarm every targeted host that may be armed
+/// (verified per host) and say why, naming any host that may still fire.
 async fn disarm_everything(
     ctx: &Arc<Ctx>,
     plan: &RunPlan,
-    model: &Plan,
     armed: &Arc<ArmedSet>,
-    why: String,
-) -> String {
-    let hosts = sweep(armed, &plan.action_hosts, model.action.mechanism);
+    why: RunError,
+) -> RunError {
+    let hosts = sweep(armed, &plan.action_hosts, plan.action.mechanism);
     let may_fire = disarm_all(ctx, &hosts).await;
-    disarmed(why, &may_fire)
-}
-
-fn disarmed(why: String, may_fire: &[String]) -> String {
-    let tail = if may_fire.is_empty() {
-        "every armed host was disarmed".to_string()
-    } else {
-        format!(
-            "COULD NOT DISARM {} host(s), they may still fire: {}",
-            may_fire.len(),
-            may_fire.join(", ")
-        )
-    };
-    format!("{why}; {tail}")
+    why.disarmed(may_fire)
 }
 
 async fn arm(
     ctx: &Arc<Ctx>,
     plan: &RunPlan,
-    model: &Plan,
     control: &Control,
     armed: &Arc<ArmedSet>,
-) -> Result<(), String> {
-    let a = &model.action;
+) -> Result<(), RunError> {
+    let a = &plan.action;
     let settings = StepSettings {
         name: format!(
             "{} (fires at {} UTC)",
@@ -223,13 +311,8 @@ async fn arm(
         once: false,
         sudo: false,
         timeout: super::arm::ARM_COMMAND_TIMEOUT,
-        batch_size: model.execution.batch_size,
+        batch_size: plan.batch_size,
         max_failures: a.max_failures,
-    };
-    let item = Resolved {
-        item: (),
-        hosts: plan.action_hosts.clone(),
-        allowed_failures: plan.arm_allowed_failures,
     };
     let runner = Arc::new(ArmRunner {
         ctx: ctx.clone(),
@@ -240,45 +323,69 @@ async fn arm(
     });
     // Resumed with every host armed: only re-verification is left, which the arming
     // deadline does not bound (a host whose job is gone is re-armed, and its own guard refuses).
-    let deadline = match plan
-        .action_hosts
-        .iter()
-        .all(|h| ctx.resume.armed.contains_key(h))
-    {
+    let in_run = ctx.state().in_run(&plan.action_hosts);
+    let deadline = match in_run.iter().all(|h| ctx.state().armed.contains_key(h)) {
         true => plan.times.fire,
         false => plan.times.arm_deadline,
     };
     let watchdog_control = control.clone();
+    let watchdog_ctx = ctx.clone();
     let watchdog = tokio::spawn(async move {
-        sleep_until(deadline).await;
+        watchdog_ctx.sleep_until(deadline).await;
         watchdog_control.abort_because(AbortMode::StopInFlight, "arming deadline passed");
     });
-    let report = execute(ctx, "arm", &settings, &item, runner, control).await;
+    let budget = Some(plan.arm_allowed_failures);
+    let report = execute(
+        ctx,
+        Phase::Arm,
+        &settings,
+        in_run.clone(),
+        runner,
+        control,
+        budget,
+    )
+    .await;
     watchdog.abort();
-    let late = crate::clock::now() > deadline;
-    let s = &report.summary;
-    if late || !report.summary.succeeded() {
-        let why = if late {
-            "arming did not finish before the arming deadline".to_string()
-        } else {
-            format!(
-                "arming failed on {} host(s), {} unreachable",
-                s.failed, s.unreachable
-            )
-        };
-        ctx.emit(RunEvent::PhaseDone {
-            phase: "arm".into(),
-            ok: false,
-            summary: why.clone(),
-        });
-        return Err(why);
-    }
+    let late = ctx.now() > deadline;
+    let failed: Vec<String> = report
+        .hosts
+        .iter()
+        .filter(|h| h.outcome.counts_as_failure())
+        .map(|h| h.host.clone())
+        .collect();
+    let result = if late {
+        Err(RunError::Arming(
+            "arming did not finish before the arming deadline".into(),
+        ))
+    } else {
+        stopped(control, &report)
+            .and_then(|()| over_budget(ctx, Phase::Arm, plan.arm_allowed_failures))
+    };
+    // Within budget, a host that failed to arm may still hold half a job: take it back.
+    let result = match result {
+        Ok(()) if !failed.is_empty() => take_back(ctx, plan, armed, &failed).await,
+        other => other,
+    };
+    let result = result.and_then(
+        |()| match ctx.state().in_run(&plan.action_hosts).is_empty() {
+            true => Err(RunError::NoHostsLeft { phase: Phase::Arm }),
+            false => Ok(()),
+        },
+    );
+    let summary = match &result {
+        Ok(()) => with_excluded(
+            ctx,
+            Phase::Arm,
+            format!("armed on {} host(s)", report.summary.ok),
+        ),
+        Err(e) => e.to_string(),
+    };
     ctx.emit(RunEvent::PhaseDone {
-        phase: "arm".into(),
-        ok: true,
-        summary: format!("armed on {} host(s)", s.ok),
+        phase: Phase::Arm,
+        ok: result.is_ok(),
+        summary,
     });
-    Ok(())
+    result
 }
 
 /// Waits for a T-minus moment; an abort ends the wait with its reason.
@@ -287,33 +394,30 @@ async fn wait_until(
     until: DateTime<Utc>,
     what: &str,
     control: &Control,
-) -> Result<(), String> {
-    if crate::clock::now() < until {
+) -> Result<(), RunError> {
+    if ctx.now() < until {
         ctx.emit(RunEvent::Waiting {
             until,
             what: what.into(),
         });
     }
-    super::gate::sleep_unless_aborted(until, control).await
+    super::gate::sleep_unless_aborted(until, ctx.clock.as_ref(), control)
+        .await
+        .map_err(RunError::Stopped)
 }
 
 /// The action's operator gate, asked when the arming window opens; nothing is armed yet, and
 /// an answer later than the arming deadline cannot arm in time.
-async fn action_gate(
-    ctx: &Ctx,
-    plan: &RunPlan,
-    model: &Plan,
-    control: &Control,
-) -> Result<(), String> {
-    let Some(word) = &model.action.gate else {
+async fn action_gate(ctx: &Ctx, plan: &RunPlan, control: &Control) -> Result<(), RunError> {
+    let Some(word) = &plan.action.gate else {
         return Ok(());
     };
-    let step = format!("action ({})", model.action.name);
+    let step = format!("action ({})", plan.action.name);
     tokio::select! {
-        r = ctx.gates.wait(ctx, &step, word, control) => r,
-        () = sleep_until(plan.times.arm_deadline) => Err(format!(
+        r = ctx.gates.wait(ctx, &step, word, control) => r.map_err(RunError::Stopped),
+        () = ctx.sleep_until(plan.times.arm_deadline) => Err(RunError::Stopped(format!(
             "gate {step} was not passed before the arming deadline; nothing was armed"
-        )),
+        ))),
     }
 }
 
@@ -339,9 +443,6 @@ async fn finished(
     }
 }
 
-async fn sleep_until(until: DateTime<Utc>) {
-    let left = (until - crate::clock::now())
-        .to_std()
-        .unwrap_or(Duration::ZERO);
-    tokio::time::sleep(left).await;
-}
+#[cfg(test)]
+#[path = "fire_tests.rs"]
+mod tests;

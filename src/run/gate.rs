@@ -98,12 +98,13 @@ pub async fn aborted(control: &Control) -> String {
     }
 }
 
-/// Waits until `until`, or less if an abort is asked (then `Err` with its reason).
+/// Waits until `until` by `clock`, or less if an abort is asked (then `Err` with its reason).
 pub async fn sleep_unless_aborted(
     until: chrono::DateTime<chrono::Utc>,
+    clock: &dyn crate::clock::Clock,
     control: &Control,
 ) -> Result<(), String> {
-    let left = (until - crate::clock::now())
+    let left = (until - clock.now())
         .to_std()
         .unwrap_or(std::time::Duration::ZERO);
     tokio::select! {
@@ -116,14 +117,21 @@ pub async fn sleep_unless_aborted(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{Clock, TokioClock};
     use crate::executor::AbortMode;
+    use chrono::TimeZone;
+
+    fn clock() -> TokioClock {
+        TokioClock::new(chrono::Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap())
+    }
 
     #[tokio::test]
     async fn an_abort_ends_a_wait_with_its_reason() {
         let control = Control::new();
-        let far = crate::clock::now() + chrono::Duration::hours(1);
+        let clock = clock();
+        let far = clock.now() + chrono::Duration::hours(1);
         let c = control.clone();
-        let waiter = tokio::spawn(async move { sleep_unless_aborted(far, &c).await });
+        let waiter = tokio::spawn(async move { sleep_unless_aborted(far, &clock, &c).await });
         control.abort_because(AbortMode::StopInFlight, "operator said so");
         assert_eq!(waiter.await.unwrap(), Err("operator said so".into()));
     }
@@ -131,15 +139,17 @@ mod tests {
     #[tokio::test]
     async fn a_wait_that_is_due_returns_at_once() {
         let control = Control::new();
-        let past = crate::clock::now() - chrono::Duration::seconds(1);
-        assert_eq!(sleep_unless_aborted(past, &control).await, Ok(()));
+        let clock = clock();
+        let past = clock.now() - chrono::Duration::seconds(1);
+        assert_eq!(sleep_unless_aborted(past, &clock, &control).await, Ok(()));
     }
 
     #[tokio::test]
     async fn an_abort_asked_before_the_wait_still_counts() {
         let control = Control::new();
         control.abort(AbortMode::StopInFlight);
-        let far = crate::clock::now() + chrono::Duration::hours(1);
-        assert!(sleep_unless_aborted(far, &control).await.is_err());
+        let clock = clock();
+        let far = clock.now() + chrono::Duration::hours(1);
+        assert!(sleep_unless_aborted(far, &clock, &control).await.is_err());
     }
 }

@@ -111,7 +111,17 @@ impl Printer {
                     );
                 }
             }
-            RunEvent::Staged { .. } | RunEvent::Armed { .. } | RunEvent::Receipt { .. } => {}
+            RunEvent::Staged { .. }
+            | RunEvent::Armed { .. }
+            | RunEvent::Receipt { .. }
+            | RunEvent::Committed { .. } => {}
+            RunEvent::CommitWindow { hosts, window_ns } => {
+                let _ = writeln!(
+                    out,
+                    "   commit round: {hosts} host(s) live within {:.1} ms (the only window in which a crash could split the fleet)",
+                    *window_ns as f64 / 1e6
+                );
+            }
             RunEvent::Waiting { until, what } => {
                 let _ = writeln!(
                     out,
@@ -138,6 +148,19 @@ impl Printer {
             RunEvent::Operator { action } => {
                 let _ = writeln!(out, "-- operator: {action}");
             }
+            RunEvent::Excluded {
+                host,
+                phase,
+                reason,
+            } => {
+                let _ = match phase {
+                    Some(p) => writeln!(
+                        out,
+                        "-- {host} leaves the run ({p}): {reason}; it is not armed and does not fire"
+                    ),
+                    None => writeln!(out, "-- {host} excluded by the operator: {reason}"),
+                };
+            }
             RunEvent::Gate { step, word } => {
                 let _ = writeln!(
                     out,
@@ -145,7 +168,7 @@ impl Printer {
                 );
             }
             RunEvent::PhaseDone { phase, ok, summary } => {
-                if phase == "preflight" || phase == "verify" {
+                if phase.is_check() {
                     out.push_str(&self.failing_matrix());
                 }
                 let _ = writeln!(

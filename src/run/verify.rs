@@ -1,7 +1,9 @@
 //! Proving staged changes are in place (checksums of written files) and running local steps.
 
 use super::ctx::{Ctx, failure_reason};
+use super::error::RunError;
 use super::event::RunEvent;
+use super::phase::Phase;
 use crate::executor::{CancelToken, Control, HostOutcome, HostRun, HostRunner};
 use crate::plan::model::{StepSettings, Targets};
 use crate::remote::quote;
@@ -9,10 +11,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Re-checks the checksum of every file staging wrote, on every host that got one.
-pub async fn staged_files(ctx: &Arc<Ctx>, control: &Control, phase: &str) -> Result<(), String> {
+/// Re-checks the checksum of every file staging wrote, on every host still in the run that
+/// got one; a host whose files changed leaves the run (the caller judges the budget).
+pub async fn staged_files(
+    ctx: &Arc<Ctx>,
+    control: &Control,
+    phase: Phase,
+    in_run: &[String],
+) -> Result<(), RunError> {
     let mut per_host: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for (host, file, sha) in ctx.staged.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+    let staged = ctx.state().staged.clone();
+    for (host, file, sha) in staged.iter().filter(|(h, _, _)| in_run.contains(h)) {
         per_host
             .entry(host.clone())
             .or_default()
@@ -46,15 +55,8 @@ pub async fn staged_files(ctx: &Arc<Ctx>, control: &Control, phase: &str) -> Res
         files: per_host,
         settings: settings.clone(),
     });
-    let report = super::execute(ctx, phase, &settings, &item, runner, control).await;
-    if report.summary.succeeded() {
-        Ok(())
-    } else {
-        Err(format!(
-            "verify failed: staged files changed on {} host(s)",
-            report.summary.failed + report.summary.unreachable
-        ))
-    }
+    let report = super::execute(ctx, phase, &settings, item.hosts, runner, control, None).await;
+    super::stopped(control, &report)
 }
 
 struct StagedRunner {

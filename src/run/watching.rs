@@ -40,6 +40,9 @@ pub fn start(
     watch: &Watch,
 ) -> Result<tokio::task::JoinHandle<WatchResult>, String> {
     let host = |n: &String| ctx.hosts.get(n).cloned();
+    // Probes ask the hosts still in the run: an excluded host was never changed, and what it
+    // says about the cutover is not the cutover's health. Quorum asks every member.
+    let in_run = |hs: &Vec<String>| ctx.state().in_run(hs);
     let setup = WatchSetup {
         watch: watch.clone(),
         fire_at: plan.times.fire,
@@ -47,7 +50,7 @@ pub fn start(
         probe_hosts: plan
             .probe_hosts
             .iter()
-            .map(|(p, hs)| (p.clone(), hs.iter().filter_map(host).collect()))
+            .map(|(p, hs)| (p.clone(), in_run(hs).iter().filter_map(host).collect()))
             .collect(),
     };
     let runner: Arc<dyn RemoteRunner> = Arc::new(FleetRunner(ctx.clone()));

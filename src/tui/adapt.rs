@@ -16,6 +16,7 @@ use crate::compile::RunPlan;
 use crate::inventory::Inventory;
 use crate::plan::model::Plan;
 use crate::run::event::RunEvent;
+use crate::run::phase::{Ending, Phase};
 use crate::tui::msg::{Level, Msg, Outcome};
 use crate::tui::state::{Dashboard, HostState};
 use crate::tui::theme::Theme;
@@ -23,15 +24,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use std::collections::{HashMap, HashSet};
 
 /// The dashboard's phases in run order; `watch` and `post` only when the plan has them.
-pub const PHASES: [&str; 7] = [
-    "preflight",
-    "stage",
-    "verify",
-    "arm",
-    "fire",
-    "watch",
-    "post",
-];
+pub const PHASES: [Phase; 7] = crate::run::phase::SHOWN;
 
 /// Turns `RunEvent`s into dashboard `Msg`s; see the module docs.
 #[derive(Debug, Clone, Default)]
@@ -45,7 +38,7 @@ pub struct Adapter {
     /// The plan watches quorum/health after the fire.
     watched: bool,
     /// The dashboard phase of the current step.
-    phase: String,
+    phase: Option<Phase>,
     /// The current step re-verifies armed or verified hosts: only drift changes them.
     recheck: bool,
     /// What the dashboard shows per host.
@@ -57,6 +50,12 @@ pub struct Adapter {
     /// Progress of the current step: hosts done, hosts failed.
     done: usize,
     failed: usize,
+    /// The action's hosts, and those of them that left the run.
+    targets: HashSet<String>,
+    excluded: HashSet<String>,
+    /// Hosts whose receipt was read, and how many of them failed.
+    receipts: HashSet<String>,
+    fire_failed: usize,
 }
 
 /// A log message.
@@ -83,6 +82,7 @@ impl Adapter {
         steps.insert("action".into(), action);
         Self {
             steps,
+            targets: plan.action_hosts.iter().cloned().collect(),
             action_hosts: plan.action_hosts.len(),
             reverify_at: Some(plan.times.reverify),
             watched: model.watch.is_some(),
@@ -97,11 +97,14 @@ impl Adapter {
         local: FixedOffset,
         theme: Theme,
     ) -> Dashboard {
-        let phases = PHASES.into_iter().filter(|p| match *p {
-            "watch" => self.watched,
-            "post" => !plan.post.is_empty(),
-            _ => true,
-        });
+        let phases = PHASES
+            .into_iter()
+            .filter(|p| match *p {
+                Phase::Watch => self.watched,
+                Phase::Post => !plan.post.is_empty(),
+                _ => true,
+            })
+            .map(Phase::as_str);
         let probes = model.watch.iter().flat_map(|w| &w.probes);
         let digest = plan.digest.trim_start_matches("sha256:");
         let mut d = Dashboard::new(
@@ -127,7 +130,7 @@ impl Adapter {
             RunEvent::Started { .. } | RunEvent::Staged { .. } => Vec::new(),
             RunEvent::Step {
                 phase, name, path, ..
-            } => self.step(phase, name, path),
+            } => self.step(*phase, name, path),
             RunEvent::Exec(ev) => self.exec(ev),
             RunEvent::Check {
                 path,
@@ -154,8 +157,31 @@ impl Adapter {
                     .trim_end()
                     .to_string(),
             )],
-            RunEvent::PhaseDone { phase, ok, summary } => self.phase_done(phase, *ok, summary),
-            RunEvent::Finished { outcome, reason } => vec![finished(outcome, reason.as_deref())],
+            RunEvent::PhaseDone { phase, ok, summary } => self.phase_done(*phase, *ok, summary),
+            RunEvent::Finished { outcome, reason } => vec![finished(*outcome, reason.as_deref())],
+            RunEvent::Excluded {
+                host,
+                phase,
+                reason,
+            } => {
+                if self.targets.contains(host) {
+                    self.excluded.insert(host.clone());
+                }
+                let why = match phase {
+                    Some(p) => format!("left the run in {p}: {reason}"),
+                    None => format!("excluded by the operator: {reason}"),
+                };
+                vec![
+                    log(Level::Warn, format!("{host} {why}")),
+                    self.host(
+                        host,
+                        HostState::Failed {
+                            reason: why.clone(),
+                        },
+                        None,
+                    ),
+                ]
+            }
             other => self.fired(other),
         }
     }
@@ -177,17 +203,17 @@ impl Adapter {
         }
     }
 
-    fn step(&mut self, run_phase: &str, name: &str, path: &str) -> Vec<Msg> {
-        let (phase, recheck) = dashboard_phase(run_phase);
+    fn step(&mut self, run_phase: Phase, name: &str, path: &str) -> Vec<Msg> {
+        let (phase, recheck) = (run_phase.shown(), run_phase.is_recheck());
         let mut msgs = Vec::new();
-        if phase != self.phase {
+        if Some(phase) != self.phase {
             self.failed_here.clear();
-            self.phase = phase.to_string();
+            self.phase = Some(phase);
             // A re-verification opens the phase it guards; its own batches stay out of it.
             if recheck {
                 msgs.push(Msg::PhaseStarted {
-                    phase: phase.into(),
-                    hosts: self.action_hosts,
+                    phase: phase.as_str().into(),
+                    hosts: self.in_run(),
                     batches: 0,
                     budget: 0,
                 });
@@ -198,18 +224,28 @@ impl Adapter {
         msgs
     }
 
+    /// The action's hosts still in the run: what the arm and fire phases count against.
+    fn in_run(&self) -> usize {
+        self.action_hosts.saturating_sub(self.excluded.len())
+    }
+
+    /// The dashboard label of the current phase.
+    fn label(&self) -> String {
+        self.phase.map_or("", Phase::as_str).to_string()
+    }
+
     fn waiting(&mut self, until: DateTime<Utc>, what: &str) -> Vec<Msg> {
         let mut msgs = vec![log(
             Level::Info,
             format!("waiting until {} UTC: {what}", until.format("%H:%M:%S")),
         )];
         let countdown = self.reverify_at.is_some_and(|r| until >= r);
-        if countdown && self.phase != "fire" {
-            self.phase = "fire".into();
+        if countdown && self.phase != Some(Phase::Fire) {
+            self.phase = Some(Phase::Fire);
             self.failed_here.clear();
             msgs.push(Msg::PhaseStarted {
-                phase: "fire".into(),
-                hosts: self.action_hosts,
+                phase: Phase::Fire.as_str().into(),
+                hosts: self.in_run(),
                 batches: 0,
                 budget: 0,
             });
@@ -217,26 +253,14 @@ impl Adapter {
         msgs
     }
 
-    fn phase_done(&mut self, run_phase: &str, ok: bool, summary: &str) -> Vec<Msg> {
-        let (phase, recheck) = dashboard_phase(run_phase);
-        if ok && recheck {
+    fn phase_done(&mut self, run_phase: Phase, ok: bool, summary: &str) -> Vec<Msg> {
+        if ok && run_phase.is_recheck() {
             return vec![log(Level::Info, format!("{run_phase}: {summary}"))];
         }
         vec![Msg::PhaseFinished {
-            phase: phase.into(),
+            phase: run_phase.shown().as_str().into(),
             error: (!ok).then(|| summary.to_string()),
         }]
-    }
-}
-
-/// The dashboard phase a run phase belongs to, and whether it only re-verifies.
-fn dashboard_phase(run_phase: &str) -> (&str, bool) {
-    match run_phase {
-        "before arming" => ("arm", true),
-        "at T-minus" => ("fire", true),
-        p if p.starts_with("stage") => ("stage", false),
-        p if p.starts_with("post") => ("post", false),
-        p => (p, false),
     }
 }
 
@@ -252,11 +276,11 @@ fn diff_line(file: &str, hosts: usize, diff: &str) -> String {
     format!("{hosts} host(s): {file}: {changed} line(s) change (the plain output shows the diff)")
 }
 
-fn finished(outcome: &str, reason: Option<&str>) -> Msg {
-    let reason = reason.unwrap_or(outcome).to_string();
-    let outcome = match outcome {
-        "complete" | "dry-run complete" | "staged and verified" => Outcome::Complete,
-        "aborted" => Outcome::Aborted { reason },
+fn finished(ending: Ending, reason: Option<&str>) -> Msg {
+    let reason = reason.unwrap_or(ending.as_str()).to_string();
+    let outcome = match ending {
+        e if e.succeeded() => Outcome::Complete,
+        Ending::Aborted => Outcome::Aborted { reason },
         _ => Outcome::Failed { reason },
     };
     Msg::Finished { outcome }

@@ -108,6 +108,9 @@ pub enum Msg {
     /// The operator pressed a key.
     #[serde(skip)]
     Key(Key),
+    /// The run ended on a signal: close the dashboard and restore the terminal, unasked.
+    #[serde(skip)]
+    Close,
     /// A message that happened at a known time (a journal record's), not when it arrived.
     #[serde(skip)]
     At {
@@ -235,4 +238,14 @@ pub enum Command {
     QuitLeaveArmed,
     /// Disarm every armed host, then leave.
     DisarmAndQuit,
+    /// A signal (SIGTERM, SIGHUP) asks the run to abort: disarm every armed host.
+    Signal {
+        /// The signal's name.
+        name: String,
+    },
+    /// `cutover disarm RUN` ran from another terminal: stop, disarm every armed host.
+    DisarmedElsewhere {
+        /// Who, as its journal says (`disarm requested by user@host`).
+        by: String,
+    },
 }

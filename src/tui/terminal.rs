@@ -79,6 +79,9 @@ pub fn run_dashboard(
             }
         }
         for m in msgs {
+            if matches!(m, Msg::Close) {
+                return Ok(dash);
+            }
             let cmds = update::update(&mut dash, m, clock.now());
             if send(&mut dash, cmds, &cmd_tx, clock) {
                 return Ok(dash);

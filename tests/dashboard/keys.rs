@@ -42,7 +42,7 @@ fn abort_confirmed_during_the_countdown_disarms_every_host() {
     wait_for(5, || t.screen().contains("RUN ABORTED"), || t.screen());
     show("aborted", &t.screen());
     t.keys(&["q"]);
-    wait_for(10, || t.screen().contains("CUTOVER-EXIT=1"), || t.screen());
+    wait_for(10, || t.screen().contains("CUTOVER-EXIT=3"), || t.screen());
     show("after quit", &t.screen());
     show("after disarm and quit", &t.screen());
     s.assert_disarmed_and_silent(fire);
@@ -76,7 +76,7 @@ fn quit_while_armed_asks_and_disarm_then_quit_disarms_at_80x24_without_colour() 
     t.keys(&["d"]);
     wait_for(
         30,
-        || t.screen().contains("CUTOVER-EXIT=1"),
+        || t.screen().contains("CUTOVER-EXIT=3"),
         || format!("did not exit after disarm:\n{}", t.screen()),
     );
     show("after disarm and quit", &t.screen());
@@ -106,7 +106,7 @@ fn leaving_hosts_armed_names_them_and_they_fire_regardless() {
     t.keys(&["q"]);
     wait_for(5, || t.screen().contains("HOSTS ARE ARMED"), || t.screen());
     t.keys(&["l"]);
-    wait_for(10, || t.screen().contains("CUTOVER-EXIT=1"), || t.screen());
+    wait_for(10, || t.screen().contains("CUTOVER-EXIT=4"), || t.screen());
     let screen = t.screen();
     show("left armed", &screen);
     assert!(

@@ -42,7 +42,7 @@ fn ctrl_c_twice_during_the_countdown_disarms_every_host() {
     sigint(child.id());
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(
         stderr.contains("press Ctrl-C again within 5 s to ABORT"),
         "{stderr}"
@@ -169,7 +169,7 @@ fn ctrl_c_twice_while_arming_disarms_every_targeted_host() {
     std::thread::sleep(Duration::from_millis(800));
     ctrl_c_twice(&child);
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     assert_eq!(s.events("finished")[0]["outcome"], "aborted");
     assert!(s.events("armed").is_empty(), "arming was cut short");
     s.assert_disarmed_and_silent(fire);
@@ -182,7 +182,7 @@ fn ctrl_c_twice_while_waiting_for_the_arming_window_stops_before_arming() {
     let (child, _) = run_until(&s, 40, "-- waiting until");
     ctrl_c_twice(&child);
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "the wait for the arming window must end at the abort"
@@ -201,7 +201,7 @@ fn an_abort_during_the_countdown_of_a_watched_run_ends_promptly() {
     let aborted = cutover::clock::instant();
     ctrl_c_twice(&child);
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     assert!(
         aborted.elapsed() < Duration::from_secs(15),
         "the watch poller must not keep the run alive after the abort"

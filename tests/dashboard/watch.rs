@@ -49,7 +49,7 @@ fn watch_follows_a_live_run_read_only_to_its_end() {
             .status();
         std::thread::sleep(Duration::from_millis(300));
     }
-    assert_eq!(run.wait().unwrap().code(), Some(1));
+    assert_eq!(run.wait().unwrap().code(), Some(3));
     wait_for(10, || t.screen().contains("RUN ABORTED"), || t.screen());
     assert!(t.screen().contains("disarmed 2"), "{}", t.screen());
     t.keys(&["q"]);

@@ -70,18 +70,26 @@ impl Lab {
 
     /// Writes `plan` next to the lab and runs it with `--at now+FIRE_IN --yes`.
     pub fn run(&self, plan: &str, fire_in: &str) -> Run {
+        self.run_with(plan, fire_in, &[])
+    }
+
+    /// [`Lab::run`] with more arguments.
+    pub fn run_with(&self, plan: &str, fire_in: &str, extra: &[&str]) -> Run {
         let path = self.tmp.path().join("plan.toml");
         std::fs::write(&path, plan).unwrap();
         let runs = self.tmp.path().join("runs");
-        let (code, stdout, stderr) = cutover(&[
+        let at = format!("now+{fire_in}");
+        let mut args = vec![
             "run",
             path.to_str().unwrap(),
             "--at",
-            &format!("now+{fire_in}"),
+            &at,
             "--yes",
             "--runs-dir",
             runs.to_str().unwrap(),
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        let (code, stdout, stderr) = cutover(&args);
         Run {
             code,
             stdout,
@@ -137,6 +145,18 @@ impl Run {
             .find(|e| e["kind"] == "check" && e["path"] == path && e["host"] == host)
             .map(|e| e["verdict"].clone())
             .unwrap_or_else(|| panic!("no verdict for {path} on {host}:\n{}", self.stdout))
+    }
+
+    /// Hosts named by events of a kind, sorted and deduplicated.
+    pub fn hosts_of(&self, kind: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .of_kind(kind)
+            .iter()
+            .filter_map(|e| e["host"].as_str().map(str::to_string))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// Events of a kind.

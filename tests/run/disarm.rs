@@ -123,7 +123,8 @@ fn disarm_from_another_terminal_after_the_orchestrator_died() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.contains("disarming 4 host(s)") && text.contains("every armed host is disarmed"),
+        text.contains("visiting 4 that may hold a job")
+            && text.contains("4 disarmed, 0 already fired, nothing may fire"),
         "{text}"
     );
     assert_eq!(waiters(), 0, "a waiter survived disarm");
@@ -135,9 +136,11 @@ fn disarm_from_another_terminal_after_the_orchestrator_died() {
         .arg(&runs)
         .output()
         .unwrap();
+    let again_text = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success(), "{again_text}");
     assert!(
-        String::from_utf8_lossy(&again.stdout).contains("nothing to disarm"),
-        "disarm must be idempotent"
+        again_text.contains("4 disarmed, 0 already fired, nothing may fire"),
+        "disarm must be idempotent: {again_text}"
     );
 }
 
@@ -257,5 +260,69 @@ fn assert_disarmed_everywhere(r: &Out) {
         r.stdout.contains("every armed host was disarmed"),
         "{}",
         r.stdout
+    );
+}
+
+#[test]
+fn disarm_of_a_completed_run_reports_every_host_already_fired() {
+    let s = setup(3, "");
+    let r = fire_in(&s, 12);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let runs = s.fleet.dir().join("runs");
+    let run_id = std::fs::read_dir(&runs)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.path().is_dir())
+        .unwrap()
+        .file_name();
+    let out = Command::cargo_bin("cutover")
+        .unwrap()
+        .arg("disarm")
+        .arg(&run_id)
+        .arg("--runs-dir")
+        .arg(&runs)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for h in &s.fleet.hosts {
+        assert!(
+            text.contains(&format!("{}: already fired (exit 0)", h.name)),
+            "{text}"
+        );
+    }
+    assert!(text.contains("nothing may fire"), "{text}");
+}
+
+#[test]
+fn a_journal_that_cannot_be_written_stops_the_run_before_anything_fires() {
+    let s = setup(3, "");
+    let runs = s.fleet.dir().join("runs");
+    // 24 blocks of 512 bytes: room for the run directory's snapshots, not for the journal.
+    let script = format!(
+        "ulimit -f 24; exec {} run {} --now 2029-12-31T23:00:00Z --yes --plain --at now+14s --runs-dir {}",
+        assert_cmd::cargo::cargo_bin("cutover").display(),
+        s.plan.display(),
+        runs.display()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("journal write failed"),
+        "{stderr}{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(out.status.code().is_some(), "killed by a signal: {stderr}");
+    assert_nothing_fires(&s);
+    assert!(
+        support::process::pids_with_marker("cutover-waiter-")
+            .iter()
+            .all(|p| !waiter_of(&s, *p)),
+        "a waiter survived"
     );
 }

@@ -11,6 +11,7 @@ use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
 mod arming;
+mod commit;
 mod disarm;
 mod reconnect;
 mod staging;
@@ -39,7 +40,7 @@ fn setup(n: usize, preflight: &str) -> Setup {
     )
     .unwrap();
     let plan = format!(
-        "[plan]\nname = \"rehearsal\"\n\n[inventory]\npath = \"inventory.toml\"\n\n[ssh]\nidentities = [\"{key}\"]\nknown_hosts = [\"{kh}\"]\n\n[execution]\nbatch_size = 20\nconnect_rate = 50\ncommand_timeout = \"20s\"\n\n{preflight}\n[[stage]]\nname = \"stop verifying TLS dates\"\nstep = \"edit_file\"\npath = \"{{{{ vars.root }}}}/etc/consul.json\"\nset = {{ format = \"json\", keys = {{ verify_incoming = false, verify_outgoing = false }} }}\nsudo = false\n\n[[stage]]\nname = \"new CA\"\nstep = \"upload\"\nsource = \"files/ca.pem\"\ndest = \"{{{{ vars.root }}}}/etc/ca.pem\"\nmode = \"0600\"\nsudo = false\n\n[[verify]]\ncheck = \"file\"\npath = \"{{{{ vars.root }}}}/etc/consul.json\"\ncontains = '\"verify_outgoing\": false'\n\n[action]\nat = 2030-01-01T00:00:00Z\nrun = \"echo fired > \\\"$HOME/fired\\\"\"\nsudo = false\nmechanism = \"waiter\"\narm_deadline = \"6s\"\nreverify_before = \"3s\"\n\n[watch]\ntimeout = \"1m\"\nstable_for = \"2s\"\npoll_interval = \"500ms\"\ncomplete_when = [\"all_probes\"]\n\n[[watch.probe]]\nname = \"up\"\nkind = \"command\"\ntargets = \"all\"\nrun = \"test -f \\\"$HOME/fired\\\"\"\n\n[[post]]\nname = \"re-enable the agent\"\nstep = \"command\"\nrun = \"touch \\\"$HOME/post-done\\\"\"\nsudo = false\n",
+        "[plan]\nname = \"rehearsal\"\n\n[inventory]\npath = \"inventory.toml\"\n\n[ssh]\nidentities = [\"{key}\"]\nknown_hosts = [\"{kh}\"]\n\n[execution]\nbatch_size = 20\nconnect_rate = 50\ncommand_timeout = \"20s\"\n\n{preflight}\n[[stage]]\nname = \"stop verifying TLS dates\"\nstep = \"edit_file\"\npath = \"{{{{ vars.root }}}}/etc/consul.json\"\nset = {{ format = \"json\", keys = {{ verify_incoming = false, verify_outgoing = false }} }}\nsudo = false\n\n[[stage]]\nname = \"new CA\"\nstep = \"upload\"\nsource = \"files/ca.pem\"\ndest = \"{{{{ vars.root }}}}/etc/ca.pem\"\nmode = \"0600\"\nsudo = false\n\n[[verify]]\ncheck = \"file\"\npath = \"{{{{ vars.root }}}}/etc/consul.json\"\ncontains = '\"verify_outgoing\": false'\n\n[action]\nat = 2030-01-01T00:00:00Z\nrun = \"echo fired >> \\\"$HOME/fired\\\"\"\nsudo = false\nmechanism = \"waiter\"\narm_deadline = \"6s\"\nreverify_before = \"3s\"\n\n[watch]\ntimeout = \"1m\"\nstable_for = \"2s\"\npoll_interval = \"500ms\"\ncomplete_when = [\"all_probes\"]\n\n[[watch.probe]]\nname = \"up\"\nkind = \"command\"\ntargets = \"all\"\nrun = \"test -f \\\"$HOME/fired\\\"\"\n\n[[post]]\nname = \"re-enable the agent\"\nstep = \"command\"\nrun = \"touch \\\"$HOME/post-done\\\"\"\nsudo = false\n",
         key = fleet.client_key.display(),
         kh = fleet.known_hosts.display(),
     );

@@ -11,11 +11,11 @@ fn kill_own_sshd(s: &Setup, victim: usize, after: &str) {
     }
     let name = &s.fleet.hosts[victim].name;
     let action = format!(
-        "run = \"if [ \\\"$CUTOVER_HOST\\\" = {name} ]; then sshd-stop; {after} fi; echo fired > \\\"$HOME/fired\\\"\""
+        "run = \"if [ \\\"$CUTOVER_HOST\\\" = {name} ]; then sshd-stop; {after} fi; echo fired >> \\\"$HOME/fired\\\"\""
     );
     let plan = std::fs::read_to_string(&s.plan)
         .unwrap()
-        .replace("run = \"echo fired > \\\"$HOME/fired\\\"\"", &action);
+        .replace("run = \"echo fired >> \\\"$HOME/fired\\\"\"", &action);
     assert!(plan.contains("sshd-stop"), "the action was not replaced");
     std::fs::write(&s.plan, plan).unwrap();
 }

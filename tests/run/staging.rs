@@ -184,3 +184,34 @@ fn without_a_terminal_or_yes_nothing_runs() {
     assert!(r.stderr.contains("pass --yes"), "{}", r.stderr);
     assert_eq!(config(&s.fleet.hosts[0].dir), CONFIG);
 }
+
+#[test]
+fn changing_an_upload_source_after_review_changes_the_digest_and_is_refused() {
+    let s = setup(2, "");
+    let check = || {
+        let out = Command::cargo_bin("cutover")
+            .unwrap()
+            .arg("check")
+            .arg(&s.plan)
+            .args(["--now", "2029-12-31T23:00:00Z"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.split("digest ")
+            .nth(1)
+            .map(|d| d.trim().to_string())
+            .unwrap_or_else(|| panic!("no digest in: {text}"))
+    };
+    let reviewed = check();
+    std::fs::write(
+        s.fleet.dir().join("files/ca.pem"),
+        "-----BEGIN CERTIFICATE-----\nswapped after review\n",
+    )
+    .unwrap();
+    let now = check();
+    assert_ne!(reviewed, now, "the upload's content is part of the digest");
+    let r = run(&s, &["--yes", "--expect-digest", &reviewed]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("changed since review"), "{}", r.stderr);
+    assert_eq!(config(&s.fleet.hosts[0].dir), CONFIG, "nothing was staged");
+}

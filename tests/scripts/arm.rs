@@ -1,7 +1,7 @@
 //! The waiter mechanism and job wrapper.
 
 use super::sh;
-use cutover::arm::job::{Job, install_script, script};
+use cutover::arm::job::{Job, commit_script, install_script, script};
 use cutover::arm::mechanism::{Concrete, arm_script, disarm_script, parse_armed, verify_script};
 use cutover::arm::receipt;
 use std::time::Duration;
@@ -30,7 +30,50 @@ fn arm(
     let pid = parse_armed(&out).expect("armed line");
     let (code, out, err) = sh(&verify_script(Concrete::Waiter, run_id, dir, &sha));
     assert_eq!((code, out.trim()), (0, "verified"), "{err}");
+    let (code, out, err) = sh(&commit_script(dir));
+    assert_eq!((code, out.trim()), (0, "committed"), "{err}");
     (sha, pid)
+}
+
+#[test]
+fn an_armed_job_that_is_never_committed_wakes_and_does_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("run");
+    let dir = dir.to_str().expect("utf8");
+    let at = cutover::clock::now() + chrono::Duration::milliseconds(1200);
+    let fire_ns = at.timestamp_nanos_opt().expect("ns");
+    let job = script(&Job {
+        dir,
+        fire_ns,
+        command: "echo fired > \"$0.fired\"",
+    });
+    let (code, out, err) = sh(&install_script(dir, &job, false));
+    assert_eq!(code, 0, "{err}");
+    let sha = out.trim().to_string();
+    let (code, _, err) = sh(&arm_script(Concrete::Waiter, "t-uncommitted", dir, at, at));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = sh(&verify_script(Concrete::Waiter, "t-uncommitted", dir, &sha));
+    assert_eq!((code, out.trim()), (0, "verified"));
+    let deadline = cutover::clock::instant() + Duration::from_secs(15);
+    let r = loop {
+        let r =
+            receipt::parse(&std::fs::read_to_string(format!("{dir}/receipt")).unwrap_or_default());
+        if r.skipped_uncommitted || cutover::clock::instant() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(r.skipped_uncommitted, "{r:?}");
+    assert!(
+        r.started_ns.is_none(),
+        "the action started without a commit: {r:?}"
+    );
+    // A disarmed host refuses the commit: the tombstone wins.
+    let (code, _, _) = sh(&format!("touch {dir}/disarmed"));
+    assert_eq!(code, 0);
+    let (code, _, err) = sh(&commit_script(dir));
+    assert_ne!(code, 0);
+    assert!(err.contains("disarmed"), "{err}");
 }
 
 #[test]

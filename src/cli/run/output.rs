@@ -3,6 +3,7 @@
 //! uses the same views over a journal it follows.
 
 use crate::compile::RunPlan;
+use crate::executor::Control;
 use crate::inventory::Inventory;
 use crate::journal::Record;
 use crate::journal::writer::Writer;
@@ -15,9 +16,7 @@ use crate::tui::msg::{Command, Msg};
 use crate::tui::terminal::{TerminalError, run_dashboard};
 use crate::tui::theme::Theme;
 use chrono::{Offset, TimeZone};
-use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
-use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 /// The output flags `run`, `resume` and `demo` share.
@@ -55,44 +54,6 @@ impl Mode {
         } else {
             Mode::Plain
         }
-    }
-}
-
-/// Hosts the events show armed and not yet disarmed or fired (what may still fire), and
-/// whether arming is in flight (a host mid-arming is not in the journal yet).
-#[derive(Debug, Default)]
-pub struct Armed(Mutex<BTreeSet<String>>, std::sync::atomic::AtomicBool);
-
-impl Armed {
-    /// Follows one event.
-    pub fn track(&self, e: &RunEvent) {
-        use std::sync::atomic::Ordering::SeqCst;
-        match e {
-            RunEvent::Step { phase, .. } if phase == "arm" => self.1.store(true, SeqCst),
-            RunEvent::PhaseDone { phase, .. } if phase == "arm" => self.1.store(false, SeqCst),
-            _ => {}
-        }
-        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        match e {
-            RunEvent::Armed { host, .. } => {
-                set.insert(host.clone());
-            }
-            RunEvent::Disarmed { host, ok: true, .. } | RunEvent::Receipt { host, .. } => {
-                set.remove(host);
-            }
-            _ => {}
-        }
-    }
-
-    /// Arming commands are running on hosts now.
-    pub fn arming(&self) -> bool {
-        self.1.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// The hosts, sorted.
-    pub fn list(&self) -> Vec<String> {
-        let set = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        set.iter().cloned().collect()
     }
 }
 
@@ -166,20 +127,23 @@ impl View {
                 text
             }
         };
+        // A closed stdout (`| head`) is not the run's business: the journal has everything.
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(text.as_bytes());
         let _ = out.flush();
     }
 }
 
-/// The one consumer of a run's events: journal, then the armed-host tracker, then the view.
+/// The one consumer of a run's events: journal, then the view.
 pub struct Sink {
     /// The journal (none in a dry run).
     pub journal: Option<Writer>,
     /// The view.
     pub view: View,
-    /// What may still fire.
-    pub armed: Arc<Armed>,
+    /// Stopped (fail closed) when a journal record cannot be written.
+    pub control: Control,
+    /// True once a journal record could not be written.
+    pub journal_lost: bool,
     /// Plain mode on a terminal: gates are asked on stdin and answered here.
     pub prompt: Option<UnboundedSender<Command>>,
 }
@@ -201,6 +165,7 @@ impl Sink {
         journal: Option<Writer>,
         parts: (&RunPlan, &Plan, &Inventory),
         commands: &UnboundedSender<Command>,
+        control: &Control,
     ) -> (Sink, Option<DashboardThread>) {
         let (view, dashboard) = match mode {
             Mode::Dashboard => {
@@ -214,7 +179,8 @@ impl Sink {
         let sink = Sink {
             journal,
             view,
-            armed: Arc::default(),
+            control: control.clone(),
+            journal_lost: false,
             prompt: prompt.then(|| commands.clone()),
         };
         (sink, dashboard)
@@ -227,7 +193,6 @@ impl Sink {
         while let Some(event) = rx.blocking_recv() {
             let ts = crate::clock::now();
             seq = self.append(ts, &event).unwrap_or(seq + 1);
-            self.armed.track(&event);
             if let (RunEvent::Gate { step, word }, Some(tx)) = (&event, &self.prompt) {
                 ask_gate(step.clone(), word.clone(), tx.clone());
             }
@@ -250,7 +215,18 @@ impl Sink {
         match w.append(ts, e, crate::cli::start::durability(e)) {
             Ok(seq) => Some(seq),
             Err(err) => {
-                eprintln!("cutover: journal write failed: {err}");
+                // Fail closed: a run whose journal is lost cannot be resumed or disarmed from
+                // another terminal, so it stops before the next host effect and disarms.
+                if !self.journal_lost {
+                    self.journal_lost = true;
+                    eprintln!(
+                        "cutover: journal write failed: {err}; stopping the run and disarming"
+                    );
+                    self.control.abort_because(
+                        crate::executor::AbortMode::StopInFlight,
+                        format!("the journal could not be written ({err})"),
+                    );
+                }
                 None
             }
         }

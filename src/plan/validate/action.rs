@@ -3,7 +3,7 @@
 use super::{V, values};
 use crate::plan::model::{Action, Budget, Execution, Mechanism};
 use crate::plan::raw::{RawAction, RawTime};
-use crate::plan::timeline::{arming_estimate, human};
+use crate::plan::timeline::{TMINUS_BY, arming_estimate, disarm_estimate, human};
 use chrono::{DateTime, FixedOffset, Timelike};
 use std::time::Duration;
 
@@ -125,6 +125,38 @@ impl V<'_> {
         }
     }
 
+    /// The T-minus check is bounded by the fire time, and drift found there must be disarmed
+    /// before the fire: `reverify_before` must hold the bound and a whole disarm round.
+    fn tminus_rules(&mut self, a: &Action, ex: &Execution, hosts: usize) {
+        let disarm = disarm_estimate(hosts);
+        let need = TMINUS_BY + disarm;
+        if a.reverify_before < need {
+            let d = self.error(
+                "action.reverify_before",
+                format!(
+                    "reverify_before {} is too short: the T-minus check must end {} before the fire time, and disarming {hosts} hosts takes about {}",
+                    human(a.reverify_before),
+                    human(TMINUS_BY),
+                    human(disarm)
+                ),
+            );
+            V::hint(
+                d,
+                format!("set reverify_before to at least {}", human(need)),
+            );
+        } else if a.reverify_before < ex.command_timeout {
+            let d = self.warning(
+                "action.reverify_before",
+                format!(
+                    "reverify_before {} is shorter than command_timeout {}: one hung check at T-minus runs into the bound and disarms the whole run",
+                    human(a.reverify_before),
+                    human(ex.command_timeout)
+                ),
+            );
+            V::hint(d, "raise reverify_before, or lower command_timeout");
+        }
+    }
+
     fn fire_time_rules(&mut self, a: &Action, ex: &Execution) {
         if a.mechanism == Mechanism::At && (a.at.second() != 0 || a.at.nanosecond() != 0) {
             let d = self.error(
@@ -172,6 +204,7 @@ impl V<'_> {
         let Some(hosts) = self.host_count(&a.targets) else {
             return;
         };
+        self.tminus_rules(a, ex, hosts);
         let arming = arming_estimate(hosts, ex.batch_size, ex.connect_rate);
         if arming + a.arm_deadline > a.arm_window {
             let d = self.error("action.arm_window", format!(

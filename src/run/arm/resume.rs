@@ -1,7 +1,7 @@
 //! Arming a resumed run: a host the journal shows armed is re-verified, never armed again;
 //! any other host first loses whatever an interrupted attempt may have armed there.
 
-use super::{ArmRunner, concrete, disarm_script, failed, name, possible, verify_script};
+use super::{ArmRunner, disarm_script, failed, name, possible, verify_script};
 use crate::executor::HostOutcome;
 use crate::run::event::RunEvent;
 
@@ -9,12 +9,11 @@ impl ArmRunner {
     /// Resume: a host the journal shows armed is re-verified, never armed again. Returns its
     /// job id when the job is still queued with the same wrapper; `None` when it is gone.
     pub(super) async fn still_armed(&self, host: &str) -> Result<Option<String>, HostOutcome> {
-        let Some(job) = self.ctx.resume.armed.get(host) else {
+        let prior = self.ctx.state().armed.get(host).cloned();
+        let Some(job) = prior else {
             return Ok(None);
         };
-        let Some(mechanism) = concrete(&job.mechanism) else {
-            return Ok(None);
-        };
+        let mechanism = job.mechanism;
         let dir = self.ctx.job_dir(host);
         let sha = crate::remote::files::sha256_hex(self.wrapper(&dir).as_bytes());
         let script = verify_script(mechanism, &self.ctx.run_id, &dir, &sha);
@@ -28,7 +27,7 @@ impl ArmRunner {
             .insert(host.to_string(), mechanism);
         self.ctx.emit(RunEvent::Armed {
             host: host.into(),
-            mechanism: job.mechanism.clone(),
+            mechanism,
             id: job.id.clone(),
         });
         Ok(Some(job.id.clone()))

@@ -3,12 +3,13 @@
 use super::Adapter;
 use super::log;
 use crate::executor::{Event, HostOutcome, PhaseEnding};
+use crate::run::phase::Phase;
 use crate::tui::msg::{Level, Msg};
 use crate::tui::state::HostState;
 
 impl Adapter {
     pub(super) fn exec(&mut self, ev: &Event) -> Vec<Msg> {
-        let phase = self.phase.clone();
+        let phase = self.label();
         match ev {
             // A re-verification (before arming, at T-minus) is logged by its step line; its
             // batches must not reset the progress of the phase it guards.
@@ -68,7 +69,7 @@ impl Adapter {
         let state = match outcome {
             HostOutcome::Ok { .. } if self.recheck => None,
             HostOutcome::Ok { .. } if self.failed_here.contains(host) => before,
-            HostOutcome::Ok { .. } => Some(ok_state(&self.phase)),
+            HostOutcome::Ok { .. } => Some(ok_state(self.phase)),
             HostOutcome::Failed { reason, .. } => {
                 self.failed_here.insert(host.to_string());
                 let reason = reason.clone();
@@ -86,14 +87,19 @@ impl Adapter {
             }
             HostOutcome::Skipped { .. } | HostOutcome::Cancelled { .. } => before,
         };
-        self.done += 1;
-        self.failed += usize::from(outcome.counts_as_failure());
         let mut msgs: Vec<Msg> = state
             .map(|s| self.host(host, s, None))
             .into_iter()
             .collect();
+        // A re-verification's hosts were counted by the phase it guards: counting them again
+        // would show more done than targeted.
+        if self.recheck {
+            return msgs;
+        }
+        self.done += 1;
+        self.failed += usize::from(outcome.counts_as_failure());
         msgs.push(Msg::PhaseProgress {
-            phase: self.phase.clone(),
+            phase: self.label(),
             done: self.done,
             failed: self.failed,
         });
@@ -102,11 +108,11 @@ impl Adapter {
 }
 
 /// What a host that passed a step of this phase is.
-fn ok_state(phase: &str) -> HostState {
+fn ok_state(phase: Option<Phase>) -> HostState {
     match phase {
-        "stage" => HostState::Staged,
-        "arm" => HostState::Armed,
-        "post" => HostState::Healthy,
+        Some(Phase::Stage) => HostState::Staged,
+        Some(Phase::Arm) => HostState::Armed,
+        Some(Phase::Post) => HostState::Healthy,
         _ => HostState::Verified,
     }
 }

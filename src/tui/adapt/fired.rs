@@ -3,6 +3,7 @@
 use super::{Adapter, log};
 use crate::arm::receipt::Receipt;
 use crate::run::event::RunEvent;
+use crate::run::phase::Phase;
 use crate::tui::msg::{Level, Member, Msg, ProbeReading, QuorumReading};
 use crate::tui::state::HostState;
 use crate::watch::WatchEvent;
@@ -36,13 +37,24 @@ impl Adapter {
             }
             RunEvent::Receipt { host, receipt } => {
                 let state = receipt_state(receipt);
-                vec![
+                let failed = matches!(state, HostState::Failed { .. });
+                let mut msgs = vec![
                     Msg::ReceiptRead {
                         host: host.clone(),
                         receipt: receipt.clone(),
                     },
                     self.host(host, state, None),
-                ]
+                ];
+                // Receipts count toward the fire phase, never past the hosts still in the run.
+                if self.receipts.insert(host.clone()) {
+                    self.fire_failed += usize::from(failed);
+                    msgs.push(Msg::PhaseProgress {
+                        phase: Phase::Fire.as_str().into(),
+                        done: self.receipts.len().min(self.in_run()),
+                        failed: self.fire_failed,
+                    });
+                }
+                msgs
             }
             RunEvent::Spread { spread } => {
                 let (missing, unknown) = (spread.missing.len(), spread.unreachable.len());
@@ -55,7 +67,7 @@ impl Adapter {
                 };
                 let mut msgs = vec![
                     Msg::PhaseFinished {
-                        phase: "fire".into(),
+                        phase: Phase::Fire.as_str().into(),
                         error,
                     },
                     Msg::SpreadMeasured {
@@ -68,10 +80,10 @@ impl Adapter {
                     msgs.push(self.host(h, HostState::Unreachable { reason: why }, None));
                 }
                 if self.watched {
-                    self.phase = "watch".into();
+                    self.phase = Some(Phase::Watch);
                     msgs.push(Msg::PhaseStarted {
-                        phase: "watch".into(),
-                        hosts: self.action_hosts,
+                        phase: Phase::Watch.as_str().into(),
+                        hosts: spread.fired.len(),
                         batches: 0,
                         budget: 0,
                     });
@@ -136,12 +148,18 @@ impl Adapter {
                 .collect();
             let mut fired = fired;
             fired.sort();
+            let healthy = fired.len();
             for h in fired {
                 msgs.push(self.host(&h, HostState::Healthy, None));
             }
+            msgs.push(Msg::PhaseProgress {
+                phase: Phase::Watch.as_str().into(),
+                done: healthy,
+                failed: 0,
+            });
         }
         msgs.push(Msg::PhaseFinished {
-            phase: "watch".into(),
+            phase: Phase::Watch.as_str().into(),
             error,
         });
         msgs

@@ -54,9 +54,9 @@ fn feed(a: &mut Adapter, d: &mut Dashboard, events: &[RunEvent]) -> Vec<Msg> {
     all
 }
 
-fn step(phase: &str, path: &str) -> RunEvent {
+fn step(phase: Phase, path: &str) -> RunEvent {
     RunEvent::Step {
-        phase: phase.into(),
+        phase,
         name: "n".into(),
         path: path.into(),
         hosts: 2,
@@ -126,7 +126,10 @@ fn a_step_starts_its_dashboard_phase_with_its_budget_and_batches() {
     let msgs = feed(
         &mut a,
         &mut d,
-        &[step("preflight", "preflight[0]"), started("preflight[0]")],
+        &[
+            step(Phase::Preflight, "preflight[0]"),
+            started("preflight[0]"),
+        ],
     );
     assert!(msgs.contains(&Msg::PhaseStarted {
         phase: "preflight".into(),
@@ -144,7 +147,7 @@ fn hosts_run_then_take_the_state_of_the_phase_they_passed() {
         &mut a,
         &mut d,
         &[
-            step("stage", "stage[0]"),
+            step(Phase::Stage, "stage[0]"),
             started("stage[0]"),
             host_started("a"),
         ],
@@ -162,11 +165,11 @@ fn a_host_that_failed_one_check_stays_failed_through_the_next() {
         &mut a,
         &mut d,
         &[
-            step("preflight", "preflight[0]"),
+            step(Phase::Preflight, "preflight[0]"),
             started("preflight[0]"),
             host_started("a"),
             finished_host("a", fail("sudo: a password is required")),
-            step("preflight", "preflight[1]"),
+            step(Phase::Preflight, "preflight[1]"),
             started("preflight[1]"),
             host_started("a"),
             finished_host("a", ok()),
@@ -182,7 +185,7 @@ fn unreachable_and_cancelled_hosts() {
         &mut a,
         &mut d,
         &[
-            step("stage", "stage[0]"),
+            step(Phase::Stage, "stage[0]"),
             started("stage[0]"),
             host_started("a"),
             finished_host(
@@ -205,7 +208,7 @@ fn re_verification_leaves_armed_hosts_armed_and_marks_drift() {
     let (mut a, mut d) = setup();
     let armed = |h: &str| RunEvent::Armed {
         host: h.into(),
-        mechanism: "waiter".into(),
+        mechanism: crate::arm::mechanism::Concrete::Waiter,
         id: "42".into(),
     };
     feed(
@@ -214,7 +217,7 @@ fn re_verification_leaves_armed_hosts_armed_and_marks_drift() {
         &[
             armed("a"),
             armed("b"),
-            step("at T-minus", "verify[0]"),
+            step(Phase::TMinus, "verify[0]"),
             started("verify[0]"),
             host_started("a"),
             finished_host("a", ok()),
@@ -346,7 +349,7 @@ fn gates_operator_actions_and_the_end() {
                 action: "pause".into(),
             },
             RunEvent::Finished {
-                outcome: "aborted".into(),
+                outcome: Ending::Aborted,
                 reason: Some("aborted by the operator".into()),
             },
         ],
@@ -371,19 +374,19 @@ fn gates_operator_actions_and_the_end() {
 #[test]
 fn outcomes_map_to_complete_aborted_or_failed() {
     assert_eq!(
-        finished("complete", None),
+        finished(Ending::Complete, None),
         Msg::Finished {
             outcome: Outcome::Complete
         }
     );
     assert_eq!(
-        finished("staged and verified", None),
+        finished(Ending::StagedAndVerified, None),
         Msg::Finished {
             outcome: Outcome::Complete
         }
     );
     assert_eq!(
-        finished("failed", Some("x")),
+        finished(Ending::Failed, Some("x")),
         Msg::Finished {
             outcome: Outcome::Failed { reason: "x".into() }
         }
@@ -404,7 +407,7 @@ fn executor_pause_budget_abort_and_failed_phase() {
         &mut a,
         &mut d,
         &[
-            step("stage", "stage[0]"),
+            step(Phase::Stage, "stage[0]"),
             started("stage[0]"),
             exec(Event::Paused {
                 phase: "p".into(),
@@ -457,12 +460,12 @@ fn checks_diffs_and_phase_ends() {
                 diff: "--- a\n+++ b\n-x\n+y\n".into(),
             },
             RunEvent::PhaseDone {
-                phase: "before arming".into(),
+                phase: Phase::BeforeArming,
                 ok: true,
                 summary: "1 check(s) passed".into(),
             },
             RunEvent::PhaseDone {
-                phase: "verify".into(),
+                phase: Phase::Verify,
                 ok: false,
                 summary: "over budget".into(),
             },
@@ -493,4 +496,52 @@ fn a_message_stamped_with_its_journal_time_is_logged_at_that_time() {
     update(&mut d, msg, fire());
     let line = d.log.tail(1).next().unwrap();
     assert_eq!((line.at, line.text.as_str()), (then, "from the journal"));
+}
+
+#[test]
+fn counters_never_show_more_done_than_targeted_and_exclusions_shrink_the_target() {
+    let (mut a, mut d) = setup();
+    let ok = || HostOutcome::Ok { detail: None };
+    feed(
+        &mut a,
+        &mut d,
+        &[
+            RunEvent::Excluded {
+                host: "b".into(),
+                phase: Some(Phase::Preflight),
+                reason: "clock".into(),
+            },
+            step(Phase::Arm, "action"),
+            exec(Event::PhaseStarted {
+                phase: "action".into(),
+                hosts: 1,
+                batches: 1,
+            }),
+            finished_host("a", ok()),
+            // The T-minus re-verification's hosts are not counted again anywhere.
+            step(Phase::TMinus, "verify[0]"),
+            finished_host("a", ok()),
+            finished_host("a", ok()),
+        ],
+    );
+    let arm = d.phases.iter().find(|p| p.name == "arm").unwrap();
+    assert_eq!((arm.done, arm.total), (1, 1));
+    let fire = d.phases.iter().find(|p| p.name == "fire").unwrap();
+    assert_eq!(
+        (fire.done, fire.total),
+        (0, 1),
+        "only host a is still in the run"
+    );
+    let receipt = |h: &str| RunEvent::Receipt {
+        host: h.into(),
+        receipt: crate::arm::receipt::Receipt {
+            started_ns: Some(1),
+            exit: Some(0),
+            done: true,
+            ..Default::default()
+        },
+    };
+    feed(&mut a, &mut d, &[receipt("a"), receipt("a")]);
+    let fire = d.phases.iter().find(|p| p.name == "fire").unwrap();
+    assert_eq!((fire.done, fire.total), (1, 1));
 }

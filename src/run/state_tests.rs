@@ -31,12 +31,13 @@ fn started() -> RunEvent {
         dry_run: false,
         operator: "sre@box".into(),
         plan_path: "/p.toml".into(),
+        commit: true,
     }
 }
 
-fn step(phase: &str, path: &str) -> RunEvent {
+fn step(phase: Phase, path: &str) -> RunEvent {
     RunEvent::Step {
-        phase: phase.into(),
+        phase,
         name: "n".into(),
         path: path.into(),
         hosts: 2,
@@ -55,9 +56,9 @@ fn ok() -> HostOutcome {
     HostOutcome::Ok { detail: None }
 }
 
-fn done(phase: &str, ok: bool) -> RunEvent {
+fn done(phase: Phase, ok: bool) -> RunEvent {
     RunEvent::PhaseDone {
-        phase: phase.into(),
+        phase,
         ok,
         summary: String::new(),
     }
@@ -66,7 +67,7 @@ fn done(phase: &str, ok: bool) -> RunEvent {
 fn armed(h: &str) -> RunEvent {
     RunEvent::Armed {
         host: h.into(),
-        mechanism: "waiter".into(),
+        mechanism: Concrete::Waiter,
         id: "42".into(),
     }
 }
@@ -96,7 +97,7 @@ fn hosts(names: &[&str]) -> Vec<String> {
 #[test]
 fn an_empty_journal_has_done_nothing() {
     let p = fold(&[]);
-    assert_eq!(p, Progress::default());
+    assert_eq!(p, RunState::default());
     assert!(!p.fire_passed(at(59)));
     assert_eq!(p.remaining("stage[0]", &hosts(&["a"])), hosts(&["a"]));
 }
@@ -114,21 +115,21 @@ fn started_gives_the_digest_and_the_fire_time() {
 fn only_phases_that_ended_ok_are_done() {
     let p = fold(&records(vec![
         started(),
-        done("preflight", true),
-        done("stage", false),
+        done(Phase::Preflight, true),
+        done(Phase::Stage, false),
     ]));
-    assert!(p.phase_done("preflight"));
-    assert!(!p.phase_done("stage"));
-    assert!(!p.phase_done("verify"));
+    assert!(p.phase_done(Phase::Preflight));
+    assert!(!p.phase_done(Phase::Stage));
+    assert!(!p.phase_done(Phase::Verify));
 }
 
 #[test]
 fn host_steps_count_in_the_write_pass_only() {
     let p = fold(&records(vec![
-        step("stage (read and diff, nothing written)", "stage[0]"),
+        step(Phase::StageDiff, "stage[0]"),
         host("stage[0]", "a", ok()),
         host("stage[0]", "b", ok()),
-        step("stage", "stage[0]"),
+        step(Phase::Stage, "stage[0]"),
         host("stage[0]", "a", ok()),
         host(
             "stage[0]",
@@ -146,9 +147,9 @@ fn host_steps_count_in_the_write_pass_only() {
 #[test]
 fn check_phases_are_not_host_steps() {
     let p = fold(&records(vec![
-        step("preflight", "preflight[0]"),
+        step(Phase::Preflight, "preflight[0]"),
         host("preflight[0]", "a", ok()),
-        step("post", "post[0]"),
+        step(Phase::Post, "post[0]"),
         host("post[0]", "a", ok()),
         host("post[0]", "b", HostOutcome::Cancelled { started: true }),
     ]));
@@ -212,7 +213,7 @@ fn a_receipt_that_started_means_fired() {
 #[test]
 fn finished_then_resumed_is_not_finished() {
     let fin = RunEvent::Finished {
-        outcome: "failed".into(),
+        outcome: Ending::Failed,
         reason: Some("x".into()),
     };
     let resumed = RunEvent::Resumed {
@@ -223,12 +224,12 @@ fn finished_then_resumed_is_not_finished() {
         broke_lock: None,
     };
     let p = fold(&records(vec![started(), fin.clone()]));
-    assert_eq!(p.finished.as_deref(), Some("failed"));
+    assert_eq!(p.finished, Some(Ending::Failed));
     assert!(!p.complete());
     let p = fold(&records(vec![started(), fin, resumed]));
     assert_eq!((p.finished, p.resumes), (None, 1));
     let p = fold(&records(vec![RunEvent::Finished {
-        outcome: "complete".into(),
+        outcome: Ending::Complete,
         reason: None,
     }]));
     assert!(p.complete());

@@ -1,0 +1,150 @@
+//! One run per host, fleet-wide: before staging changes anything, the run takes an ownership
+//! lease on each host, in the host's cutover directory (run id, operator, plan digest,
+//! expiry). A second run, from any machine and any directory, finds a live lease of another
+//! run and is refused on that host, naming the holder. The holding run's `resume` and
+//! `disarm` work (same run id); a lease is released when its run ends with nothing armed,
+//! and expires on its own after the run's fire time and watch.
+
+use super::ctx::{Ctx, failure_reason};
+use crate::executor::{CancelToken, HostOutcome, HostRun, HostRunner};
+use crate::remote::quote;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long after the fire time (and the watch's timeout) a lease outlives a run that never
+/// released it (a crashed orchestrator nobody resumed): long enough to resume it, short
+/// enough not to block the next maintenance window.
+pub const LEASE_GRACE: Duration = Duration::from_secs(15 * 60);
+
+/// Time allowed for one lease command.
+const LEASE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Who holds a lease, as written on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The run id.
+    pub run: String,
+    /// `user@host` of the operator's machine.
+    pub operator: String,
+    /// The plan digest.
+    pub digest: String,
+    /// Unix seconds after which the lease is void.
+    pub expires: i64,
+}
+
+/// The lease file under a host's cutover base directory.
+pub fn lease_path(base: &str) -> String {
+    format!("{}/lease", base.trim_end_matches('/'))
+}
+
+/// The script that takes (or renews) the lease: refuses when another run's lease has not
+/// expired, naming its holder; changes are serialised on the host by `flock` (released by
+/// the kernel when the shell dies, so a killed orchestrator leaves no stale lock).
+pub fn acquire_script(base: &str, lease: &Lease) -> String {
+    let f = quote(&lease_path(base));
+    format!(
+        "set -u\nmkdir -p {b} || exit 1\nf={f}\nexec 9>>\"$f.lock\"\nflock -w 5 9 || {{ echo 'cutover: the lease is being changed by another run' >&2; exit 1; }}\nif [ -s \"$f\" ]; then\n  run=$(sed -n 's/^run=//p' \"$f\"); exp=$(sed -n 's/^expires=//p' \"$f\"); op=$(sed -n 's/^operator=//p' \"$f\")\n  if [ \"$run\" != {run} ] && [ \"${{exp:-0}}\" -gt \"$(date +%s)\" ]; then echo \"cutover: this host is leased by run $run ($op) until $(date -u -d @$exp +%H:%M:%SZ 2>/dev/null || echo $exp); wait for it, or take it back with: cutover disarm $run\" >&2; exit 3; fi\nfi\nprintf 'run=%s\\noperator=%s\\ndigest=%s\\nexpires=%s\\n' {run} {op} {digest} {exp} > \"$f.tmp\" && mv \"$f.tmp\" \"$f\" && echo leased\n",
+        b = quote(base),
+        run = quote(&lease.run),
+        op = quote(&lease.operator),
+        digest = quote(&lease.digest),
+        exp = lease.expires,
+    )
+}
+
+/// The script that releases the lease if this run holds it.
+pub fn release_script(base: &str, run: &str) -> String {
+    let f = quote(&lease_path(base));
+    format!(
+        "f={f}\n[ ! -s \"$f\" ] || [ \"$(sed -n 's/^run=//p' \"$f\")\" != {run} ] || rm -f \"$f\"\necho released\n",
+        run = quote(run)
+    )
+}
+
+/// When a lease taken now for a run firing at `fire` (watched up to `watch`) expires.
+pub fn expiry(fire: DateTime<Utc>, watch: Option<Duration>) -> i64 {
+    let tail = watch.unwrap_or_default() + LEASE_GRACE;
+    (fire + chrono::Duration::from_std(tail).unwrap_or_default()).timestamp()
+}
+
+/// Takes the run's lease on each host (a step of the executor: a refused host fails).
+pub struct LeaseRunner {
+    /// Shared context.
+    pub ctx: Arc<Ctx>,
+    /// The lease to write.
+    pub lease: Lease,
+}
+
+impl HostRunner for LeaseRunner {
+    type Output = ();
+
+    async fn run(&self, host: &str, cancel: CancelToken) -> HostRun<()> {
+        let script = acquire_script(&self.ctx.cutover_base(host), &self.lease);
+        let run = self.ctx.run(host, script, false, LEASE_TIMEOUT);
+        let r = tokio::select! {
+            r = run => r,
+            () = cancel.cancelled() => return HostRun::without_output(HostOutcome::Cancelled { started: true }),
+        };
+        let outcome = match r {
+            Ok(r) if r.stdout.text().trim() == "leased" => HostOutcome::Ok { detail: None },
+            Ok(r) => HostOutcome::Failed {
+                reason: failure_reason(&r).unwrap_or_else(|| "lease not confirmed".into()),
+                exit: None,
+            },
+            Err(e) => HostOutcome::Unreachable {
+                reason: e.to_string(),
+            },
+        };
+        HostRun::without_output(outcome)
+    }
+}
+
+/// Releases the run's lease on `hosts`, all at once, best effort (an unreachable host's
+/// lease expires on its own).
+pub async fn release(ctx: &Arc<Ctx>, hosts: &[String]) {
+    let tasks: Vec<_> = hosts
+        .iter()
+        .cloned()
+        .map(|host| {
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                let script = release_script(&ctx.cutover_base(&host), &ctx.run_name);
+                let _ = ctx.run(&host, script, false, LEASE_TIMEOUT).await;
+            })
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_quote_what_they_write_and_name_the_holder() {
+        let lease = Lease {
+            run: "r-1".into(),
+            operator: "sre@box; rm -rf /".into(),
+            digest: "sha256:abc".into(),
+            expires: 1_900_000_000,
+        };
+        let s = acquire_script("/var/tmp/cutover", &lease);
+        assert!(s.contains("'sre@box; rm -rf /'"), "{s}");
+        assert!(s.contains("leased by run $run ($op)"));
+        assert!(s.contains("expires=%s") && s.contains("1900000000"));
+        let r = release_script("/var/tmp/cutover/", "r-1");
+        assert!(r.contains("f=/var/tmp/cutover/lease"), "{r}");
+    }
+
+    #[test]
+    fn a_lease_outlives_the_fire_and_the_watch_by_the_grace() {
+        let fire = DateTime::from_timestamp(1_000_000, 0).unwrap_or_default();
+        assert_eq!(
+            expiry(fire, Some(Duration::from_secs(60))),
+            1_000_000 + 60 + 900
+        );
+    }
+}
