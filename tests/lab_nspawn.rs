@@ -386,7 +386,8 @@ fn the_waiter_survives_kill_user_processes_after_the_connections_are_cut() {
             .flatten()
             .filter_map(|e| std::fs::read_to_string(e.path().join("journal.jsonl")).ok())
             .collect();
-        let n = journal.matches("\"kind\":\"armed\"").count();
+        // Committed: from here on every host fires unless disarmed (before, it must not).
+        let n = journal.matches("\"kind\":\"committed\"").count();
         if n == lab.hosts || cutover::clock::instant() > deadline {
             break n;
         }
@@ -395,7 +396,7 @@ fn the_waiter_survives_kill_user_processes_after_the_connections_are_cut() {
     // Cut the orchestrator: its SSH connections close, logind ends the sessions.
     child.kill().unwrap();
     let _ = child.wait();
-    assert_eq!(armed, lab.hosts, "every host armed before the cut");
+    assert_eq!(armed, lab.hosts, "every host committed before the cut");
     let deadline = cutover::clock::instant() + Duration::from_secs(60);
     for i in 1..=lab.hosts {
         loop {
