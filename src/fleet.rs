@@ -5,6 +5,7 @@
 //! says apart "could not reach the host" (unreachable) from "the command failed" (failed).
 
 use crate::inventory::Host;
+use crate::transport::fd_limit;
 use crate::transport::{
     CommandResult, Connection, Endpoint, RemoteCommand, SshSettings, Transport, TransportError,
 };
@@ -51,6 +52,8 @@ impl Fleet {
         settings: SshSettings,
         endpoints: Vec<Endpoint>,
     ) -> Result<Self, TransportError> {
+        let need = fd_limit::Need::fleet(endpoints.len(), settings.connect_burst);
+        fd_limit::raise_and_warn(need);
         let endpoints: HashMap<String, Endpoint> =
             endpoints.into_iter().map(|e| (e.name.clone(), e)).collect();
         let pool = endpoints

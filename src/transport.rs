@@ -7,6 +7,8 @@
 pub mod command;
 pub mod error;
 pub mod exec;
+pub mod exhaustion;
+pub mod fd_limit;
 pub mod known_hosts;
 pub mod output;
 pub mod pacer;
@@ -16,6 +18,7 @@ pub mod ssh_config;
 pub mod verify;
 
 pub use error::TransportError;
+pub use exhaustion::Exhausted;
 pub use output::Captured;
 pub use scan::{fingerprint, known_hosts_line, scan_host_keys};
 pub use ssh::{Connection, Transport};

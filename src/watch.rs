@@ -1,7 +1,8 @@
 //! Watching the cutover land: quorum readings and probes turned into fail-closed verdicts, and a
 //! tracker that decides completion, timeout or abort and says why it is not done yet.
 //!
-//! Pure core: `reading`, `verdict`, `etcd`, `consul`, `probe`, `tracker` (no I/O, no clock).
+//! Pure core: `reading`, `verdict`, `etcd`, `consul`, `probe`, `sample`, `tracker` (no I/O, no
+//! clock).
 //! Shell: `poller` (HTTP from the orchestrator, SSH through `RemoteRunner`, the clock by handle).
 
 pub mod consul;
@@ -10,6 +11,7 @@ pub mod poller;
 pub mod probe;
 pub mod reading;
 pub mod remote;
+pub mod sample;
 pub mod tracker;
 pub mod verdict;
 

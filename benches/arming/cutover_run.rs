@@ -141,13 +141,28 @@ impl CutoverRun {
         Ok(None)
     }
 
+    /// The commit round's window from the journal, ms.
+    fn commit_ms(&self) -> Option<f64> {
+        let text = std::fs::read_to_string(self.run_dir()?.join("journal.jsonl")).ok()?;
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["event"]["kind"] == "commit_window")
+            .and_then(|v| v["event"]["window_ns"].as_i64())
+            .map(|ns| ns as f64 / 1e6)
+    }
+
     /// Waits for the run to end; it must have succeeded (fired everywhere, receipts in).
-    /// Returns each host's receipt as its job wrote it (`None`: no receipt).
-    pub fn finish(mut self, hosts: &[HostRef]) -> Result<Vec<Option<Receipt>>, String> {
+    /// Returns each host's receipt as its job wrote it (`None`: no receipt), and the commit
+    /// round's window (ms).
+    pub fn finish(
+        mut self,
+        hosts: &[HostRef],
+    ) -> Result<(Vec<Option<Receipt>>, Option<f64>), String> {
         let status = self.child.wait().map_err(|e| e.to_string())?;
         if !status.success() {
             return Err(format!("cutover run failed ({status}): {}", self.output()));
         }
+        let commit = self.commit_ms();
         let id = self.job_id().unwrap_or_default();
         let read = |h: &HostRef| {
             let path = h.dir.join("cutover").join(&id).join("receipt");
@@ -155,7 +170,7 @@ impl CutoverRun {
                 &std::fs::read_to_string(path).ok()?,
             ))
         };
-        Ok(hosts.iter().map(read).collect())
+        Ok((hosts.iter().map(read).collect(), commit))
     }
 
     /// Stops the run (SIGKILL, by pid) and the waiter it armed on each host, by the pid in
@@ -176,6 +191,8 @@ impl CutoverRun {
                     libc::kill(-pid, libc::SIGKILL);
                 }
             }
+            // The abandoned run's ownership lease would refuse the next run on this host.
+            let _ = std::fs::remove_file(h.dir.join("cutover").join("lease"));
         }
     }
 }

@@ -101,21 +101,23 @@ pub fn round(
         .to_std()
         .unwrap_or_default();
     std::thread::sleep(left);
-    let fire = |tool: &str, at, wakes| Fire {
+    let fire = |tool: &str, at, wakes, commit_ms| Fire {
         hosts: n,
         tool: tool.into(),
         planned_ns: ns(at),
         wakes,
+        commit_ms,
     };
     let out = vec![
-        fire(WAITER, t.waiter, receipts(waiter)),
-        fire(CUTOVER_AT, t.cut_at, receipts(cut_at)),
-        fire(PDSH_AT, t.pdsh_at, files(all, "at-woke", None)),
-        fire(PERL, t.perl, files(all, "perl-woke", None)),
+        fire(WAITER, t.waiter, receipts(waiter.0), waiter.1),
+        fire(CUTOVER_AT, t.cut_at, receipts(cut_at.0), cut_at.1),
+        fire(PDSH_AT, t.pdsh_at, files(all, "at-woke", None), None),
+        fire(PERL, t.perl, files(all, "perl-woke", None), None),
         fire(
             PERL_ACTION,
             t.perl_action,
             files(all, "perl-action-woke", Some("perl-action-started")),
+            None,
         ),
     ];
     out.iter().for_each(|f| eprintln!("{}", f.line()));

@@ -34,6 +34,8 @@ pub struct Fire {
     pub planned_ns: i64,
     /// Per host, in fleet order.
     pub wakes: Vec<Wake>,
+    /// cutover only: the commit round's window (first write sent to last confirmed), ms.
+    pub commit_ms: Option<f64>,
 }
 
 /// The figures of one fire, in ms.
@@ -179,6 +181,27 @@ fn fire_table(fires: &[Fire]) -> String {
             opt(|s| s.start_late_median),
             st.iter().map(|s| s.early).sum::<usize>(),
         );
+    }
+    let commits: Vec<(usize, &str, f64)> = fires
+        .iter()
+        .filter_map(|f| f.commit_ms.map(|c| (f.hosts, f.tool.as_str(), c)))
+        .collect();
+    if !commits.is_empty() {
+        t.push_str("\nThe commit round (prepare, then commit: the only window in which a crash could split the fleet), first write sent to last confirmed:\n\n| hosts | mechanism | runs | median ms | worst ms |\n|---:|---|---:|---:|---:|\n");
+        for (hosts, tool) in keys(commits.iter().map(|c| (c.0, c.1))) {
+            let v: Vec<f64> = commits
+                .iter()
+                .filter(|c| c.0 == hosts && c.1 == tool)
+                .map(|c| c.2)
+                .collect();
+            let worst = v.iter().copied().fold(0.0, f64::max);
+            let _ = writeln!(
+                t,
+                "| {hosts} | {tool} | {} | {:.1} | {worst:.1} |",
+                v.len(),
+                median(v.clone())
+            );
+        }
     }
     t
 }

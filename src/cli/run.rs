@@ -348,6 +348,7 @@ pub(crate) fn ssh_settings(plan: &Plan, plan_path: &Path) -> SshSettings {
         connect_timeout: plan.ssh.connect_timeout,
         keepalive: plan.ssh.keepalive,
         connect_rate: plan.execution.connect_rate,
+        connect_burst: plan.execution.connect_burst,
         proxy_jump: plan.ssh.proxy_jump.as_deref().and_then(|j| {
             fleet::parse_jump(j, &plan.ssh.user.clone().unwrap_or_else(fleet::local_user)).ok()
         }),

@@ -44,6 +44,9 @@ fn user() -> String {
 pub fn serve(dir: &Path) -> Result<(), LabError> {
     let state = LabState::load(dir)?;
     let specs = host_specs(&state.spec)?;
+    // One listening socket per host, one per client connection, pipes per running command.
+    let need = crate::transport::fd_limit::Need::lab_server(specs.len());
+    crate::transport::fd_limit::raise_and_warn(need);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -7,8 +7,12 @@ use super::faults::{Fault, Faults};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// Largest lab: the embedded backend serves a thousand hosts from one process.
-pub const MAX_HOSTS: usize = 2000;
+/// Largest lab: the embedded backend serves ten thousand hosts from one process (40 /24s of
+/// loopback addresses, one listening socket and a few KiB each), so the scale benchmark is
+/// one `lab up`.
+pub const MAX_HOSTS: usize = 10_000;
+/// Largest lab on the `sshd` backend: one OpenSSH process per host, about 5 MiB each.
+pub const MAX_SSHD_HOSTS: usize = 2000;
 /// Hosts per /24: `.1` to `.250`; host 251 continues at the next third octet.
 pub const HOSTS_PER_OCTET: usize = 250;
 /// Where `cutover lab up` puts the lab without `--dir` (the lab plan's inventory points here).
@@ -109,6 +113,12 @@ impl LabSpec {
         if self.hosts == 0 || self.hosts > MAX_HOSTS {
             return Err(format!("--hosts must be 1..={MAX_HOSTS}"));
         }
+        if self.backend == Backend::Sshd && self.hosts > MAX_SSHD_HOSTS {
+            return Err(format!(
+                "--backend sshd runs one sshd per host and stops at {MAX_SSHD_HOSTS} hosts; use --backend embedded for {}",
+                self.hosts
+            ));
+        }
         if let Some(n) = self.etcd {
             if n != 3 && n != 5 {
                 return Err("--etcd takes 3 or 5 (an odd quorum)".into());
@@ -139,8 +149,12 @@ impl LabSpec {
                 self.hosts.div_ceil(HOSTS_PER_OCTET)
             ));
         }
-        let names: Vec<String> = (1..=self.hosts).map(host_name).collect();
-        match self.faults.keys().find(|h| !names.contains(h)) {
+        let is_host = |h: &str| {
+            h.strip_prefix("lab-")
+                .and_then(|n| n.parse::<usize>().ok())
+                .is_some_and(|n| (1..=self.hosts).contains(&n) && host_name(n) == h)
+        };
+        match self.faults.keys().find(|h| !is_host(h)) {
             Some(h) => Err(format!(
                 "--fault names `{h}`, which is not a lab host (lab-1..lab-{})",
                 self.hosts
@@ -346,7 +360,45 @@ mod tests {
         s.faults.insert("lab-9".into(), vec![Fault::Unreachable]);
         assert!(s.validate().unwrap_err().contains("lab-9"));
         s.faults.clear();
+        s.faults.insert("lab-05".into(), vec![Fault::Unreachable]);
+        assert!(s.validate().unwrap_err().contains("lab-05"));
+        s.faults.clear();
         s.subnet = "10.0.0".into();
         assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn ten_thousand_hosts_fill_forty_24s_on_the_embedded_backend() {
+        let mut s = spec();
+        s.etcd = None;
+        s.backend = Backend::Embedded;
+        s.hosts = MAX_HOSTS;
+        s.faults
+            .insert("lab-10000".into(), vec![Fault::Unreachable]);
+        assert_eq!(s.validate(), Ok(()));
+        let hosts = s.lab_hosts();
+        assert_eq!(hosts[0].addr, "127.0.10.1");
+        assert_eq!(hosts[9_999].addr, "127.0.49.250");
+        let addrs: std::collections::HashSet<&str> =
+            hosts.iter().map(|h| h.addr.as_str()).collect();
+        assert_eq!(addrs.len(), MAX_HOSTS, "every host has its own address");
+        assert!(hosts[9_999].has(|f| *f == Fault::Unreachable));
+        s.hosts = MAX_HOSTS + 1;
+        assert!(s.validate().unwrap_err().contains("10000"));
+    }
+
+    #[test]
+    fn ten_thousand_hosts_need_a_low_enough_subnet_and_the_embedded_backend() {
+        let mut s = spec();
+        s.etcd = None;
+        s.hosts = MAX_HOSTS;
+        s.backend = Backend::Embedded;
+        s.subnet = "127.0.216".into();
+        assert_eq!(s.validate(), Ok(()), "127.0.216.x up to 127.0.255.x");
+        s.subnet = "127.0.217".into();
+        assert!(s.validate().unwrap_err().contains("40 /24s"));
+        s.subnet = "127.0.10".into();
+        s.backend = Backend::Sshd;
+        assert!(s.validate().unwrap_err().contains("--backend embedded"));
     }
 }

@@ -219,17 +219,40 @@ fn embedded(
         marker: format!("--dir {dir}"),
     });
     let deadline = crate::clock::instant() + sshd::READY_TIMEOUT;
+    // Each check is a connection the server answers with its banner: a few ms each, so
+    // 10,000 hosts are checked by several threads at once.
+    let chunk = hosts.len().div_ceil(READY_CHECKERS).max(1);
+    let late = std::thread::scope(|s| {
+        let checkers: Vec<_> = hosts
+            .chunks(chunk)
+            .map(|part| s.spawn(move || first_not_ready(part, pid, deadline)))
+            .collect();
+        checkers.into_iter().find_map(|c| c.join().ok().flatten())
+    });
+    match late {
+        None => Ok(()),
+        Some(h) => {
+            let log = std::fs::read_to_string(spec.dir.join("serve.log")).unwrap_or_default();
+            Err(LabError::Start {
+                what: format!("the embedded server for {h}"),
+                reason: format!("not listening: {}", log.trim()),
+            })
+        }
+    }
+}
+
+/// Threads checking that the embedded hosts answer.
+const READY_CHECKERS: usize = 8;
+
+/// The first of `hosts` that does not answer before `deadline` (or before the server dies).
+fn first_not_ready(hosts: &[LabHost], pid: u32, deadline: std::time::Instant) -> Option<String> {
     for h in hosts {
         while !procs::ssh_ready(&h.addr, h.port) {
             if !procs::alive(pid) || crate::clock::instant() > deadline {
-                let log = std::fs::read_to_string(spec.dir.join("serve.log")).unwrap_or_default();
-                return Err(LabError::Start {
-                    what: format!("the embedded server for {}", h.name),
-                    reason: format!("not listening: {}", log.trim()),
-                });
+                return Some(h.name.clone());
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
-    Ok(())
+    None
 }

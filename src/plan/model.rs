@@ -105,10 +105,18 @@ pub struct Execution {
     pub max_failures: Budget,
     /// New SSH handshakes per second.
     pub connect_rate: f64,
+    /// SSH handshakes in flight at once (left out of the digest at its default, so plans
+    /// that do not set it keep their digest).
+    #[serde(skip_serializing_if = "is_default_burst")]
+    pub connect_burst: u32,
     /// Limit for one remote command.
     pub command_timeout: Duration,
     /// Bytes kept per command and stream.
     pub output_cap: u64,
+}
+
+fn is_default_burst(burst: &u32) -> bool {
+    *burst == crate::plan::validate::DEFAULT_CONNECT_BURST
 }
 
 /// A failure budget over a phase (the executor's type: one definition for plan and run).
@@ -459,6 +467,33 @@ pub struct Probe {
     pub min_pass: f64,
     /// What it probes.
     pub kind: ProbeKind,
+    /// Only some of the targets are probed (`None`: all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample: Option<Sample>,
+    /// Its own poll interval (`None`: the watch's `poll_interval`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Duration>,
+}
+
+/// How many of a probe's targets it polls: a fixed count or a fraction, at least one host.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sample {
+    /// This many hosts (all when there are fewer).
+    Count(usize),
+    /// This fraction of the hosts, 0 < f ≤ 1, rounded up.
+    Fraction(f64),
+}
+
+impl Sample {
+    /// How many of `total` hosts the sample takes: at least one when there is any.
+    pub fn size(self, total: usize) -> usize {
+        let n = match self {
+            Sample::Count(n) => n,
+            Sample::Fraction(f) => (f * total as f64 - 1e-9).ceil().max(0.0) as usize,
+        };
+        n.clamp(total.min(1), total)
+    }
 }
 
 /// Probe kinds.

@@ -127,6 +127,9 @@ pub struct RawExecution {
     /// New SSH handshakes per second across the run.
     #[serde(default)]
     pub connect_rate: Option<f64>,
+    /// SSH handshakes in flight at once (and in a burst) across the run.
+    #[serde(default)]
+    pub connect_burst: Option<i64>,
     /// Time limit for one remote command, e.g. `"60s"`.
     #[serde(default)]
     pub command_timeout: Option<String>,
@@ -466,4 +469,19 @@ pub struct RawProbe {
     pub targets: Option<RawTargets>,
     /// Fraction of targets that must pass, e.g. `"100%"` (default) or `"90%"`.
     pub min_pass: Option<String>,
+    /// Probe only some targets, spread evenly over them: a count (`20`) or a percentage
+    /// (`"10%"`); default all.
+    pub sample: Option<RawSample>,
+    /// This probe's own poll interval, e.g. `"5s"` (default the watch's `poll_interval`).
+    pub interval: Option<String>,
+}
+
+/// A probe sample as written: a count of hosts or a percentage string.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawSample {
+    /// A number of hosts.
+    Count(i64),
+    /// A percentage such as `"10%"`.
+    Text(String),
 }

@@ -105,10 +105,11 @@ fn summary(md: &mut String, plan: &Plan, inv: Option<&Inventory>) {
         md,
         "Execution",
         &format!(
-            "batches of {}, failure budget {}, {} handshakes/s, command timeout {}",
+            "batches of {}, failure budget {}, {} handshakes/s ({} in flight), command timeout {}",
             e.batch_size,
             e.max_failures,
             e.connect_rate,
+            e.connect_burst,
             human(e.command_timeout)
         ),
     );
@@ -159,13 +160,7 @@ fn timeline(md: &mut String, plan: &Plan, inv: Option<&Inventory>) {
     );
     let arming = inv
         .and_then(|i| i.select(&a.targets.selectors).ok())
-        .map(|h| {
-            arming_estimate(
-                h.len(),
-                plan.execution.batch_size,
-                plan.execution.connect_rate,
-            )
-        });
+        .map(|h| arming_estimate(h.len(), &plan.execution).total());
     let est = arming.map_or(String::new(), |d| format!(" (estimated {})", human(d)));
     line(
         &format!("T-{}", human(a.arm_window)),

@@ -25,6 +25,18 @@ pub const DEFAULT_BATCH_SIZE: usize = 20;
 /// plan that reaches hosts through a shared sshd (bastion without ProxyJump, sshguard) must
 /// stay slow. Plans raise it when they know better; arming 500 hosts at 10/s takes ~50 s.
 pub const DEFAULT_CONNECT_RATE: f64 = 10.0;
+/// SSH handshakes in flight at once when the plan names none. Each host's sshd only ever
+/// sees one of them, so this protects the orchestrator: an ssh-agent holding hardware keys
+/// (a YubiKey, a TPM) signs one authentication at a time, 50–200 ms each, so handshakes past
+/// a handful only queue inside the agent and run down their `connect_timeout` there; and a
+/// shared sshd (a bastion without ProxyJump) starts refusing at `MaxStartups 10`. Five in
+/// flight is 1 s of signing at worst; at the default `connect_rate` of 10/s the rate, not
+/// the burst, is the limit. Raise both for file keys or a local agent (64 arms 10,000
+/// loopback hosts 2.5x faster than 5).
+pub const DEFAULT_CONNECT_BURST: u32 = 5;
+/// Most handshakes in flight accepted: past this the orchestrator's CPU (key exchange) is
+/// the limit, and the file descriptors needed grow with no gain.
+pub const MAX_CONNECT_BURST: u32 = 1024;
 /// Largest batch accepted: a batch is one barrier's worth of parallel sessions.
 pub const MAX_BATCH_SIZE: usize = 1000;
 
@@ -250,6 +262,7 @@ impl V<'_> {
             } else {
                 DEFAULT_CONNECT_RATE
             },
+            connect_burst: self.connect_burst(raw.connect_burst),
             command_timeout: self.duration(
                 "execution.command_timeout",
                 raw.command_timeout.as_ref(),
@@ -261,6 +274,28 @@ impl V<'_> {
                 64 * 1024,
                 |s| values::size(s),
             ),
+        }
+    }
+
+    fn connect_burst(&mut self, raw: Option<i64>) -> u32 {
+        let Some(n) = raw else {
+            return DEFAULT_CONNECT_BURST;
+        };
+        match u32::try_from(n) {
+            Ok(n) if (1..=MAX_CONNECT_BURST).contains(&n) => n,
+            _ => {
+                let d = self.error(
+                    "execution.connect_burst",
+                    format!("connect_burst {n} is out of range"),
+                );
+                V::hint(
+                    d,
+                    format!(
+                        "use 1 to {MAX_CONNECT_BURST} handshakes in flight; keep {DEFAULT_CONNECT_BURST} with an agent holding hardware keys"
+                    ),
+                );
+                DEFAULT_CONNECT_BURST
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 
 mod resume;
 
-use super::ctx::{Ctx, failure_reason};
+use super::ctx::{Ctx, failure_reason, round};
 use super::event::RunEvent;
 use crate::arm::job::{Job, install_script, script as job_script};
 use crate::arm::mechanism::{
@@ -228,46 +228,35 @@ pub async fn disarm_each(
     ctx: &Arc<Ctx>,
     hosts: &Mutex<HashMap<String, Vec<Concrete>>>,
 ) -> Vec<(String, Disarm)> {
-    let hosts: Vec<(String, Vec<Concrete>)> = hosts
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|(h, m)| (h.clone(), m.clone()))
-        .collect();
-    // Spawned all at once (collected before awaiting): one parallel round.
-    let tasks: Vec<_> = hosts
-        .into_iter()
-        .map(|(host, mechanisms)| {
-            let ctx = ctx.clone();
-            tokio::spawn(async move {
-                let result = disarm_one(&ctx, &host, &mechanisms).await;
-                match &result {
-                    Disarm::AlreadyFired(receipt) => ctx.emit(RunEvent::Receipt {
-                        host: host.clone(),
-                        receipt: receipt.clone(),
-                    }),
-                    Disarm::Disarmed => ctx.emit(RunEvent::Disarmed {
-                        host: host.clone(),
-                        ok: true,
-                        detail: None,
-                    }),
-                    Disarm::Unknown(why) => ctx.emit(RunEvent::Disarmed {
-                        host: host.clone(),
-                        ok: false,
-                        detail: Some(why.clone()),
-                    }),
-                }
-                (host, result)
-            })
-        })
-        .collect();
-    let mut out = Vec::new();
-    for t in tasks {
-        if let Ok(pair) = t.await {
-            out.push(pair);
+    let mechanisms: HashMap<String, Vec<Concrete>> =
+        hosts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let names: Vec<String> = mechanisms.keys().cloned().collect();
+    let mechanisms = Arc::new(mechanisms);
+    round(ctx, &names, |ctx, host| {
+        let mechanisms = mechanisms.clone();
+        async move {
+            let listed = mechanisms.get(&host).cloned().unwrap_or_default();
+            let result = disarm_one(&ctx, &host, &listed).await;
+            ctx.emit(match &result {
+                Disarm::AlreadyFired(receipt) => RunEvent::Receipt {
+                    host: host.clone(),
+                    receipt: receipt.clone(),
+                },
+                Disarm::Disarmed => RunEvent::Disarmed {
+                    host: host.clone(),
+                    ok: true,
+                    detail: None,
+                },
+                Disarm::Unknown(why) => RunEvent::Disarmed {
+                    host: host.clone(),
+                    ok: false,
+                    detail: Some(why.clone()),
+                },
+            });
+            (host, result)
         }
-    }
-    out
+    })
+    .await
 }
 
 async fn disarm_one(ctx: &Ctx, host: &str, mechanisms: &[Concrete]) -> Disarm {
@@ -308,29 +297,15 @@ pub type Collected = (String, Option<receipt::Receipt>);
 /// Collects every host's receipt, reconnecting where the action dropped the connection;
 /// a host never reached within [`RECONNECT_WINDOW`] comes back as `None` (status unknown).
 pub async fn collect(ctx: &Arc<Ctx>, hosts: &[String]) -> Vec<Collected> {
-    // Spawned all at once (collected before awaiting): one parallel round.
-    let tasks: Vec<_> = hosts
-        .iter()
-        .cloned()
-        .map(|host| {
-            let ctx = ctx.clone();
-            tokio::spawn(async move {
-                let rec = collect_one(&ctx, &host).await;
-                ctx.emit(RunEvent::Receipt {
-                    host: host.clone(),
-                    receipt: rec.clone().unwrap_or_default(),
-                });
-                (host, rec)
-            })
-        })
-        .collect();
-    let mut out = Vec::new();
-    for t in tasks {
-        if let Ok(pair) = t.await {
-            out.push(pair);
-        }
-    }
-    out
+    round(ctx, hosts, |ctx, host| async move {
+        let rec = collect_one(&ctx, &host).await;
+        ctx.emit(RunEvent::Receipt {
+            host: host.clone(),
+            receipt: rec.clone().unwrap_or_default(),
+        });
+        (host, rec)
+    })
+    .await
 }
 
 async fn collect_one(ctx: &Ctx, host: &str) -> Option<receipt::Receipt> {

@@ -5,7 +5,7 @@
 //! journaled. Also here: the T-minus check of the armed jobs themselves.
 
 use super::arm::{ARM_COMMAND_TIMEOUT, wrapper};
-use super::ctx::{Ctx, failure_reason};
+use super::ctx::{Ctx, failure_reason, round};
 use super::error::RunError;
 use super::event::RunEvent;
 use super::phase::Phase;
@@ -31,34 +31,18 @@ pub async fn commit(ctx: &Arc<Ctx>, plan: &RunPlan) -> Result<(), RunError> {
         hosts: hosts.len(),
     });
     let start = ctx.clock.instant();
-    let tasks: Vec<_> = hosts
-        .iter()
-        .cloned()
-        .map(|host| {
-            let ctx = ctx.clone();
-            tokio::spawn(async move {
-                let script = commit_script(&ctx.job_dir(&host));
-                let result = match ctx.run(&host, script, false, ARM_COMMAND_TIMEOUT).await {
-                    Ok(r) if r.stdout.text().trim() == "committed" => Ok(()),
-                    Ok(r) => Err(failure_reason(&r).unwrap_or_else(|| "not confirmed".into())),
-                    Err(e) => Err(format!("unreachable: {e}")),
-                };
-                if result.is_ok() {
-                    ctx.emit(RunEvent::Committed { host: host.clone() });
-                }
-                (host, result, ctx.clock.instant())
-            })
-        })
-        .collect();
-    let collect = async {
-        let mut out = Vec::new();
-        for t in tasks {
-            if let Ok(r) = t.await {
-                out.push(r);
-            }
+    let collect = round(ctx, &hosts, |ctx, host| async move {
+        let script = commit_script(&ctx.job_dir(&host));
+        let result = match ctx.run(&host, script, false, ARM_COMMAND_TIMEOUT).await {
+            Ok(r) if r.stdout.text().trim() == "committed" => Ok(()),
+            Ok(r) => Err(failure_reason(&r).unwrap_or_else(|| "not confirmed".into())),
+            Err(e) => Err(format!("unreachable: {e}")),
+        };
+        if result.is_ok() {
+            ctx.emit(RunEvent::Committed { host: host.clone() });
         }
-        out
-    };
+        (host, result, ctx.clock.instant())
+    });
     let results = tokio::select! {
         r = collect => Some(r),
         () = ctx.sleep_until(by) => None,

@@ -216,6 +216,27 @@ impl Ctx {
     }
 }
 
+/// One parallel round: `f` on every host at once (all spawned before any is awaited, never
+/// one host after another), results in the order of `hosts`; a task that panicked is left out.
+pub async fn round<T, F, Fut>(ctx: &Arc<Ctx>, hosts: &[String], f: F) -> Vec<T>
+where
+    F: Fn(Arc<Ctx>, String) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let tasks: Vec<_> = hosts
+        .iter()
+        .map(|h| tokio::spawn(f(ctx.clone(), h.clone())))
+        .collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        if let Ok(v) = t.await {
+            out.push(v);
+        }
+    }
+    out
+}
+
 /// A one-line reason for a command that did not succeed.
 pub fn failure_reason(r: &CommandResult) -> Option<String> {
     if r.sudo_password_required {

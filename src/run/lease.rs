@@ -5,7 +5,7 @@
 //! `disarm` work (same run id); a lease is released when its run ends with nothing armed,
 //! and expires on its own after the run's fire time and watch.
 
-use super::ctx::{Ctx, failure_reason};
+use super::ctx::{Ctx, failure_reason, round};
 use crate::executor::{CancelToken, HostOutcome, HostRun, HostRunner};
 use crate::remote::quote;
 use chrono::{DateTime, Utc};
@@ -103,20 +103,11 @@ impl HostRunner for LeaseRunner {
 /// Releases the run's lease on `hosts`, all at once, best effort (an unreachable host's
 /// lease expires on its own).
 pub async fn release(ctx: &Arc<Ctx>, hosts: &[String]) {
-    let tasks: Vec<_> = hosts
-        .iter()
-        .cloned()
-        .map(|host| {
-            let ctx = ctx.clone();
-            tokio::spawn(async move {
-                let script = release_script(&ctx.cutover_base(&host), &ctx.run_name);
-                let _ = ctx.run(&host, script, false, LEASE_TIMEOUT).await;
-            })
-        })
-        .collect();
-    for t in tasks {
-        let _ = t.await;
-    }
+    round(ctx, hosts, |ctx, host| async move {
+        let script = release_script(&ctx.cutover_base(&host), &ctx.run_name);
+        let _ = ctx.run(&host, script, false, LEASE_TIMEOUT).await;
+    })
+    .await;
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Transport errors: each names the host, what failed, and what the operator should do.
 
+use super::exhaustion::Exhausted;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -14,6 +15,16 @@ pub enum TransportError {
         /// `addr:port` dialled.
         addr: String,
         /// The socket error.
+        source: std::io::Error,
+    },
+    /// This machine, not the host, ran out of a resource while connecting or talking to it.
+    #[error("{host}: {kind}")]
+    Local {
+        /// Inventory host name.
+        host: String,
+        /// What ran out.
+        kind: Exhausted,
+        /// The OS error.
         source: std::io::Error,
     },
     /// Connect, handshake or authentication took too long.
@@ -131,4 +142,32 @@ pub enum TransportError {
         /// What failed.
         message: String,
     },
+}
+
+impl TransportError {
+    /// The local resource that ran out, when the error is about this machine and not the
+    /// host: every host failing this way shares one cause, so outputs group on it.
+    pub fn exhausted(&self) -> Option<Exhausted> {
+        match self {
+            TransportError::Local { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
+    /// A socket error while connecting to `host` at `addr`: [`TransportError::Local`] when
+    /// it is about this machine, else [`TransportError::Connect`].
+    pub fn connect(host: &str, addr: String, source: std::io::Error) -> Self {
+        match Exhausted::of(&source) {
+            Some(kind) => TransportError::Local {
+                host: host.to_string(),
+                kind,
+                source,
+            },
+            None => TransportError::Connect {
+                host: host.to_string(),
+                addr,
+                source,
+            },
+        }
+    }
 }

@@ -1,4 +1,9 @@
 //! Pure known_hosts parsing and strict host-key matching (plain, hashed, wildcard, negated, revoked).
+//!
+//! [`KnownHosts`] is what connections use: the files parsed once into an index, so a lookup
+//! costs a hash probe plus the wildcard and hashed lines, not a scan of every line. [`check`]
+//! is the plain linear matcher the index must agree with; the tests and the `known_hosts`
+//! benchmark compare the two.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -6,6 +11,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use russh::keys::PublicKey;
 use sha1::Sha1;
 use std::path::{Path, PathBuf};
+
+mod index;
+
+pub use index::KnownHosts;
 
 /// What a known_hosts line says about its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,22 +111,31 @@ fn parse_line(file: &Path, line: usize, text: &str) -> Option<Entry> {
 }
 
 /// Checks `key` presented by the host looked up as `name` against every entry, fail-closed.
+///
+/// This is the reference matcher: it scans every entry and compiles every pattern per call,
+/// which is quadratic over a fleet. Connections use [`KnownHosts::check`], which agrees with it.
 pub fn check(entries: &[Entry], name: &str, key: &PublicKey) -> Verdict {
-    let same = |e: &Entry| e.key.key_data() == key.key_data();
-    if let Some(e) = entries
+    let revoked = entries
         .iter()
-        .find(|e| e.marker == Marker::Revoked && same(e))
-    {
+        .find(|e| e.marker == Marker::Revoked && e.key.key_data() == key.key_data());
+    let for_host: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.marker == Marker::Trusted && host_matches(&e.hosts, name))
+        .collect();
+    decide(revoked, &for_host, key)
+}
+
+/// The verdict from the first `@revoked` line holding `key` and the trusted lines naming the
+/// host, in file order: revoked beats trusted, and a changed key points at the first line of
+/// the same algorithm, else the first line for the host.
+fn decide(revoked: Option<&Entry>, for_host: &[&Entry], key: &PublicKey) -> Verdict {
+    if let Some(e) = revoked {
         return Verdict::Revoked {
             file: e.file.clone(),
             line: e.line,
         };
     }
-    let for_host: Vec<&Entry> = entries
-        .iter()
-        .filter(|e| e.marker == Marker::Trusted && host_matches(&e.hosts, name))
-        .collect();
-    if for_host.iter().any(|e| same(e)) {
+    if for_host.iter().any(|e| e.key.key_data() == key.key_data()) {
         return Verdict::Trusted;
     }
     let same_algo = for_host
@@ -150,17 +168,22 @@ pub fn host_matches(hosts: &str, name: &str) -> bool {
 
 /// Matches `salt|hash` (base64) against HMAC-SHA1(salt, name).
 fn hashed_matches(salt_and_hash: &str, name: &str) -> bool {
-    let Some((salt, hash)) = salt_and_hash.split_once('|') else {
-        return false;
-    };
-    let (Ok(salt), Ok(hash)) = (STANDARD.decode(salt), STANDARD.decode(hash)) else {
-        return false;
-    };
-    let Ok(mut mac) = <Hmac<Sha1> as KeyInit>::new_from_slice(&salt) else {
+    decode_hashed(salt_and_hash).is_some_and(|(salt, hash)| hmac_matches(&salt, &hash, name))
+}
+
+/// The decoded salt and hash of a `salt|hash` field, or `None` when it is not base64.
+fn decode_hashed(salt_and_hash: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (salt, hash) = salt_and_hash.split_once('|')?;
+    Some((STANDARD.decode(salt).ok()?, STANDARD.decode(hash).ok()?))
+}
+
+/// Whether HMAC-SHA1(salt, name) is `hash`.
+fn hmac_matches(salt: &[u8], hash: &[u8], name: &str) -> bool {
+    let Ok(mut mac) = <Hmac<Sha1> as KeyInit>::new_from_slice(salt) else {
         return false;
     };
     mac.update(name.as_bytes());
-    mac.verify_slice(&hash).is_ok()
+    mac.verify_slice(hash).is_ok()
 }
 
 /// Case-insensitive glob match with `*` (any run) and `?` (one character), as in OpenSSH.

@@ -1,6 +1,7 @@
 //! The SSH shell: paced, timed connects with strict host-key checks and one-shot key auth.
 
-use super::known_hosts::{self, Entry};
+use super::exhaustion::Exhausted;
+use super::known_hosts::{self, KnownHosts};
 use super::pacer::Pacer;
 use super::scan::fingerprint;
 use super::verify::Client;
@@ -22,7 +23,7 @@ pub struct Transport {
     settings: SshSettings,
     pacer: Pacer,
     keys: Vec<(PathBuf, Arc<PrivateKey>)>,
-    known: Arc<Vec<Entry>>,
+    known: Arc<KnownHosts>,
     bastion: OnceCell<Connection>,
 }
 
@@ -98,7 +99,7 @@ impl Transport {
             settings,
             pacer,
             keys,
-            known: Arc::new(known),
+            known: Arc::new(KnownHosts::new(known)),
             bastion: OnceCell::new(),
         })
     }
@@ -129,11 +130,7 @@ impl Transport {
             let addr = (ep.address.as_str(), ep.port);
             let tcp = tokio::net::TcpStream::connect(addr)
                 .await
-                .map_err(|source| TransportError::Connect {
-                    host: ep.name.clone(),
-                    addr: addr_of(ep),
-                    source,
-                })?;
+                .map_err(|source| TransportError::connect(&ep.name, addr_of(ep), source))?;
             let _ = tcp.set_nodelay(true);
             self.session(ep, tcp).await
         };
@@ -304,8 +301,21 @@ fn addr_of(ep: &Endpoint) -> String {
     format!("{}:{}", ep.address, ep.port)
 }
 
-/// A handshake-level error naming the host.
+/// A handshake-level error naming the host ([`TransportError::Local`] when this machine ran
+/// out of a resource).
 pub(super) fn handshake_error(ep: &Endpoint, e: &russh::Error) -> TransportError {
+    if let russh::Error::IO(io) = e
+        && let Some(kind) = Exhausted::of(io)
+    {
+        return TransportError::Local {
+            host: ep.name.clone(),
+            kind,
+            source: io.raw_os_error().map_or_else(
+                || std::io::Error::from(io.kind()),
+                std::io::Error::from_raw_os_error,
+            ),
+        };
+    }
     TransportError::Handshake {
         host: ep.name.clone(),
         addr: addr_of(ep),

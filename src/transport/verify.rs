@@ -1,6 +1,6 @@
 //! The russh client handler: verifies the server's host key against known_hosts, fail-closed.
 
-use super::known_hosts::{self, Entry, Verdict};
+use super::known_hosts::{self, KnownHosts, Verdict};
 use super::scan::fingerprint;
 use super::{Endpoint, TransportError};
 use russh::client;
@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 /// The russh handler: checks the host key strictly and records why it refused.
 pub struct Client {
     pub(super) endpoint: Endpoint,
-    pub(super) known: Arc<Vec<Entry>>,
+    pub(super) known: Arc<KnownHosts>,
     pub(super) searched: Vec<PathBuf>,
     pub(super) strict: bool,
     pub(super) rejection: Arc<Mutex<Option<TransportError>>>,
@@ -23,7 +23,7 @@ impl Client {
         let ep = &self.endpoint;
         let name = known_hosts::lookup_name(&ep.address, ep.port);
         let (host, fingerprint) = (ep.name.clone(), fingerprint(key));
-        match known_hosts::check(&self.known, &name, key) {
+        match self.known.check(&name, key) {
             Verdict::Trusted => Ok(()),
             Verdict::Unknown if !self.strict => {
                 tracing::warn!(

@@ -3,6 +3,7 @@
 
 mod probes;
 mod quorum;
+mod schedule;
 
 use super::remote::RemoteRunner;
 use super::tracker::history::History;
@@ -47,6 +48,10 @@ pub struct Poller {
     http: reqwest::Client,
     probes: Arc<Vec<probes::Compiled>>,
     tracker: Tracker,
+    /// When the quorum was last polled.
+    quorum_polled: Option<std::time::Instant>,
+    /// When each probe was last polled.
+    probes_polled: Vec<Option<std::time::Instant>>,
 }
 
 /// The fastest polling the poller does, whatever it is given (validation enforces the same
@@ -82,19 +87,51 @@ impl Poller {
             clock,
             runner,
             http,
+            probes_polled: vec![None; probes.len()],
             probes: Arc::new(probes),
             tracker: Tracker::new(cfg),
+            quorum_polled: None,
         })
     }
 
     /// Polls until complete, timed out or aborted, sending events (a closed channel is ignored).
+    ///
+    /// The loop ticks at the shortest of `poll_interval` and the probes' own intervals; each
+    /// tick polls the quorum and the probes whose interval has come round (a poll event
+    /// without a reading or a probe then means it was not polled this tick).
     pub async fn run(mut self, events: mpsc::Sender<WatchEvent>) -> WatchResult {
-        let tick = self.setup.watch.poll_interval.max(MIN_POLL_INTERVAL);
+        let poll_interval = self.setup.watch.poll_interval.max(MIN_POLL_INTERVAL);
+        let tick = schedule::tick(
+            poll_interval,
+            self.probes.iter().map(|p| p.interval),
+            MIN_POLL_INTERVAL,
+        );
         loop {
             let started = self.clock.instant();
             let taken_at = self.clock.now();
-            let (reading, probes) =
-                tokio::join!(self.poll_quorum(taken_at), self.poll_probes(taken_at));
+            let quorum_due = schedule::due(self.quorum_polled, poll_interval, tick, started);
+            if quorum_due {
+                self.quorum_polled = Some(started);
+            }
+            let due: Vec<bool> = self
+                .probes
+                .iter()
+                .zip(self.probes_polled.iter_mut())
+                .map(|(p, last)| {
+                    let due = schedule::due(*last, p.interval, tick, started);
+                    if due {
+                        *last = Some(started);
+                    }
+                    due
+                })
+                .collect();
+            let quorum = async {
+                match quorum_due {
+                    true => self.poll_quorum(taken_at).await,
+                    false => None,
+                }
+            };
+            let (reading, probes) = tokio::join!(quorum, self.poll_probes(taken_at, &due));
             let now = self.clock.now();
             let obs = Observation {
                 quorum: reading.clone(),
@@ -136,10 +173,15 @@ impl Poller {
         quorum::poll(&ctx, q, taken_at).await
     }
 
-    async fn poll_probes(&self, taken_at: DateTime<Utc>) -> Vec<super::probe::ProbeVerdict> {
+    async fn poll_probes(
+        &self,
+        taken_at: DateTime<Utc>,
+        due: &[bool],
+    ) -> Vec<super::probe::ProbeVerdict> {
         let timeout = request_timeout(self.setup.watch.poll_interval);
         probes::poll_all(
             &self.probes,
+            due,
             &self.http,
             self.runner.clone(),
             &self.clock,

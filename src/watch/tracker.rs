@@ -37,6 +37,19 @@ pub struct TrackerConfig {
     pub quorum_source: Option<String>,
     /// Probe names in plan order.
     pub probes: Vec<String>,
+    /// Probes polled on their own interval (others follow `poll_interval`): a result is
+    /// stale after three of its probe's intervals.
+    pub probe_intervals: BTreeMap<String, Duration>,
+}
+
+impl TrackerConfig {
+    /// How often the probe `name` is polled.
+    pub fn probe_interval(&self, name: &str) -> Duration {
+        self.probe_intervals
+            .get(name)
+            .copied()
+            .unwrap_or(self.poll_interval)
+    }
 }
 
 impl TrackerConfig {
@@ -57,6 +70,11 @@ impl TrackerConfig {
             expected_voters,
             quorum_source: watch.quorum.as_ref().map(|_| source.to_string()),
             probes: watch.probes.iter().map(|p| p.name.clone()).collect(),
+            probe_intervals: watch
+                .probes
+                .iter()
+                .filter_map(|p| Some((p.name.clone(), p.interval?)))
+                .collect(),
         }
     }
 }

@@ -78,3 +78,50 @@ async fn five_hundred_hosts_answer_cutover_exec_and_a_restarted_host_comes_back(
     assert_eq!(code, 0, "{}", json["summary"]);
     assert_eq!(json["summary"]["ok"], HOSTS);
 }
+
+/// Hosts past the open-file limit fail on this machine, not on the host: `exec` says so
+/// once, before connecting, and folds every such host into one group with one cause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosts_past_the_open_file_limit_fold_into_one_group_naming_the_cause() {
+    let _solo = super::SOLO.lock().await;
+    let lab = Lab::start(120).await;
+    // `ulimit -n` in sh sets the soft and the hard limit: cutover cannot raise it back.
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -n 64 && exec \"$@\"")
+        .arg("sh")
+        .arg(assert_cmd::cargo::cargo_bin("cutover"))
+        .arg("exec")
+        .arg("--inventory")
+        .arg(inventory(&lab))
+        .arg("--identity")
+        .arg(&lab.client_key)
+        .arg("--known-hosts")
+        .arg(&lab.known_hosts)
+        .args(["--connect-timeout", "60s", "--", "true"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    let warning = "open-file limit 64 is below the 440 this fleet needs";
+    assert_eq!(stderr.matches(warning).count(), 1, "{stderr}");
+    assert_eq!(out.status.code(), Some(255), "{stdout}{stderr}");
+    let cause = "[unreachable: this machine ran out of open files for cutover (EMFILE";
+    assert_eq!(stdout.matches(cause).count(), 1, "one group:\n{stdout}");
+    assert!(!stdout.contains("check the address"), "{stdout}");
+    let unreachable: usize = stderr
+        .lines()
+        .find_map(|l| {
+            l.split(" unreachable")
+                .next()?
+                .rsplit(", ")
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0);
+    assert!(unreachable > 20, "{stderr}");
+}

@@ -130,8 +130,16 @@ fn sigkill_at_random_instants_during_arming_never_fires_a_strict_subset() {
             std::thread::sleep(Duration::from_millis(20));
         }
         let arming = cutover::clock::instant();
-        let span = fire.saturating_duration_since(arming) - Duration::from_millis(2200);
-        let kill_after = Duration::from_millis(next(&mut seed) % (span.as_millis() as u64).max(1));
+        // Even trials: anywhere from arming to just past the commit round; odd trials: the
+        // last 1.1 s before that, around the T-minus check (3 s before the fire) and the commit.
+        let end = fire.saturating_duration_since(arming) - Duration::from_millis(2200);
+        let from = if trial % 2 == 1 {
+            end.saturating_sub(Duration::from_millis(1100))
+        } else {
+            Duration::ZERO
+        };
+        let span = (end - from).as_millis().max(1) as u64;
+        let kill_after = from + Duration::from_millis(next(&mut seed) % span);
         std::thread::sleep(kill_after);
         drop(guard);
         let mut child = child;

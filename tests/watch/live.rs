@@ -182,6 +182,8 @@ async fn members_that_stop_answering_make_the_reading_stale() {
             max_latency: None,
             metric: None,
         },
+        sample: None,
+        interval: None,
     });
     let (task, mut rx) = spawn(w, Duration::ZERO);
     until_healthy(&mut rx).await;

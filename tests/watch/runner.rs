@@ -5,7 +5,9 @@ use crate::cluster::EtcdCluster;
 use cutover::checks::Observed;
 use cutover::clock::{Clock, SystemClock};
 use cutover::inventory::Host;
-use cutover::plan::model::{Condition, Probe, ProbeKind, Quorum, QuorumSource, Targets, Watch};
+use cutover::plan::model::{
+    Condition, Probe, ProbeKind, Quorum, QuorumSource, Sample, Targets, Watch,
+};
 use cutover::watch::WatchEvent;
 use cutover::watch::poller::{Poller, WatchSetup};
 use cutover::watch::remote::{BoxFuture, RemoteRunner};
@@ -77,6 +79,8 @@ async fn etcdctl_and_command_probes_through_the_runner() {
         targets: targets(),
         min_pass: 1.0,
         kind,
+        sample: None,
+        interval: None,
     };
     let watch = Watch {
         poll_interval: Duration::from_millis(200),
@@ -137,4 +141,75 @@ async fn etcdctl_and_command_probes_through_the_runner() {
     assert_eq!(r.members.len(), 3);
     assert_eq!(probes.iter().map(|p| p.total).collect::<Vec<_>>(), [3, 1]);
     drop(c);
+}
+
+/// [`LocalRunner`], recording which host each command was for.
+struct Recording(std::sync::Mutex<Vec<String>>);
+
+impl RemoteRunner for Recording {
+    fn run<'a>(
+        &'a self,
+        host: &'a Host,
+        script: &'a str,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Observed, String>> {
+        self.0.lock().unwrap().push(host.name.clone());
+        LocalRunner.run(host, script, timeout)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sampled_probe_polls_its_sample_on_its_own_interval() {
+    let hosts: Vec<Host> = (0..6).map(|i| host(&format!("h{i}"), "")).collect();
+    let watch = Watch {
+        poll_interval: Duration::from_millis(100),
+        stable_for: Duration::from_millis(1500),
+        timeout: Duration::from_secs(30),
+        complete_when: vec![Condition::AllProbes],
+        abort_if: Vec::new(),
+        quorum: None,
+        probes: vec![Probe {
+            name: "up".into(),
+            targets: targets(),
+            min_pass: 1.0,
+            kind: ProbeKind::Command { run: "true".into() },
+            sample: Some(Sample::Count(2)),
+            interval: Some(Duration::from_millis(500)),
+        }],
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let setup = WatchSetup {
+        watch,
+        fire_at: clock.now(),
+        quorum_hosts: Vec::new(),
+        probe_hosts: BTreeMap::from([("up".to_string(), hosts)]),
+    };
+    let runner = Arc::new(Recording(Default::default()));
+    let poller = Poller::new(setup, clock, Some(runner.clone())).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(10_000);
+    let result = poller.run(tx).await;
+    assert!(
+        matches!(result.outcome, Outcome::Complete { .. }),
+        "{:?}",
+        result.outcome
+    );
+    let (mut ticks, mut probed) = (0, 0);
+    while let Ok(event) = rx.try_recv() {
+        if let WatchEvent::Poll { probes, .. } = event {
+            ticks += 1;
+            for p in probes {
+                probed += 1;
+                assert_eq!((p.passed, p.total), (2, 2), "the sample, not all 6");
+            }
+        }
+    }
+    let ran = runner.0.lock().unwrap().clone();
+    assert!(ran.iter().all(|h| h == "h0" || h == "h3"), "{ran:?}");
+    assert_eq!(ran.len(), probed * 2);
+    // 1.5 s stable at a 100 ms tick: about 16 ticks, and the probe on about one in five.
+    assert!(ticks >= 12, "{ticks} ticks");
+    assert!(
+        probed * 3 <= ticks && probed >= 3,
+        "{probed} probe polls in {ticks} ticks"
+    );
 }

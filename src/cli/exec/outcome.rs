@@ -43,7 +43,11 @@ fn outcome(r: Result<CommandResult, FleetError>) -> HostRun<ExecOutput> {
     let r = match r {
         Ok(r) => r,
         Err(FleetError::Unreachable(e)) => {
-            let out = folded_only(format!("[unreachable: {e}]"));
+            // A cause on this machine is the same for every host: fold it into one group.
+            let out = match e.exhausted() {
+                Some(kind) => folded_only(format!("[unreachable: {kind}]")),
+                None => folded_only(format!("[unreachable: {e}]")),
+            };
             return HostRun::new(
                 HostOutcome::Unreachable {
                     reason: e.to_string(),

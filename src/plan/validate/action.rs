@@ -205,20 +205,24 @@ impl V<'_> {
             return;
         };
         self.tminus_rules(a, ex, hosts);
-        let arming = arming_estimate(hosts, ex.batch_size, ex.connect_rate);
+        let estimate = arming_estimate(hosts, ex);
+        let arming = estimate.total();
         if arming + a.arm_deadline > a.arm_window {
             let d = self.error("action.arm_window", format!(
-                "arm_window {} is too short: arming {hosts} hosts in batches of {} at {}/s takes about {}, and must end {} before the fire time",
-                human(a.arm_window), ex.batch_size, ex.connect_rate, human(arming), human(a.arm_deadline)));
-            V::hint(d, "widen arm_window, raise batch_size or connect_rate");
+                "arm_window {} is too short: arming takes about {}: {}; and it must end {} before the fire time",
+                human(a.arm_window), human(arming), estimate.explain(ex), human(a.arm_deadline)));
+            V::hint(
+                d,
+                "widen arm_window, or raise connect_burst, connect_rate or batch_size",
+            );
         }
         if arming + a.arm_deadline > until {
             let d = self.error("action.at", format!(
-                "fire time {} is too soon: arming {hosts} hosts takes about {} and must end {} before it, but it is {} away",
-                a.at.to_rfc3339(), human(arming), human(a.arm_deadline), human(until)));
+                "fire time {} is too soon: arming takes about {}: {}; it must end {} before the fire time, which is {} away",
+                a.at.to_rfc3339(), human(arming), estimate.explain(ex), human(a.arm_deadline), human(until)));
             V::hint(
                 d,
-                "move the fire time later, or raise batch_size / connect_rate",
+                "move the fire time later, or raise connect_burst, connect_rate or batch_size",
             );
         }
     }

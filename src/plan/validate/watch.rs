@@ -2,9 +2,9 @@
 
 use super::{V, values};
 use crate::plan::model::{
-    AbortCondition, Condition, MetricBound, Probe, ProbeKind, Quorum, Targets, Watch,
+    AbortCondition, Condition, MetricBound, Probe, ProbeKind, Quorum, Sample, Targets, Watch,
 };
-use crate::plan::raw::{RawProbe, RawQuorum, RawWatch};
+use crate::plan::raw::{RawProbe, RawQuorum, RawSample, RawWatch};
 use crate::plan::timeline::human;
 use std::time::Duration;
 
@@ -93,10 +93,25 @@ impl V<'_> {
             crate::plan::model::QuorumSource::Command,
             |s| values::quorum_source(s),
         );
-        let targets = self.targets(
-            "watch.quorum.targets",
-            values::targets(raw.targets.as_ref()),
-        );
+        // The quorum is read from the members only: without targets nothing defaults to the
+        // whole fleet (which would also count every host as a voter).
+        let targets = match &raw.targets {
+            Some(t) => self.targets("watch.quorum.targets", values::targets(Some(t))),
+            None => Targets {
+                text: Vec::new(),
+                selectors: Vec::new(),
+            },
+        };
+        if raw.targets.is_none() && raw.endpoints.is_empty() {
+            let d = self.error(
+                "watch.quorum",
+                "the quorum is read over SSH from its members, but [watch.quorum] names none",
+            );
+            V::hint(
+                d,
+                "add targets = the member hosts (e.g. \"servers\"), or endpoints for the HTTP API",
+            );
+        }
         let voters = raw.voters.map(|n| {
             self.value("watch.quorum.voters", Some(n), 0, |n| {
                 usize::try_from(n)
@@ -111,7 +126,9 @@ impl V<'_> {
         for (i, e) in raw.endpoints.iter().enumerate() {
             self.url(&format!("watch.quorum.endpoints[{i}]"), e);
         }
-        self.voters_consistent(voters, &targets);
+        if raw.targets.is_some() {
+            self.voters_consistent(voters, &targets);
+        }
         Quorum {
             source,
             targets,
@@ -217,11 +234,61 @@ impl V<'_> {
                 ProbeKind::Command { run: String::new() }
             }
         };
+        let sample = raw.sample.as_ref().and_then(|s| self.sample(&path, raw, s));
+        let interval = raw.interval.as_ref().map(|t| {
+            let d = self.duration(&p("interval"), Some(t), MIN_POLL_INTERVAL);
+            if d < MIN_POLL_INTERVAL {
+                self.error(
+                    &p("interval"),
+                    format!("interval {} is below the 100ms minimum", human(d)),
+                );
+            }
+            d
+        });
         Probe {
             name: raw.name.clone(),
             targets,
             min_pass,
             kind,
+            sample,
+            interval,
+        }
+    }
+
+    /// A probe's `sample`: a count of at least one host or a percentage above 0%, on a probe
+    /// that has targets to sample from.
+    fn sample(&mut self, path: &str, raw: &RawProbe, s: &RawSample) -> Option<Sample> {
+        let at = format!("{path}.sample");
+        if raw.targets.is_none() {
+            let d = self.error(&at, "`sample` needs `targets` to sample from");
+            V::hint(
+                d,
+                "add targets, or drop sample to probe from the orchestrator only",
+            );
+            return None;
+        }
+        let parsed = match s {
+            RawSample::Count(n) => usize::try_from(*n)
+                .ok()
+                .filter(|n| *n > 0)
+                .map(Sample::Count)
+                .ok_or(format!("sample {n} must be 1 or more hosts")),
+            RawSample::Text(t) => values::fraction(t).and_then(|f| {
+                (f > 0.0)
+                    .then_some(Sample::Fraction(f))
+                    .ok_or(format!("sample {t} must be above 0%"))
+            }),
+        };
+        match parsed {
+            Ok(sample) => Some(sample),
+            Err(e) => {
+                let d = self.error(&at, e);
+                V::hint(
+                    d,
+                    "write a host count (sample = 20) or a percentage (sample = \"10%\")",
+                );
+                None
+            }
         }
     }
 

@@ -10,18 +10,21 @@ use crate::plan::model::ProbeKind;
 use crate::watch::WatchError;
 use crate::watch::probe::{HttpCheck, HttpObserved, ProbeVerdict, command_verdict, tcp_verdict};
 use crate::watch::remote::RemoteRunner;
+use crate::watch::sample::spread;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
 
-/// A probe ready to run: its kind, compiled checks and resolved targets.
+/// A probe ready to run: its kind, compiled checks, sampled targets and poll interval.
 pub(super) struct Compiled {
     name: String,
     min_pass: f64,
     kind: ProbeKind,
     http: Option<HttpCheck>,
     hosts: Vec<Host>,
+    /// How often it is polled.
+    pub(super) interval: Duration,
 }
 
 pub(super) fn compile(setup: &WatchSetup) -> Result<Vec<Compiled>, WatchError> {
@@ -34,12 +37,17 @@ pub(super) fn compile(setup: &WatchSetup) -> Result<Vec<Compiled>, WatchError> {
                 probe: p.name.clone(),
                 source,
             })?;
+            let targets = setup.probe_hosts.get(&p.name).cloned().unwrap_or_default();
             Ok(Compiled {
                 name: p.name.clone(),
                 min_pass: p.min_pass,
                 kind: p.kind.clone(),
                 http,
-                hosts: setup.probe_hosts.get(&p.name).cloned().unwrap_or_default(),
+                hosts: spread(&targets, p.sample),
+                interval: p
+                    .interval
+                    .unwrap_or(setup.watch.poll_interval)
+                    .max(super::MIN_POLL_INTERVAL),
             })
         })
         .collect()
@@ -54,8 +62,10 @@ struct Job {
     timeout: Duration,
 }
 
+/// Polls the probes marked in `due` (all when it is shorter), every target concurrently.
 pub(super) async fn poll_all(
     probes: &Arc<Vec<Compiled>>,
+    due: &[bool],
     http: &reqwest::Client,
     runner: Option<Arc<dyn RemoteRunner>>,
     clock: &Arc<dyn Clock>,
@@ -69,7 +79,8 @@ pub(super) async fn poll_all(
         timeout,
     };
     let mut set = JoinSet::new();
-    for (pi, p) in probes.iter().enumerate() {
+    let is_due = |pi: usize| due.get(pi).copied().unwrap_or(true);
+    for (pi, p) in probes.iter().enumerate().filter(|(pi, _)| is_due(*pi)) {
         let targets: Vec<Option<Host>> = if p.hosts.is_empty() {
             vec![None]
         } else {
@@ -93,7 +104,9 @@ pub(super) async fn poll_all(
     probes
         .iter()
         .zip(results)
-        .map(|(p, mut r)| {
+        .enumerate()
+        .filter(|(pi, _)| is_due(*pi))
+        .map(|(_, (p, mut r))| {
             r.sort_by(|a, b| a.0.cmp(&b.0));
             ProbeVerdict::gather(&p.name, taken_at, p.min_pass, r)
         })

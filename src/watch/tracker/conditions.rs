@@ -61,7 +61,7 @@ impl Tracker {
             return Some("no result yet".into());
         };
         let age = (now - p.taken_at).to_std().unwrap_or_default();
-        if age > max_age(self.cfg.poll_interval) {
+        if age > max_age(self.cfg.probe_interval(name)) {
             return Some(format!("newest result is {}ms old", age.as_millis()));
         }
         (!p.ok()).then(|| p.summary())

@@ -28,6 +28,7 @@ fn cfg(
         expected_voters: 5,
         quorum_source: Some("consul".into()),
         probes: probes.iter().map(|s| s.to_string()).collect(),
+        probe_intervals: Default::default(),
     }
 }
 
@@ -374,6 +375,35 @@ fn probes_and_quorum_together() {
     }
     assert_eq!(tr.outcome(), Some(&Outcome::Complete { at: t(32) }));
     assert!(tr.why_not_done(t(33)).reasons.is_empty());
+}
+
+#[test]
+fn a_probe_on_its_own_interval_goes_stale_after_three_of_its_intervals() {
+    let mut c = cfg(vec![Condition::AllProbes], vec![], &["web"]);
+    c.probe_intervals
+        .insert("web".into(), Duration::from_secs(5));
+    let mut tr = Tracker::new(c);
+    tr.observe(
+        t(0),
+        Observation {
+            quorum: None,
+            probes: vec![probe("web", 0, true)],
+        },
+    );
+    tr.observe(t(14), obs(None));
+    let reasons = tr.why_not_done(t(14)).reasons;
+    assert!(
+        !reasons.iter().any(|r| matches!(r, Reason::Probe { .. })),
+        "{reasons:?}"
+    );
+    tr.observe(t(16), obs(None));
+    assert_eq!(
+        tr.why_not_done(t(16)).reasons,
+        vec![Reason::Probe {
+            name: "web".into(),
+            detail: "newest result is 16000ms old".into()
+        }]
+    );
 }
 
 #[test]
