@@ -12,6 +12,7 @@ pub mod etcd;
 pub mod faults;
 pub mod inventory;
 pub mod keys;
+pub mod nspawn;
 pub mod procs;
 pub mod serve;
 pub mod shims;

@@ -98,12 +98,7 @@ pub fn check(kind: &CheckKind) -> Script {
 }
 
 fn scheduler_probe(m: Mechanism) -> String {
-    match m {
-        Mechanism::At => "command -v at && systemctl is-active atd".into(),
-        Mechanism::Systemd => "command -v systemd-run && systemctl is-system-running".into(),
-        Mechanism::Waiter => "command -v setsid && command -v sleep".into(),
-        Mechanism::Auto => "command -v systemd-run || command -v at || command -v setsid".into(),
-    }
+    crate::arm::mechanism::probe_script(m)
 }
 
 /// How the action's command is invoked when it fires (with `sudo -n` when asked).

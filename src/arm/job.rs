@@ -31,7 +31,7 @@ pub struct Job<'a> {
 /// it woke passes that time (ns) as argument 1; otherwise the wrapper reads it first thing.
 pub fn script(job: &Job<'_>) -> String {
     format!(
-        "#!/bin/sh\n# cutover job: fires the action once, records a receipt.\nd={dir}\nr=\"$d/receipt\"\nwoke=${{1:-$(date +%s%N)}}\nplanned={fire}\necho \"planned_ns=$planned\" > \"$r.tmp\"\necho \"woke_ns=$woke\" >> \"$r.tmp\"\nif [ -e \"$d/disarmed\" ]; then echo 'skipped=disarmed' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nif [ ! -e \"$d/committed\" ]; then echo 'skipped=uncommitted' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nif [ $((woke - planned)) -gt {late} ]; then echo 'skipped=late' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nmv \"$r.tmp\" \"$r\"\necho \"started_ns=$(date +%s%N)\" >> \"$r\"\n(\n{cmd}\n) > \"$d/output\" 2>&1\nrc=$?\necho \"ended_ns=$(date +%s%N)\" >> \"$r\"\necho \"exit=$rc\" >> \"$r\"\ntail -c 4096 \"$d/output\" > \"$d/output.tail\" 2>/dev/null\necho 'done=1' >> \"$r\"\n",
+        "#!/bin/sh\n# cutover job: fires the action once, records a receipt.\nd={dir}\nr=\"$d/receipt\"\nwoke=${{1:-$(date +%s%N)}}\nplanned={fire}\nif [ \"$woke\" -lt \"$planned\" ]; then e=$((planned - woke)); sleep \"$(printf '%d.%09d' $((e / 1000000000)) $((e % 1000000000)))\"; woke=$(date +%s%N); fi\necho \"planned_ns=$planned\" > \"$r.tmp\"\necho \"woke_ns=$woke\" >> \"$r.tmp\"\nif [ -e \"$d/disarmed\" ]; then echo 'skipped=disarmed' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nif [ ! -e \"$d/committed\" ]; then echo 'skipped=uncommitted' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nif [ $((woke - planned)) -gt {late} ]; then echo 'skipped=late' >> \"$r.tmp\"; mv \"$r.tmp\" \"$r\"; exit 0; fi\nmv \"$r.tmp\" \"$r\"\necho \"started_ns=$(date +%s%N)\" >> \"$r\"\n(\n{cmd}\n) > \"$d/output\" 2>&1\nrc=$?\necho \"ended_ns=$(date +%s%N)\" >> \"$r\"\necho \"exit=$rc\" >> \"$r\"\ntail -c 4096 \"$d/output\" > \"$d/output.tail\" 2>/dev/null\necho 'done=1' >> \"$r\"\n",
         dir = quote(job.dir),
         fire = job.fire_ns,
         late = MAX_LATE_NS,
@@ -89,5 +89,10 @@ mod tests {
             "a disarmed job must never act"
         );
         assert!(s.contains("planned=1800000000000000000"));
+        let guard = s.find("if [ \"$woke\" -lt \"$planned\" ]").unwrap();
+        assert!(
+            guard < s.find("echo \"woke_ns").unwrap(),
+            "an early wake waits first"
+        );
     }
 }

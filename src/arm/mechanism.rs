@@ -88,19 +88,64 @@ fn arm_body(m: Concrete, run_id: &str, dir: &str, at: DateTime<Utc>) -> String {
     let d = quote(dir);
     match m {
         Concrete::Systemd => format!(
-            "systemd-run --unit={unit} --description={desc} --on-calendar={cal} --timer-property=AccuracySec=1us --timer-property=Persistent=false --timer-property=RemainAfterElapse=yes --property=Type=oneshot /bin/sh {d}/job.sh >/dev/null 2>&1 || exit 1\necho armed={unit}",
+            "{SUDO}out=$($s systemd-run --unit={unit} --description={desc} --uid=\"$(id -u)\" --gid=\"$(id -g)\" --on-calendar={cal} --timer-property=AccuracySec=1us --timer-property=Persistent=false --timer-property=RemainAfterElapse=yes --property=Type=oneshot /bin/sh {d}/job.sh 2>&1) || {{ echo \"cutover: systemd-run: $out\" >&2; exit 1; }}\necho armed={unit}",
             unit = unit_name(run_id),
             desc = quote(&format!("cutover {run_id}")),
-            cal = quote(&at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+            cal = quote(&on_calendar(at)),
         ),
         Concrete::At => format!(
             "out=$(echo \"/bin/sh {d}/job.sh\" | TZ=UTC at -t {t} 2>&1) || {{ echo \"$out\" >&2; exit 1; }}\njob=$(echo \"$out\" | sed -n 's/^job \\([0-9][0-9]*\\) at .*/\\1/p')\n[ -n \"$job\" ] || {{ echo \"$out\" >&2; exit 1; }}\necho \"$job\" > {d}/at.job\necho armed=$job",
             t = at.format("%Y%m%d%H%M.%S"),
         ),
         Concrete::Waiter => format!(
-            "fire={fire}\nif command -v bash >/dev/null 2>&1 && [ -n \"$(bash -c 'echo $EPOCHREALTIME' 2>/dev/null)\" ]; then\nbase=$(nice 2>/dev/null || echo 0)\nsetsid nice -n -10 bash -c '{BASH_WAITER}' cutover-waiter-{run_id} {d} \"$fire\" \"$base\" </dev/null >/dev/null 2>&1 &\nelse\nsetsid sh -c '{SH_WAITER}' cutover-waiter-{run_id} {d} \"$fire\" </dev/null >/dev/null 2>&1 &\nfi\nfor i in 1 2 3 4 5 6 7 8 9 10; do [ -s {d}/waiter.pid ] && break; sleep 0.05; done\n[ -s {d}/waiter.pid ] || exit 1\necho armed=$(cat {d}/waiter.pid)",
+            "fire={fire}\nbase=$(nice 2>/dev/null || echo 0)\nif command -v bash >/dev/null 2>&1 && [ -n \"$(bash -c 'echo $EPOCHREALTIME' 2>/dev/null)\" ]; then\nset -- bash -c '{BASH_WAITER}'; prio=-10\nelse\nset -- sh -c '{SH_WAITER}'; prio=\nfi\nif {SYSTEMD_BOOTED}; then\n{SUDO}$s systemctl reset-failed {unit}.service >/dev/null 2>&1\nesc=$(printf '%s' \"$3\" | sed 's/\\$/$$/g')\nout=$($s systemd-run --quiet --collect --unit={unit} --uid=\"$(id -u)\" --gid=\"$(id -g)\" ${{prio:+--nice=$prio}} -- \"$1\" \"$2\" \"$esc\" {unit} {d} \"$fire\" \"$base\" 2>&1) || {{ echo \"cutover: systemd-run: $out\" >&2; exit 1; }}\nelse\nsetsid ${{prio:+nice -n $prio}} \"$@\" {unit} {d} \"$fire\" \"$base\" </dev/null >/dev/null 2>&1 &\nfi\nfor i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do [ -s {d}/waiter.pid ] && break; sleep 0.05; done\n[ -s {d}/waiter.pid ] || exit 1\necho armed=$(cat {d}/waiter.pid)",
             fire = at.timestamp_nanos_opt().unwrap_or(i64::MAX),
+            unit = waiter_name(run_id),
         ),
+    }
+}
+
+/// Sets `$s` to the prefix that reaches the system manager as this user: nothing for root,
+/// `sudo -n` (never a prompt) for anyone else. Arming and the `scheduler` preflight share it.
+const SUDO: &str = "if [ \"$(id -u)\" = 0 ]; then s=; else s='sudo -n'; fi\n";
+
+/// systemd expands `$` in a unit's command line (`$$` is a literal `$`) and systemd-run before
+/// v254 cannot turn that off, so the waiter's script (`$3` of `set -- bash -c SCRIPT`) goes to
+/// systemd-run with every `$` doubled; systemd hands bash the script exactly as written.
+///
+/// Whether the host booted with systemd (`sd_booted()`'s test) and has `systemd-run`: then a
+/// waiter starts as a transient system unit, outside any login session, so logind's
+/// `KillUserProcesses=yes` cannot kill it when the SSH connection closes.
+const SYSTEMD_BOOTED: &str = "[ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1";
+
+/// The waiter's process and unit name for a run: what verify and disarm look for.
+pub fn waiter_name(run_id: &str) -> String {
+    format!("cutover-waiter-{run_id}")
+}
+
+/// `OnCalendar=` for the fire time, to the microsecond (systemd accepts fractional seconds):
+/// a timer written to whole seconds would fire up to a second early.
+pub fn on_calendar(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S%.6f UTC").to_string()
+}
+
+/// The `scheduler` preflight: does, as the same user, what arming will do, and prints why not.
+/// `systemd`: a running (or `degraded`) manager that accepts a transient timer through `$s`;
+/// `waiter`: the same transient unit where systemd is booted, `setsid` elsewhere; `at`: `at`
+/// and a queue this user may read.
+pub fn probe_script(m: crate::plan::model::Mechanism) -> String {
+    use crate::plan::model::Mechanism as M;
+    let systemd_state = "st=$(systemctl is-system-running 2>/dev/null)\ncase \"$st\" in running|degraded) ;; *) echo \"systemd is '$st', not running or degraded\"; exit 1 ;; esac\n";
+    let unit = "u=cutover-preflight-$$-$(date +%s)\n";
+    match m {
+        M::Systemd => format!(
+            "command -v systemd-run >/dev/null || {{ echo 'systemd-run not found'; exit 1; }}\n{systemd_state}{SUDO}{unit}out=$($s systemd-run --quiet --unit=$u --uid=\"$(id -u)\" --gid=\"$(id -g)\" --on-calendar='2099-01-01 00:00:00.000001 UTC' --timer-property=AccuracySec=1us /bin/true 2>&1) || {{ echo \"cannot arm a transient timer as $(id -un): $out\"; exit 1; }}\n$s systemctl stop $u.timer >/dev/null 2>&1\necho ok"
+        ),
+        M::Waiter => format!(
+            "if {SYSTEMD_BOOTED}; then\n{SUDO}{unit}out=$($s systemd-run --quiet --collect --wait --unit=$u --uid=\"$(id -u)\" --gid=\"$(id -g)\" /bin/true 2>&1) || {{ echo \"cannot start a transient unit as $(id -un): $out\"; exit 1; }}\nelse\ncommand -v setsid >/dev/null && command -v sleep >/dev/null || {{ echo 'setsid or sleep not found'; exit 1; }}\nfi\necho ok"
+        ),
+        M::At => "command -v at >/dev/null || { echo 'at not found'; exit 1; }\nout=$(atq 2>&1) || { echo \"atq as $(id -un): $out\"; exit 1; }\nif [ -d /run/systemd/system ]; then systemctl is-active atd >/dev/null || { echo 'atd is not active'; exit 1; }; fi\necho ok".into(),
+        M::Auto => "command -v systemd-run || command -v at || command -v setsid".into(),
     }
 }
 
@@ -133,7 +178,8 @@ pub fn verify_script(m: Concrete, run_id: &str, dir: &str, job_sha: &str) -> Str
             "job=$(cat {d}/at.job) && atq | awk '{{print $1}}' | grep -qx \"$job\" && at -c \"$job\" | grep -qF {d}/job.sh || exit 1"
         ),
         Concrete::Waiter => format!(
-            "pid=$(cat {d}/waiter.pid) && tr '\\0' ' ' < /proc/$pid/cmdline 2>/dev/null | grep -qF cutover-waiter-{run_id} || exit 1"
+            "pid=$(cat {d}/waiter.pid) && tr '\\0' ' ' < /proc/$pid/cmdline 2>/dev/null | grep -qF {w} || exit 1",
+            w = waiter_name(run_id)
         ),
     };
     format!("{hash}\n{queued}\necho verified")
@@ -144,16 +190,18 @@ pub fn disarm_script(m: Concrete, run_id: &str, dir: &str) -> String {
     let d = quote(dir);
     let body = match m {
         Concrete::Systemd => {
+            // The timer only: stopping the `.service` would kill an action already running.
             let u = unit_name(run_id);
             format!(
-                "systemctl stop {u}.timer {u}.service 2>/dev/null || true\nsystemctl reset-failed {u}.timer {u}.service 2>/dev/null || true\n[ \"$(systemctl show -p ActiveState --value {u}.timer 2>/dev/null)\" != active ] || exit 1"
+                "{SUDO}$s systemctl stop {u}.timer 2>/dev/null || true\n$s systemctl reset-failed {u}.timer 2>/dev/null || true\n[ \"$(systemctl show -p ActiveState --value {u}.timer 2>/dev/null)\" != active ] || exit 1"
             )
         }
         Concrete::At => format!(
             "if [ -s {d}/at.job ]; then job=$(cat {d}/at.job); atrm \"$job\" 2>/dev/null || true; ! atq | awk '{{print $1}}' | grep -qx \"$job\" || exit 1; fi"
         ),
         Concrete::Waiter => format!(
-            "ours() {{ tr '\\0' ' ' < /proc/$1/cmdline 2>/dev/null | grep -qF cutover-waiter-{run_id}; }}\nif [ -s {d}/waiter.pid ]; then pid=$(cat {d}/waiter.pid); if ours \"$pid\"; then kill -TERM -- \"-$pid\" 2>/dev/null || kill -TERM \"$pid\"; for i in 1 2 3 4 5 6 7 8 9 10; do ours \"$pid\" || break; sleep 0.1; done; ours \"$pid\" && exit 1; fi; fi"
+            "ours() {{ tr '\\0' ' ' < /proc/$1/cmdline 2>/dev/null | grep -qF {w}; }}\nif [ -s {d}/waiter.pid ]; then pid=$(cat {d}/waiter.pid); if ours \"$pid\"; then kill -TERM -- \"-$pid\" 2>/dev/null || kill -TERM \"$pid\"; for i in 1 2 3 4 5 6 7 8 9 10; do ours \"$pid\" || break; sleep 0.1; done; ours \"$pid\" && exit 1; fi; fi",
+            w = waiter_name(run_id)
         ),
     };
     // The tombstone first: a job that wakes later anyway (an arming command that finished
@@ -207,12 +255,33 @@ mod tests {
     }
 
     #[test]
-    fn systemd_timer_is_accurate_utc_and_not_persistent() {
-        let s = arm_body(Concrete::Systemd, "r1", "/var/tmp/cutover/r1", at());
-        assert_eq!(
-            s,
-            "systemd-run --unit=cutover-r1 --description='cutover r1' --on-calendar='2027-01-14 02:20:00 UTC' --timer-property=AccuracySec=1us --timer-property=Persistent=false --timer-property=RemainAfterElapse=yes --property=Type=oneshot /bin/sh /var/tmp/cutover/r1/job.sh >/dev/null 2>&1 || exit 1\necho armed=cutover-r1"
+    fn systemd_timer_is_accurate_to_the_microsecond_through_sudo_and_not_persistent() {
+        let at = at() + chrono::Duration::microseconds(250_001);
+        let s = arm_body(Concrete::Systemd, "r1", "/var/tmp/cutover/r1", at);
+        assert!(s.starts_with(SUDO), "{s}");
+        assert!(
+            s.contains("out=$($s systemd-run --unit=cutover-r1 --description='cutover r1' --uid=\"$(id -u)\" --gid=\"$(id -g)\" --on-calendar='2027-01-14 02:20:00.250001 UTC' --timer-property=AccuracySec=1us --timer-property=Persistent=false"),
+            "{s}"
         );
+        assert!(s.ends_with("echo armed=cutover-r1"));
+    }
+
+    #[test]
+    fn disarm_stops_the_timer_never_the_service() {
+        let s = disarm_script(Concrete::Systemd, "r1", "/d");
+        assert!(s.contains("$s systemctl stop cutover-r1.timer "), "{s}");
+        assert!(!s.contains(".service"), "{s}");
+    }
+
+    #[test]
+    fn probes_accept_degraded_and_arm_as_the_same_user() {
+        use crate::plan::model::Mechanism as M;
+        let p = probe_script(M::Systemd);
+        assert!(
+            p.contains("running|degraded)") && p.contains("$s systemd-run"),
+            "{p}"
+        );
+        assert!(probe_script(M::Waiter).contains(SYSTEMD_BOOTED));
     }
 
     #[test]
@@ -226,10 +295,18 @@ mod tests {
     fn waiter_is_detached_and_named_for_its_run() {
         let s = arm_body(Concrete::Waiter, "r1", "/var/tmp/cutover/r1", at());
         assert!(s.starts_with(&format!("fire={}\n", at().timestamp_nanos_opt().unwrap())));
+        assert!(s.contains("set -- bash -c 'd=$1;") && s.contains("set -- sh -c 'd=$1;"));
         assert!(
-            s.contains("setsid nice -n -10 bash -c 'd=$1;") && s.contains("setsid sh -c 'd=$1;")
+            s.contains(&format!("if {SYSTEMD_BOOTED}; then\n{SUDO}")),
+            "{s}"
         );
-        assert!(s.contains("' cutover-waiter-r1 /var/tmp/cutover/r1 \"$fire\""));
+        assert!(
+            s.contains("$s systemd-run --quiet --collect --unit=cutover-waiter-r1 --uid=\"$(id -u)\" --gid=\"$(id -g)\" ${prio:+--nice=$prio} -- \"$1\" \"$2\" \"$esc\" cutover-waiter-r1 /var/tmp/cutover/r1 \"$fire\" \"$base\""),
+            "{s}"
+        );
+        assert!(s.contains(
+            "setsid ${prio:+nice -n $prio} \"$@\" cutover-waiter-r1 /var/tmp/cutover/r1 \"$fire\""
+        ));
         assert!(!BASH_WAITER.contains('\'') && !SH_WAITER.contains('\''));
         let (wait, wake) = (
             BASH_WAITER.find("read -r -t").unwrap(),

@@ -12,6 +12,11 @@ use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// The demo lab's addresses on loopback.
+const DEFAULT_SUBNET: &str = "127.0.20";
+/// The demo lab's addresses with `--backend nspawn`.
+const NSPAWN_SUBNET: &str = "10.253.20";
+
 /// Arguments of `cutover demo`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,8 +32,8 @@ pub struct Args {
     /// When the restart fires, from the start of the run (arming needs 10s before it).
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     fire_in: std::time::Duration,
-    /// First three octets of the lab's loopback addresses.
-    #[arg(long, default_value = "127.0.20")]
+    /// First three octets of the lab's addresses (nspawn: 10.253.20 unless given).
+    #[arg(long, default_value = DEFAULT_SUBNET)]
     subnet: String,
     /// The lab's directory (removed afterwards); default: a fresh temporary directory.
     #[arg(long)]
@@ -86,14 +91,23 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         })?,
         None => std::env::temp_dir().join(format!("cutover-demo-{}", std::process::id())),
     };
-    let etcd = etcd_choice(args);
+    let nspawn = args.backend == Backend::Nspawn;
+    // Real hosts run real units (`consul`, `chef-client`) but no etcd yet; their own /24.
+    let etcd = if nspawn { None } else { etcd_choice(args) };
     let spec = LabSpec {
         hosts: args.hosts,
         etcd,
         backend: args.backend,
         dir: dir.clone(),
-        subnet: args.subnet.clone(),
-        port: crate::lab::spec::default_port(),
+        subnet: match (nspawn, args.subnet.as_str()) {
+            (true, DEFAULT_SUBNET) => NSPAWN_SUBNET.to_string(),
+            _ => args.subnet.clone(),
+        },
+        port: if nspawn {
+            22
+        } else {
+            crate::lab::spec::default_port()
+        },
         faults: Faults::new(),
     };
     println!(
@@ -112,7 +126,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let plan_path = dir.join("demo.toml");
     let opts = DemoOptions {
         nominal_fire: crate::clock::now() + chrono::Duration::days(1),
-        system_sudo: system_sudo_works(),
+        system_sudo: nspawn || system_sudo_works(),
     };
     super::write_file(&plan_path, &plan(&state.spec, &opts))?;
     println!("  plan      {}", plan_path.display());

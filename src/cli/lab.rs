@@ -2,7 +2,7 @@
 
 use super::CliError;
 use crate::lab::faults::{self, Faults};
-use crate::lab::spec::{Backend, DEFAULT_DIR, DEFAULT_SUBNET, LabSpec};
+use crate::lab::spec::{Backend, DEFAULT_DIR, LabSpec};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -15,9 +15,15 @@ pub enum Command {
     Status(DirArg),
     /// Stop exactly the processes the lab started and remove its directory.
     Down(DirArg),
+    /// Set or clear a network fault on a host of a running `nspawn` lab.
+    Fault(FaultArgs),
     /// Run the embedded SSH servers of a lab (started detached by `lab up`).
     #[command(hide = true)]
     Serve(DirArg),
+    /// Delay the packets of NFQUEUE `--queue` (started inside a host's namespace by a `delay`
+    /// fault of an nspawn lab).
+    #[command(hide = true)]
+    Delay(DelayArgs),
 }
 
 /// Arguments of `cutover lab up`.
@@ -29,24 +35,53 @@ pub struct UpArgs {
     /// Run an etcd cluster of 3 or 5 members on the first hosts (needs the `etcd` binary).
     #[arg(long)]
     pub etcd: Option<usize>,
-    /// SSH servers: embedded (no system package needed) or sshd (real OpenSSH).
+    /// SSH servers: embedded (no system package needed), sshd (real OpenSSH), or nspawn (real
+    /// systemd hosts in containers; root only).
     #[arg(long, value_enum, default_value = "embedded")]
     pub backend: Backend,
     /// The lab's directory (the lab plan's inventory points at the default).
     #[arg(long, default_value = DEFAULT_DIR)]
     pub dir: PathBuf,
-    /// First three octets of the hosts' loopback addresses.
-    #[arg(long, default_value = DEFAULT_SUBNET)]
-    pub subnet: String,
+    /// First three octets of the hosts' addresses (default: 127.0.10 on loopback, 10.253.0
+    /// for nspawn, inside namespaces the lab creates).
+    #[arg(long)]
+    pub subnet: Option<String>,
     /// SSH port of every host (default: 22 as root, 2222 otherwise).
     #[arg(long)]
     pub port: Option<u16>,
-    /// Inject a fault: HOST=KIND[:ARG], e.g. lab-2=clock-skew:3s (repeatable).
+    /// Inject a fault: HOST=KIND[:ARG], e.g. lab-2=clock-skew:3s, or with nspawn
+    /// lab-2=blackhole|loss:PCT|delay:MS|partition:HOST,... (repeatable).
     #[arg(long = "fault", value_name = "HOST=KIND[:ARG]")]
     pub faults: Vec<String>,
     /// A lab file of faults: `[faults]` then `lab-2 = ["sudo-password"]`.
     #[arg(long = "faults", value_name = "FILE")]
     pub faults_file: Option<PathBuf>,
+}
+
+/// Arguments of `cutover lab fault`.
+#[derive(Debug, clap::Args)]
+pub struct FaultArgs {
+    /// The host, e.g. lab-2.
+    pub host: String,
+    /// blackhole, loss:PCT, delay:MS, partition:HOST[,HOST...], or clear.
+    pub kind: String,
+    /// The lab's directory.
+    #[arg(long, default_value = DEFAULT_DIR)]
+    pub dir: PathBuf,
+}
+
+/// Arguments of the hidden `cutover lab delay`.
+#[derive(Debug, clap::Args)]
+pub struct DelayArgs {
+    /// NFQUEUE number.
+    #[arg(long)]
+    pub queue: u16,
+    /// Milliseconds each packet is held.
+    #[arg(long)]
+    pub ms: u64,
+    /// The namespace it serves (for `lab down` to recognise it).
+    #[arg(long)]
+    pub netns: String,
 }
 
 /// A lab directory.
@@ -97,7 +132,34 @@ pub fn run(cmd: &Command) -> Result<ExitCode, CliError> {
             println!("removed {}", d.dir.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Fault(f) => {
+            let fault = match f.kind.as_str() {
+                "clear" => None,
+                kind => Some(faults::Fault::parse(kind).map_err(CliError::Usage)?),
+            };
+            let now = crate::lab::nspawn::set_fault(&absolute(&f.dir)?, &f.host, fault)
+                .map_err(lab_err)?;
+            let list: Vec<String> = now.iter().map(ToString::to_string).collect();
+            println!(
+                "{}: {}",
+                f.host,
+                if list.is_empty() {
+                    "no network faults".to_string()
+                } else {
+                    list.join(" ")
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Serve(d) => serve(&absolute(&d.dir)?),
+        Command::Delay(d) => {
+            crate::lab::nspawn::delay::serve(d.queue, std::time::Duration::from_millis(d.ms))
+                .map_err(|source| CliError::Io {
+                    path: format!("NFQUEUE {} in {}", d.queue, d.netns),
+                    source,
+                })?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -117,8 +179,16 @@ pub fn spec(args: &UpArgs) -> Result<LabSpec, CliError> {
         etcd: args.etcd,
         backend: args.backend,
         dir: absolute(&args.dir)?,
-        subnet: args.subnet.clone(),
-        port: args.port.unwrap_or_else(crate::lab::spec::default_port),
+        subnet: args
+            .subnet
+            .clone()
+            .unwrap_or_else(|| args.backend.default_subnet().to_string()),
+        port: match args.backend {
+            Backend::Nspawn => 22,
+            Backend::Embedded | Backend::Sshd => {
+                args.port.unwrap_or_else(crate::lab::spec::default_port)
+            }
+        },
         faults: f,
     };
     spec.validate().map_err(CliError::Usage)?;

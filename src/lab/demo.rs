@@ -45,7 +45,7 @@ command_timeout = "20s"
 [[preflight]]
 check = "clock"
 max_offset = "250ms"
-ntp_synchronized = true
+ntp_synchronized = {ntp}
 
 {sudo}
 [[preflight]]
@@ -110,6 +110,9 @@ unit = "chef-client"
         sudo = sudo_check(opts.system_sudo),
         at = opts.nominal_fire.format("%Y-%m-%dT%H:%M:00Z"),
         complete = complete(spec),
+        // nspawn hosts share the controller's kernel clock: its offset is measured, but whether
+        // the machine itself is NTP-synchronised is not the lab's to promise.
+        ntp = spec.backend != super::spec::Backend::Nspawn,
     );
     out.push('\n');
     out

@@ -17,6 +17,11 @@ pub struct Stopped {
 pub fn down(dir: &Path) -> Result<Stopped, LabError> {
     let state = LabState::load(dir)?;
     let mut out = Stopped::default();
+    if state.spec.backend == super::spec::Backend::Nspawn {
+        out.stopped = super::nspawn::down(&state);
+        std::fs::remove_dir_all(dir).map_err(|e| LabError::io(dir, e))?;
+        return Ok(out);
+    }
     let services = state.service_pids();
     let servers = state
         .pids

@@ -40,10 +40,29 @@ pub enum Fault {
     NoScheduler,
     /// Every command also writes terminal escape sequences and a flood of bytes to stderr.
     HostileOutput,
+    /// `nspawn` only: every packet in and out of the host is dropped.
+    Blackhole,
+    /// `nspawn` only: this percentage of the packets the host receives is dropped.
+    Loss {
+        /// 1..=100.
+        percent: u8,
+    },
+    /// `nspawn` only: every packet the host sends is held this long (an NFQUEUE delayer).
+    Delay {
+        /// Added one-way latency in milliseconds.
+        millis: u64,
+    },
+    /// `nspawn` only: the host and these hosts cannot reach each other (both directions).
+    Partition {
+        /// The hosts on the other side.
+        from: Vec<String>,
+    },
 }
 
 /// Fault kinds as typed on the command line, for help and errors.
-pub const KINDS: &str = "sudo-password, clock-skew[:DUR], agent-reenables[:DUR], slow[:DUR], unreachable, no-scheduler, hostile-output";
+pub const KINDS: &str = "sudo-password, clock-skew[:DUR], agent-reenables[:DUR], slow[:DUR], unreachable, no-scheduler, hostile-output; with --backend nspawn: blackhole, loss:PCT, delay:MS, partition:HOST[,HOST...]";
+/// The network fault kinds of `nspawn` hosts.
+pub const NETWORK_KINDS: &str = "blackhole, loss:PCT, delay:MS, partition:HOST[,HOST...]";
 
 impl Fault {
     /// Parses `KIND[:ARG]`, e.g. `clock-skew:3s`.
@@ -74,16 +93,68 @@ impl Fault {
             "unreachable" => Fault::Unreachable,
             "no-scheduler" => Fault::NoScheduler,
             "hostile-output" => Fault::HostileOutput,
+            "blackhole" => Fault::Blackhole,
+            "loss" => Fault::Loss {
+                percent: arg
+                    .and_then(|a| a.trim_end_matches('%').parse::<u8>().ok())
+                    .filter(|p| (1..=100).contains(p))
+                    .ok_or_else(|| format!("fault `{text}`: expected loss:PCT with PCT in 1..=100"))?,
+            },
+            "delay" => Fault::Delay {
+                millis: arg
+                    .map(|a| {
+                        humantime::parse_duration(a)
+                            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+                            .or_else(|_| a.parse::<u64>())
+                    })
+                    .and_then(Result::ok)
+                    .filter(|ms| (1..=10_000).contains(ms))
+                    .ok_or_else(|| {
+                        format!("fault `{text}`: expected delay:MS (1..=10000, e.g. delay:40 or delay:40ms)")
+                    })?,
+            },
+            "partition" => Fault::Partition {
+                from: arg
+                    .map(|a| {
+                        a.split(',')
+                            .map(|h| h.trim().to_string())
+                            .filter(|h| !h.is_empty())
+                            .collect::<Vec<_>>()
+                    })
+                    .filter(|hs| !hs.is_empty())
+                    .ok_or_else(|| format!("fault `{text}`: expected partition:HOST[,HOST...]"))?,
+            },
             other => return Err(format!("unknown fault `{other}`; known: {KINDS}")),
         };
         let takes_arg = matches!(
             fault,
-            Fault::ClockSkew { .. } | Fault::AgentReenables { .. } | Fault::Slow { .. }
+            Fault::ClockSkew { .. }
+                | Fault::AgentReenables { .. }
+                | Fault::Slow { .. }
+                | Fault::Loss { .. }
+                | Fault::Delay { .. }
+                | Fault::Partition { .. }
         );
         if arg.is_some() && !takes_arg {
             return Err(format!("fault `{kind}` takes no argument"));
         }
         Ok(fault)
+    }
+
+    /// Whether it is a network fault (`nspawn` hosts), not a shim fault.
+    pub fn is_network(&self) -> bool {
+        matches!(
+            self,
+            Fault::Blackhole | Fault::Loss { .. } | Fault::Delay { .. } | Fault::Partition { .. }
+        )
+    }
+
+    /// The other hosts a fault names (a partition's far side).
+    pub fn peers(&self) -> &[String] {
+        match self {
+            Fault::Partition { from } => from,
+            _ => &[],
+        }
     }
 }
 
@@ -99,6 +170,10 @@ impl std::fmt::Display for Fault {
             Fault::Unreachable => f.write_str("unreachable"),
             Fault::NoScheduler => f.write_str("no-scheduler"),
             Fault::HostileOutput => f.write_str("hostile-output"),
+            Fault::Blackhole => f.write_str("blackhole"),
+            Fault::Loss { percent } => write!(f, "loss:{percent}"),
+            Fault::Delay { millis } => write!(f, "delay:{millis}"),
+            Fault::Partition { from } => write!(f, "partition:{}", from.join(",")),
         }
     }
 }
@@ -175,5 +250,22 @@ mod tests {
                 .contains("no argument")
         );
         assert!(add_flag(&mut Faults::new(), "lab-1").is_err());
+    }
+
+    #[test]
+    fn network_faults_parse_and_print_as_typed() {
+        for t in ["blackhole", "loss:30", "delay:80", "partition:lab-2,lab-3"] {
+            let f = Fault::parse(t).unwrap();
+            assert!(f.is_network(), "{t}");
+            assert_eq!(f.to_string(), t);
+        }
+        assert_eq!(
+            Fault::parse("delay:80ms").unwrap(),
+            Fault::Delay { millis: 80 }
+        );
+        assert!(Fault::parse("loss:0").unwrap_err().contains("1..=100"));
+        assert!(Fault::parse("loss").is_err());
+        assert!(Fault::parse("partition:").is_err());
+        assert!(!Fault::SudoPassword.is_network());
     }
 }

@@ -4,7 +4,7 @@
 //! `etc/consul.json` lives) and `cutover_dir` (where armed jobs go, so hosts sharing one
 //! machine never share a job directory).
 
-use super::spec::LabSpec;
+use super::spec::{Backend, LabSpec};
 
 /// The native TOML inventory of a lab: groups `servers` and `clients`, vars `root` and `cutover_dir`.
 pub fn inventory(spec: &LabSpec) -> String {
@@ -15,6 +15,9 @@ pub fn inventory(spec: &LabSpec) -> String {
             ", {n} etcd members on the servers"
         )),
     );
+    if spec.backend == Backend::Nspawn {
+        return nspawn_inventory(spec, out);
+    }
     for h in spec.lab_hosts() {
         out.push_str(&format!(
             "\n[[hosts]]\nname = \"{}\"\naddress = \"{}\"\n{}groups = [\"{}\"]\nvars = {{ root = {}, cutover_dir = {} }}\n",
@@ -24,6 +27,25 @@ pub fn inventory(spec: &LabSpec) -> String {
             h.group,
             toml_str(&h.root.display().to_string()),
             toml_str(&h.cutover_dir().display().to_string()),
+        ));
+    }
+    out
+}
+
+/// Real hosts: each logs in as the operator (`ops`, NOPASSWD sudo); `root` is empty (files
+/// live where a real host keeps them) and jobs go to the default `/var/tmp/cutover`.
+fn nspawn_inventory(spec: &LabSpec, out: String) -> String {
+    let mut out = out.replace(
+        "# No user: lab hosts log you in as yourself, the transport's default.\n",
+        "# Real hosts (systemd-nspawn): you log in as `ops`, who has NOPASSWD sudo.\n",
+    );
+    for h in spec.lab_hosts() {
+        out.push_str(&format!(
+            "\n[[hosts]]\nname = \"{}\"\naddress = \"{}\"\nuser = \"{}\"\ngroups = [\"{}\"]\nvars = {{ root = \"\" }}\n",
+            h.name,
+            h.addr,
+            crate::lab::nspawn::OPERATOR,
+            h.group,
         ));
     }
     out
@@ -45,7 +67,6 @@ fn toml_str(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::lab::faults::Faults;
-    use crate::lab::spec::Backend;
 
     #[test]
     fn the_inventory_parses_with_groups_and_vars() {

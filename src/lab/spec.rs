@@ -19,6 +19,10 @@ pub const HOSTS_PER_OCTET: usize = 250;
 pub const DEFAULT_DIR: &str = "/tmp/cutover-lab";
 /// First three octets of lab addresses without `--subnet` (`127.0.10.1`, `127.0.10.2`, ...).
 pub const DEFAULT_SUBNET: &str = "127.0.10";
+/// First three octets of `nspawn` hosts without `--subnet`: a /24 inside namespaces the lab makes.
+pub const DEFAULT_NSPAWN_SUBNET: &str = "10.253.0";
+/// Largest `nspawn` lab: one /24 on one bridge (`.254` is the controller's side).
+pub const MAX_NSPAWN_HOSTS: usize = 200;
 
 /// SSH port of lab hosts when not running as root (22 needs privileges).
 pub const UNPRIVILEGED_PORT: u16 = 2222;
@@ -41,6 +45,9 @@ pub enum Backend {
     Embedded,
     /// One real OpenSSH `sshd` per host.
     Sshd,
+    /// Real hosts: a `systemd-nspawn` container per host booting systemd, in its own network
+    /// namespace on a bridge (root only; see `lab::nspawn`).
+    Nspawn,
 }
 
 impl Backend {
@@ -49,6 +56,15 @@ impl Backend {
         match self {
             Backend::Embedded => "embedded",
             Backend::Sshd => "sshd",
+            Backend::Nspawn => "nspawn",
+        }
+    }
+
+    /// `--subnet` when not given: loopback for the shim backends, `10.253.0` for `nspawn`.
+    pub fn default_subnet(self) -> &'static str {
+        match self {
+            Backend::Nspawn => DEFAULT_NSPAWN_SUBNET,
+            Backend::Embedded | Backend::Sshd => DEFAULT_SUBNET,
         }
     }
 }
@@ -111,6 +127,14 @@ impl LabSpec {
                 return Err(format!("--etcd {n} needs at least {n} hosts (--hosts {n})"));
             }
         }
+        if self.backend == Backend::Nspawn {
+            return self.validate_nspawn();
+        }
+        if let Some(f) = self.faults.values().flatten().find(|f| f.is_network()) {
+            return Err(format!(
+                "--fault {f} needs real network namespaces: add --backend nspawn"
+            ));
+        }
         let Some((_, third)) = self.base() else {
             return Err(format!(
                 "--subnet {}: expected three octets in 127.0.0.0/8, e.g. 127.0.10",
@@ -158,13 +182,64 @@ impl LabSpec {
             .collect()
     }
 
-    /// `127.A` and the third octet of `--subnet`, if it is well formed.
+    /// The `nspawn` rules: one /24 in 10.0.0.0/8, no etcd yet, only network faults.
+    fn validate_nspawn(&self) -> Result<(), String> {
+        if self.hosts > MAX_NSPAWN_HOSTS {
+            return Err(format!(
+                "--backend nspawn takes at most {MAX_NSPAWN_HOSTS} hosts (one /24)"
+            ));
+        }
+        if self.etcd.is_some() {
+            return Err("--etcd is not supported with --backend nspawn yet".into());
+        }
+        if self.base().is_none() {
+            return Err(format!(
+                "--subnet {}: expected three octets in 10.0.0.0/8, e.g. {DEFAULT_NSPAWN_SUBNET}",
+                self.subnet
+            ));
+        }
+        if let Some(f) = self.faults.values().flatten().find(|f| !f.is_network()) {
+            return Err(format!(
+                "--fault {f} is a shim fault of the loopback backends; nspawn hosts take network faults ({})",
+                super::faults::NETWORK_KINDS
+            ));
+        }
+        let names: Vec<String> = (1..=self.hosts).map(host_name).collect();
+        let unknown = self.faults.iter().find_map(|(h, fs)| {
+            (!names.contains(h)).then_some(h.as_str()).or_else(|| {
+                fs.iter()
+                    .flat_map(|f| f.peers())
+                    .find(|p| !names.contains(p))
+                    .map(String::as_str)
+            })
+        });
+        match unknown {
+            Some(h) => Err(format!(
+                "--fault names `{h}`, which is not a lab host (lab-1..lab-{})",
+                self.hosts
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The first two octets and the third of `--subnet`, if it is well formed for the backend
+    /// (`127.x.y` on loopback, `10.x.y` for `nspawn`).
     fn base(&self) -> Option<(String, u8)> {
         let octets: Vec<&str> = self.subnet.split('.').collect();
         let [a, b, c] = octets[..] else { return None };
-        let valid = a == "127" && a.parse::<u8>().is_ok() && b.parse::<u8>().is_ok();
+        let first = if self.backend == Backend::Nspawn {
+            "10"
+        } else {
+            "127"
+        };
+        let valid = a == first && b.parse::<u8>().is_ok();
         let third = c.parse::<u8>().ok()?;
         valid.then(|| (format!("{a}.{b}"), third))
+    }
+
+    /// The controller's address on an `nspawn` lab's bridge (`SUBNET.254`).
+    pub fn bridge_address(&self) -> String {
+        format!("{}.254", self.subnet)
     }
 
     /// The address of the `i`th host (1-based): 250 per /24, from `--subnet` upwards.

@@ -48,7 +48,14 @@ fn host_line(h: &LabHost, services: &[(u32, String, String)]) -> String {
         "ssh DOWN"
     };
     let own = format!("consul on {}", h.name);
+    let nspawn_state = (h.port == 22 && h.root.join("state/nspawn.pid").exists()).then(|| {
+        match super::nspawn::host::exec(h, &["systemctl", "is-system-running"]) {
+            Ok((_, state)) => format!("systemd {}", state.trim()),
+            Err(_) => "systemd DOWN".to_string(),
+        }
+    });
     let svc = match services.iter().find(|(_, what, _)| *what == own) {
+        _ if nspawn_state.is_some() => nspawn_state.unwrap_or_default(),
         Some((pid, _, marker)) if procs::is_ours(*pid, marker) => format!("service pid {pid}"),
         Some((pid, _, _)) => format!("service pid {pid} DEAD"),
         None => "service (state only)".into(),

@@ -7,7 +7,7 @@ use super::faults::Fault;
 use super::shims::Tools;
 use super::spec::{Backend, LabHost, LabSpec};
 use super::state::{LabState, Recorded};
-use super::{LabError, etcd, inventory, keys, procs, sshd, tree};
+use super::{LabError, etcd, inventory, keys, nspawn, procs, sshd, tree};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -15,15 +15,25 @@ use std::process::{Command, Stdio};
 /// `exe lab serve --dir DIR` detached). Returns the recorded state.
 pub fn up(spec: LabSpec, exe: &Path) -> Result<LabState, LabError> {
     spec.validate().map_err(LabError::Usage)?;
+    if spec.backend == Backend::Nspawn {
+        nspawn::check_prerequisites()?;
+    }
     let etcd_bin = etcd_binary(&spec)?;
-    let tools = tree::tools()?;
+    let tools = match spec.backend {
+        Backend::Nspawn => None,
+        Backend::Embedded | Backend::Sshd => Some(tree::tools()?),
+    };
     prepare_dir(&spec.dir)?;
     let mut state = LabState {
         spec,
         pids: Vec::new(),
     };
     state.save()?;
-    match start(&mut state, exe, &tools, etcd_bin.as_deref()) {
+    let started = match &tools {
+        Some(tools) => start(&mut state, exe, tools, etcd_bin.as_deref()),
+        None => start_nspawn(&mut state),
+    };
+    match started {
         Ok(()) => Ok(state),
         Err(e) => {
             let _ = super::down::down(&state.spec.dir);
@@ -73,10 +83,34 @@ fn start(
     let result = match spec.backend {
         Backend::Sshd => sshd::start(&spec, &reachable, &mut state.pids),
         Backend::Embedded => embedded(&spec, &reachable, exe, &mut state.pids),
+        Backend::Nspawn => Err(LabError::Usage("internal: nspawn has its own start".into())),
     };
     state.save()?;
     result?;
     wait_etcd(&hosts)
+}
+
+/// The `nspawn` backend: the client key, then the hosts (which bring their own host keys),
+/// then known_hosts and the inventory.
+fn start_nspawn(state: &mut LabState) -> Result<(), LabError> {
+    let spec = state.spec.clone();
+    let hosts = spec.lab_hosts();
+    let client = keys::generate(&spec.client_key_path())?;
+    let result = nspawn::start(&spec, &hosts, &client, &mut state.pids);
+    state.save()?;
+    let host_keys = result?;
+    let known: Vec<(String, String)> = hosts
+        .iter()
+        .zip(host_keys)
+        .map(|(h, k)| {
+            (
+                crate::transport::known_hosts::lookup_name(&h.addr, h.port),
+                k,
+            )
+        })
+        .collect();
+    tree::write(&spec.known_hosts_path(), &inventory::known_hosts(&known))?;
+    tree::write(&spec.inventory_path(), &inventory::inventory(&spec))
 }
 
 /// The `etcd` binary when the lab asks for a cluster; missing etcd fails before anything starts.

@@ -1,0 +1,602 @@
+//! Real hosts: `cutover lab up --backend nspawn` boots systemd containers (root only), and every
+//! arming mechanism fires on them, checked from each host's receipts and journal; the waiter
+//! survives logind's `KillUserProcesses=yes` after the orchestrator's connections are cut;
+//! network faults cut and restore a host; `lab down` leaves no namespace, link, mount, cgroup
+//! or process behind. The labs use their own /24s inside namespaces they create.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+fn cutover(args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("cutover")
+        .unwrap()
+        .args(args)
+        .timeout(Duration::from_secs(400))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// An nspawn lab in a temp dir; `lab down` on drop (also when a test fails).
+struct Lab {
+    tmp: tempfile::TempDir,
+    dir: PathBuf,
+    subnet: String,
+    hosts: usize,
+}
+
+impl Lab {
+    fn up(subnet: &str, hosts: usize, extra: &[&str]) -> Lab {
+        let tmp = tempfile::Builder::new()
+            .prefix("cutover-nspawn-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path().join("lab");
+        let n = hosts.to_string();
+        let d = dir.display().to_string();
+        let mut args = vec![
+            "lab",
+            "up",
+            "--backend",
+            "nspawn",
+            "--hosts",
+            &n,
+            "--dir",
+            &d,
+            "--subnet",
+            subnet,
+        ];
+        args.extend_from_slice(extra);
+        let lab = Lab {
+            tmp,
+            dir,
+            subnet: subnet.into(),
+            hosts,
+        };
+        let (code, out, err) = cutover(&args);
+        assert_eq!(code, 0, "lab up failed:\n{out}\n{err}");
+        lab
+    }
+
+    fn addr(&self, i: usize) -> String {
+        format!("{}.{i}", self.subnet)
+    }
+
+    /// OpenSSH to host `i` as `user`, strict host keys from the lab's known_hosts.
+    fn ssh(&self, i: usize, user: &str, cmd: &str) -> (i32, String) {
+        let out = std::process::Command::new("ssh")
+            .arg("-i")
+            .arg(self.dir.join("client_key"))
+            .arg("-o")
+            .arg(format!(
+                "UserKnownHostsFile={}",
+                self.dir.join("known_hosts").display()
+            ))
+            .args([
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=3",
+                "-o",
+                "LogLevel=ERROR",
+            ])
+            .arg(format!("{user}@{}", self.addr(i)))
+            .arg(cmd)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    fn plan(&self, mechanism: &str, tag: &str) -> PathBuf {
+        let q = |p: &str| format!("\"{}\"", self.dir.join(p).display());
+        let plan = format!(
+            r#"[plan]
+name = "nspawn-{tag}"
+
+[inventory]
+path = {inv}
+
+[ssh]
+known_hosts = [{kh}]
+identities = [{key}]
+connect_timeout = "5s"
+
+[execution]
+batch_size = 10
+max_failures = 0
+connect_rate = 50
+command_timeout = "30s"
+
+[[preflight]]
+check = "sudo"
+
+[[preflight]]
+check = "scheduler"
+mechanism = "{mechanism}"
+
+[[stage]]
+name = "stage a marker"
+step = "command"
+run = "touch /var/tmp/staged-{tag}"
+
+[[verify]]
+check = "command"
+run = "test -e /var/tmp/staged-{tag}"
+
+[action]
+at = 2030-01-01T00:00:00Z
+run = "logger -t cutover-test fired-{tag}; id -un > /var/tmp/fired-{tag}"
+sudo = false
+mechanism = "{mechanism}"
+arm_deadline = "10s"
+reverify_before = "4s"
+
+[watch]
+poll_interval = "500ms"
+stable_for = "1s"
+timeout = "1m"
+complete_when = ["all_probes"]
+
+[[watch.probe]]
+name = "fired"
+kind = "command"
+targets = "all"
+run = "test -s /var/tmp/fired-{tag}"
+"#,
+            inv = q("inventory.toml"),
+            kh = q("known_hosts"),
+            key = q("client_key"),
+        );
+        let path = self.tmp.path().join(format!("{tag}.toml"));
+        std::fs::write(&path, plan).unwrap();
+        path
+    }
+
+    fn runs(&self) -> PathBuf {
+        self.tmp.path().join("runs")
+    }
+
+    fn names(&self) -> cutover::lab::nspawn::Names {
+        let state = cutover::lab::state::LabState::load(&self.dir).unwrap();
+        cutover::lab::nspawn::Names::of(&state.spec)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if self.dir.join("lab.json").exists() {
+            let _ = cutover(&["lab", "down", "--dir", self.dir.to_str().unwrap()]);
+        }
+    }
+}
+
+/// Everything a lab can leave behind, for `lab down` to be checked against.
+fn leftovers(dir: &Path, names: &cutover::lab::nspawn::Names) -> Vec<String> {
+    let mut out = Vec::new();
+    let d = dir.display().to_string();
+    for e in std::fs::read_dir("/run/netns")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.starts_with(&format!("cutover-{}-", names.id)) {
+            out.push(format!("namespace {n}"));
+        }
+    }
+    for e in std::fs::read_dir("/sys/class/net").unwrap().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n == names.bridge || n.starts_with(&format!("cv{}h", names.id)) {
+            out.push(format!("link {n}"));
+        }
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    out.extend(
+        mounts
+            .lines()
+            .filter(|l| l.contains(&d))
+            .map(|l| format!("mount {l}")),
+    );
+    for h in ["systemd", "unified", ""] {
+        let p = Path::new("/sys/fs/cgroup").join(h).join(&names.cgroup);
+        if p.exists() {
+            out.push(format!("cgroup {}", p.display()));
+        }
+    }
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        let ours = cmd.contains(&d) || cmd.contains(&format!("cutover-{}-", names.id));
+        if ours && cutover::lab::procs::alive(pid) {
+            out.push(format!("process {pid}: {cmd}"));
+        }
+    }
+    out
+}
+
+fn receipt_field(receipt: &str, key: &str) -> Option<i64> {
+    receipt
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn real_hosts_boot_with_their_users_and_every_mechanism_fires_on_them() {
+    let started = cutover::clock::instant();
+    let lab = Lab::up("10.253.41", 3, &[]);
+    let names = lab.names();
+    eprintln!("lab up: {:?}", started.elapsed());
+    let inventory = std::fs::read_to_string(lab.dir.join("inventory.toml")).unwrap();
+    assert!(inventory.contains("user = \"ops\""), "{inventory}");
+
+    for i in 1..=lab.hosts {
+        let (code, out) = lab.ssh(i, "ops", "hostname; sudo -n true && echo sudo-ok; systemctl is-system-running; cat /etc/machine-id");
+        assert_eq!(code, 0, "ops on host {i}: {out}");
+        assert!(out.starts_with(&format!("lab-{i}\nsudo-ok\n")), "{out}");
+        let (code, out) = lab.ssh(i, "dev", "sudo -n true");
+        assert_ne!(code, 0, "dev must need a password: {out}");
+        assert!(out.contains("password is required"), "{out}");
+    }
+    let ids: std::collections::BTreeSet<String> = (1..=lab.hosts)
+        .map(|i| lab.ssh(i, "root", "cat /etc/machine-id").1)
+        .collect();
+    assert_eq!(ids.len(), lab.hosts, "every host has its own machine-id");
+    let (code, status, _) = cutover(&["lab", "status", "--dir", lab.dir.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(status.contains("nspawn backend"), "{status}");
+
+    for mechanism in ["systemd", "at", "waiter"] {
+        let t = cutover::clock::instant();
+        let plan = lab.plan(mechanism, mechanism);
+        let (code, out, err) = cutover(&[
+            "run",
+            plan.to_str().unwrap(),
+            "--at",
+            "now+20s",
+            "--yes",
+            "--runs-dir",
+            lab.runs().to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{mechanism}:\n{out}\n{err}");
+        let spread = out
+            .lines()
+            .find(|l| l.starts_with("fire spread:"))
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(
+            spread.contains(&format!("{} fired", lab.hosts)) && !spread.contains("MISSING"),
+            "{mechanism}: {spread}"
+        );
+        for i in 1..=lab.hosts {
+            let (_, fired) = lab.ssh(i, "ops", &format!("cat /var/tmp/fired-{mechanism}"));
+            assert_eq!(
+                fired.trim(),
+                "ops",
+                "{mechanism} on host {i} runs as the operator"
+            );
+            let (_, journal) = lab.ssh(
+                i,
+                "root",
+                &format!(
+                    "journalctl -q -t cutover-test --no-pager -o cat | grep -x fired-{mechanism}"
+                ),
+            );
+            assert_eq!(
+                journal.trim(),
+                format!("fired-{mechanism}"),
+                "host {i} journal"
+            );
+            let (_, receipt) = lab.ssh(i, "ops", "cat /var/tmp/cutover/*/receipt | tail -n 7");
+            let (planned, woke) = (
+                receipt_field(&receipt, "planned_ns").unwrap_or(0),
+                receipt_field(&receipt, "woke_ns").unwrap_or(0),
+            );
+            assert!(
+                woke >= planned,
+                "{mechanism} on host {i} woke before its fire time:\n{receipt}"
+            );
+        }
+        if mechanism == "systemd" {
+            let (_, units) = lab.ssh(
+                1,
+                "root",
+                "journalctl -q --no-pager -o cat -u 'cutover-*.service' | tail -n 3",
+            );
+            assert!(!units.trim().is_empty(), "the transient unit ran: {units}");
+        }
+        eprintln!("{mechanism}: {:?}, {spread}", t.elapsed());
+    }
+
+    let dir = lab.dir.clone();
+    drop(lab);
+    let left = leftovers(&dir, &names);
+    assert!(left.is_empty(), "lab down left: {left:#?}");
+    assert!(!dir.exists());
+}
+
+#[test]
+fn the_waiter_survives_kill_user_processes_after_the_connections_are_cut() {
+    let lab = Lab::up("10.253.42", 2, &[]);
+    for i in 1..=lab.hosts {
+        let (code, out) = lab.ssh(
+            i,
+            "root",
+            "mkdir -p /etc/systemd/logind.conf.d && printf '[Login]\\nKillUserProcesses=yes\\n' > /etc/systemd/logind.conf.d/kill.conf && systemctl restart systemd-logind",
+        );
+        assert_eq!(code, 0, "{out}");
+    }
+    // The control: with KillUserProcesses=yes, a plain setsid process dies with the session.
+    let (code, out) = lab.ssh(
+        1,
+        "ops",
+        "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo started",
+    );
+    assert_eq!(code, 0, "{out}");
+    let until = cutover::clock::instant() + Duration::from_secs(15);
+    loop {
+        let (_, left) = lab.ssh(1, "root", "pgrep -u ops -x sleep || echo none");
+        if left.trim() == "none" {
+            break;
+        }
+        assert!(
+            cutover::clock::instant() < until,
+            "logind must kill a session's setsid process: {left}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    let plan = lab.plan("waiter", "kup");
+    let bin = assert_cmd::cargo::cargo_bin("cutover");
+    let mut child = std::process::Command::new(bin)
+        .args([
+            "run",
+            plan.to_str().unwrap(),
+            "--at",
+            "now+25s",
+            "--yes",
+            "--runs-dir",
+        ])
+        .arg(lab.runs())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = cutover::clock::instant() + Duration::from_secs(60);
+    let armed = loop {
+        let journal: String = std::fs::read_dir(lab.runs())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("journal.jsonl")).ok())
+            .collect();
+        // Committed: from here on every host fires unless disarmed (before, it must not).
+        let n = journal.matches("\"kind\":\"committed\"").count();
+        if n == lab.hosts || cutover::clock::instant() > deadline {
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // Cut the orchestrator: its SSH connections close, logind ends the sessions.
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(armed, lab.hosts, "every host committed before the cut");
+    let deadline = cutover::clock::instant() + Duration::from_secs(60);
+    for i in 1..=lab.hosts {
+        loop {
+            let (_, fired) = lab.ssh(i, "root", "cat /var/tmp/fired-kup 2>/dev/null");
+            if fired.trim() == "ops" {
+                break;
+            }
+            assert!(
+                cutover::clock::instant() < deadline,
+                "host {i}: the waiter did not fire after the connection was cut"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+#[test]
+fn network_faults_cut_a_host_off_and_clearing_them_restores_it() {
+    let lab = Lab::up("10.253.43", 3, &["--fault", "lab-3=blackhole"]);
+    let d = lab.dir.to_str().unwrap().to_string();
+    assert_ne!(
+        lab.ssh(3, "ops", "true").0,
+        0,
+        "lab-3 is blackholed from the start"
+    );
+    assert_eq!(lab.ssh(1, "ops", "true").0, 0);
+
+    let (code, out, err) = cutover(&["lab", "fault", "lab-3", "clear", "--dir", &d]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(lab.ssh(3, "ops", "true").0, 0, "cleared");
+
+    let (code, out, err) = cutover(&["lab", "fault", "lab-1", "loss:100", "--dir", &d]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_ne!(lab.ssh(1, "ops", "true").0, 0, "100% loss");
+    cutover(&["lab", "fault", "lab-1", "clear", "--dir", &d]);
+
+    let (code, out, err) = cutover(&["lab", "fault", "lab-1", "partition:lab-2", "--dir", &d]);
+    assert_eq!(code, 0, "{out}{err}");
+    let probe = |to: usize| {
+        lab.ssh(
+            1,
+            "ops",
+            &format!(
+                "timeout 2 bash -c '</dev/tcp/{}/22' && echo open || echo closed",
+                lab.addr(to)
+            ),
+        )
+        .1
+    };
+    assert_eq!(probe(2).trim(), "closed", "lab-1 cannot reach lab-2");
+    assert_eq!(probe(3).trim(), "open", "lab-1 still reaches lab-3");
+    let (_, status, _) = cutover(&["lab", "status", "--dir", &d]);
+    assert!(status.contains("partition:lab-2"), "{status}");
+
+    // Latency: an NFQUEUE delayer holds every packet lab-2 sends.
+    let (code, out, err) = cutover(&["lab", "fault", "lab-2", "delay:60", "--dir", &d]);
+    assert_eq!(code, 0, "{out}{err}");
+    let connect = |i: usize| {
+        let addr: std::net::SocketAddr = format!("{}:22", lab.addr(i)).parse().unwrap();
+        let t = cutover::clock::instant();
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)).unwrap();
+        t.elapsed()
+    };
+    let slow = (0..3).map(|_| connect(2)).min().unwrap();
+    assert!(
+        slow >= Duration::from_millis(60) && slow < Duration::from_millis(500),
+        "connect to the delayed host: {slow:?}"
+    );
+    assert!(
+        connect(3) < Duration::from_millis(50),
+        "lab-3 is not delayed"
+    );
+    let (code, out, err) = cutover(&["lab", "fault", "lab-2", "clear", "--dir", &d]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(connect(2) < Duration::from_millis(50), "cleared");
+}
+
+#[test]
+fn a_systemd_disarm_stops_the_timer_but_never_a_running_action() {
+    use cutover::arm::job::{Job, commit_script, install_script, script};
+    use cutover::arm::mechanism::{Concrete, arm_script, disarm_script};
+    let lab = Lab::up("10.253.44", 1, &[]);
+    let (run, dir) = ("disarm-test", "/var/tmp/cutover/disarm-test");
+    let fire = cutover::clock::now() + chrono::Duration::seconds(8);
+    let job = script(&Job {
+        dir,
+        fire_ns: fire.timestamp_nanos_opt().unwrap(),
+        command: "sleep 6; echo done > /var/tmp/slow-done",
+    });
+    let (code, out) = lab.ssh(1, "ops", &install_script(dir, &job, false));
+    assert_eq!(code, 0, "{out}");
+    let deadline = fire + chrono::Duration::seconds(60);
+    let (code, out) = lab.ssh(
+        1,
+        "ops",
+        &arm_script(Concrete::Systemd, run, dir, fire, deadline),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("armed=cutover-disarm-test"), "{out}");
+    let (code, out) = lab.ssh(1, "ops", &commit_script(dir));
+    assert_eq!(code, 0, "{out}");
+    assert!(cutover::clock::now() < fire, "armed before the fire time");
+    let until = cutover::clock::instant() + Duration::from_secs(30);
+    loop {
+        let (_, state) = lab.ssh(
+            1,
+            "ops",
+            "systemctl show -p ActiveState --value cutover-disarm-test.service",
+        );
+        if state.trim() == "activating" {
+            break;
+        }
+        assert!(
+            cutover::clock::instant() < until,
+            "the action never started: {state}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, out) = lab.ssh(1, "ops", &disarm_script(Concrete::Systemd, run, dir));
+    assert_eq!(code, 2, "a fired job is reported, not killed: {out}");
+    assert!(out.contains("already fired"), "{out}");
+    let until = cutover::clock::instant() + Duration::from_secs(30);
+    loop {
+        let (_, done) = lab.ssh(1, "ops", "cat /var/tmp/slow-done 2>/dev/null");
+        if done.trim() == "done" {
+            break;
+        }
+        assert!(
+            cutover::clock::instant() < until,
+            "the running action was killed"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let (_, receipt) = lab.ssh(1, "ops", &format!("cat {dir}/receipt"));
+    assert!(receipt.contains("exit=0"), "{receipt}");
+}
+
+#[test]
+fn the_scheduler_preflight_refuses_a_user_whose_sudo_asks_a_password() {
+    let lab = Lab::up("10.253.45", 1, &[]);
+    let inv = std::fs::read_to_string(lab.dir.join("inventory.toml")).unwrap();
+    std::fs::write(
+        lab.dir.join("inventory-dev.toml"),
+        inv.replace("user = \"ops\"", "user = \"dev\""),
+    )
+    .unwrap();
+    let plan = lab.plan("systemd", "dev");
+    let text = std::fs::read_to_string(&plan)
+        .unwrap()
+        .replace("inventory.toml", "inventory-dev.toml")
+        .replace("[[preflight]]\ncheck = \"sudo\"\n\n", "");
+    std::fs::write(&plan, text).unwrap();
+    let (code, out, err) = cutover(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--at",
+        "now+20s",
+        "--yes",
+        "--runs-dir",
+        lab.runs().to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0, "{out}\n{err}");
+    let journal: String = std::fs::read_dir(lab.runs())
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("journal.jsonl")).ok())
+        .collect();
+    assert!(
+        journal.contains("a password is required"),
+        "the scheduler check names the cause:\n{out}\n{journal}"
+    );
+    assert!(!journal.contains("\"kind\":\"armed\""), "nothing armed");
+    let (_, fired) = lab.ssh(1, "root", "ls /var/tmp/staged-dev /var/tmp/fired-dev 2>&1");
+    assert!(fired.contains("No such file"), "{fired}");
+}
+
+#[test]
+fn the_demo_completes_on_real_systemd_hosts() {
+    let tmp = tempfile::Builder::new()
+        .prefix("cutover-nspawn-demo-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path().join("lab");
+    let runs = tmp.path().join("runs");
+    let (code, out, err) = cutover(&[
+        "demo",
+        "--backend",
+        "nspawn",
+        "--hosts",
+        "3",
+        "--plain",
+        "--subnet",
+        "10.253.46",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--runs-dir",
+        runs.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("run complete"), "{out}");
+    assert!(out.contains("3 fired"), "{out}");
+    assert!(!dir.exists(), "the demo tore its lab down");
+}
