@@ -214,7 +214,7 @@ fn print_where(runs_dir: &Path) {
             .filter(|p| {
                 p.is_dir()
                     && p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().ends_with(PLAN_NAME))
+                        .is_some_and(|n| n.to_string_lossy().contains(&format!("Z-{PLAN_NAME}-")))
             })
             .max()
     });
