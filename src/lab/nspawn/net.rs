@@ -80,14 +80,26 @@ pub fn host(names: &Names, i: usize, h: &LabHost) -> Result<(), LabError> {
 /// Removes host `i`'s namespace (its veth pair goes with it); quiet when already gone.
 pub fn remove_host(names: &Names, i: usize) -> Result<(), LabError> {
     let ns = names.netns(i);
-    if !std::path::Path::new("/run/netns").join(&ns).exists() {
-        return Ok(());
+    // The host-side veth goes with its peer, but the kernel tears a namespace down in
+    // deferred work: delete it outright so nothing is left once `lab down` returns.
+    let veth = std::path::Path::new("/sys/class/net").join(names.veth(i));
+    if veth.exists() {
+        let _ = Command::new("ip")
+            .args(["link", "del", &names.veth(i)])
+            .stderr(std::process::Stdio::null())
+            .status();
     }
-    run(
-        "removing a host's namespace",
-        Command::new("ip").args(["netns", "del", &ns]),
-    )
-    .map(|_| ())
+    if std::path::Path::new("/run/netns").join(&ns).exists() {
+        run(
+            "removing a host's namespace",
+            Command::new("ip").args(["netns", "del", &ns]),
+        )?;
+    }
+    let deadline = crate::clock::instant() + std::time::Duration::from_secs(5);
+    while veth.exists() && crate::clock::instant() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 /// Removes the bridge; quiet when already gone.
