@@ -9,9 +9,13 @@ pub mod job;
 pub mod mechanism;
 pub mod receipt;
 
+/// cutover's directory on a host (unless the host variable `cutover_dir` says otherwise): one
+/// directory per run, and the host's ownership lease.
+pub const BASE_DIR: &str = "/var/tmp/cutover";
+
 /// Where a run keeps its per-host files: the job wrapper, pid file, receipt and output tail.
 pub fn run_dir(run_id: &str) -> String {
-    format!("/var/tmp/cutover/{run_id}")
+    format!("{BASE_DIR}/{run_id}")
 }
 
 /// A run id safe in unit names, paths and process listings: `[a-z0-9-]` only.

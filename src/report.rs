@@ -354,7 +354,7 @@ fn hosts_section(md: &mut String, state: &RunState) {
                 Some(p) => format!("excluded in {p}: {}", e.reason),
                 None => format!("excluded by the operator: {}", e.reason),
             },
-            HostState::Arming => "arming was in flight (may hold a job)".into(),
+            HostState::Arming { .. } => "arming was in flight (may hold a job)".into(),
             HostState::Armed { job, live: true } => format!(
                 "**armed and committed** ({}, {}): may still fire",
                 job.mechanism.as_str(),

@@ -301,13 +301,8 @@ fn all_hosts(checks: &[Resolved<Check>]) -> Vec<String> {
 
 /// Fails when the distinct hosts excluded in `phase`'s budget phase exceed `allowed`.
 fn over_budget(ctx: &Ctx, phase: Phase, allowed: usize) -> Result<(), RunError> {
-    let budget_phase = phase.budget_phase();
     let state = ctx.state();
-    let out: Vec<(&String, &state::Exclusion)> = state
-        .excluded
-        .iter()
-        .filter(|(_, e)| e.phase.map(Phase::budget_phase) == Some(budget_phase))
-        .collect();
+    let out = state.excluded_in(phase);
     if out.len() <= allowed {
         return Ok(());
     }
@@ -319,7 +314,7 @@ fn over_budget(ctx: &Ctx, phase: Phase, allowed: usize) -> Result<(), RunError> 
         .join("; ");
     let more = out.len().saturating_sub(5);
     Err(RunError::OverBudget {
-        phase: budget_phase,
+        phase: phase.budget_phase(),
         excluded: out.len(),
         allowed,
         detail: if more > 0 {
@@ -332,12 +327,7 @@ fn over_budget(ctx: &Ctx, phase: Phase, allowed: usize) -> Result<(), RunError> 
 
 /// Hosts excluded so far in `phase`'s budget, counted as the phase summary's tail.
 fn excluded_in(ctx: &Ctx, phase: Phase) -> usize {
-    let budget_phase = phase.budget_phase();
-    ctx.state()
-        .excluded
-        .values()
-        .filter(|e| e.phase.map(Phase::budget_phase) == Some(budget_phase))
-        .count()
+    ctx.state().excluded_in(phase).len()
 }
 
 fn with_excluded(ctx: &Ctx, phase: Phase, summary: String) -> String {

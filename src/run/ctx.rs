@@ -166,17 +166,14 @@ impl Ctx {
     pub fn cutover_base(&self, host: &str) -> String {
         match self.hosts.get(host).and_then(|h| h.vars.get("cutover_dir")) {
             Some(base) => base.trim_end_matches('/').to_string(),
-            None => crate::arm::run_dir("").trim_end_matches('/').to_string(),
+            None => crate::arm::BASE_DIR.to_string(),
         }
     }
 
     /// Where this run's job, receipt and output live on `host`: `/var/tmp/cutover/<run>`, or
     /// under the host variable `cutover_dir` (hosts sharing one machine, as in a lab).
     pub fn job_dir(&self, host: &str) -> String {
-        match self.hosts.get(host).and_then(|h| h.vars.get("cutover_dir")) {
-            Some(base) => format!("{}/{}", base.trim_end_matches('/'), self.run_id),
-            None => crate::arm::run_dir(&self.run_id),
-        }
+        format!("{}/{}", self.cutover_base(host), self.run_id)
     }
 
     /// Runs a script on a host.

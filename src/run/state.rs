@@ -43,7 +43,11 @@ pub enum HostState {
     /// Left the run (failed a check or step, or excluded by the operator); never armed.
     Excluded(Exclusion),
     /// Arming started and no verified `armed` record yet: its job may or may not exist.
-    Arming,
+    /// `live`: such a job would act on its own (runs before the commit protocol).
+    Arming {
+        /// Whether a job it may hold fires without a commit.
+        live: bool,
+    },
     /// Armed and verified; not taken back. `live`: its job will act at the fire time (the
     /// run committed on it, or the commit round may have reached it, or the run predates
     /// the commit protocol); an uncommitted job skips itself.
@@ -74,7 +78,7 @@ impl HostState {
     pub fn may_fire(&self) -> bool {
         matches!(
             self,
-            HostState::Arming
+            HostState::Arming { live: true }
                 | HostState::Armed { live: true, .. }
                 | HostState::DisarmFailed { .. }
         )
@@ -197,8 +201,10 @@ impl RunState {
         if let Some(e) = self.excluded.get(host) {
             return HostState::Excluded(e.clone());
         }
-        if self.arming && !self.commit_protocol {
-            return HostState::Arming;
+        if self.arming {
+            return HostState::Arming {
+                live: !self.commit_protocol,
+            };
         }
         HostState::Targeted
     }
@@ -223,10 +229,10 @@ impl RunState {
             .filter(|h| {
                 matches!(
                     self.host(h),
-                    HostState::Arming | HostState::Armed { .. } | HostState::DisarmFailed { .. }
-                ) || (self.arming
-                    && !self.armed.contains_key(*h)
-                    && !self.excluded.contains_key(*h))
+                    HostState::Arming { .. }
+                        | HostState::Armed { .. }
+                        | HostState::DisarmFailed { .. }
+                )
             })
             .cloned()
             .collect();
@@ -235,11 +241,14 @@ impl RunState {
         out
     }
 
-    /// Hosts the journal shows armed or with an unconfirmed disarm (no target list needed).
-    pub fn armed_hosts(&self) -> Vec<String> {
-        let mut out: BTreeSet<String> = self.armed.keys().cloned().collect();
-        out.extend(self.disarm_failed.keys().cloned());
-        out.into_iter().collect()
+    /// The hosts excluded so far whose failure spends `phase`'s budget (a diff pass spends
+    /// its step phase's, a drift check verify's), in host order.
+    pub fn excluded_in(&self, phase: Phase) -> Vec<(&String, &Exclusion)> {
+        let budget = phase.budget_phase();
+        self.excluded
+            .iter()
+            .filter(|(_, e)| e.phase.map(Phase::budget_phase) == Some(budget))
+            .collect()
     }
 
     /// Of `targets`, the hosts still in the run (not excluded).

@@ -45,17 +45,12 @@ pub async fn staged_files(
         batch_size: 50,
         max_failures: crate::executor::FailureBudget::Count(0),
     };
-    let item = crate::compile::Resolved {
-        item: (),
-        hosts,
-        allowed_failures: 0,
-    };
     let runner = Arc::new(StagedRunner {
         ctx: ctx.clone(),
         files: per_host,
         settings: settings.clone(),
     });
-    let report = super::execute(ctx, phase, &settings, item.hosts, runner, control, None).await;
+    let report = super::execute(ctx, phase, &settings, hosts, runner, control, None).await;
     super::stopped(control, &report)
 }
 
