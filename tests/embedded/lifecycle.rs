@@ -63,7 +63,9 @@ async fn a_client_that_goes_away_kills_the_group_but_not_a_setsid_process() {
     let fleet = std::sync::Arc::new(lab.fleet());
     let (inner, detached) = (lab.dir().join("inner.pid"), lab.dir().join("detached.pid"));
     let text = format!(
-        "setsid sleep 300 >/dev/null 2>&1 </dev/null & echo $! > {}\n\
+        // The detached process writes its own pid once it has its own session, so the
+        // client cannot go away while it is still in the command's group.
+        "setsid sh -c 'echo $$ > {}; exec sleep 300' >/dev/null 2>&1 </dev/null &\n\
          sleep 300 & echo $! > {}\nwait",
         detached.display(),
         inner.display()
