@@ -27,6 +27,13 @@ pub struct Receipt {
     pub done: bool,
 }
 
+impl Receipt {
+    /// True when nothing more will be written: the action ended, or the job skipped it.
+    pub fn is_final(&self) -> bool {
+        self.done || self.skipped_late || self.skipped_disarmed || self.skipped_uncommitted
+    }
+}
+
 /// Parses a receipt file; unknown lines are ignored, a missing file is `Receipt::default()`.
 pub fn parse(text: &str) -> Receipt {
     let mut r = Receipt::default();

@@ -393,6 +393,9 @@ pub struct Watch {
     pub poll_interval: Duration,
     /// How long completion must hold.
     pub stable_for: Duration,
+    /// After the fire, how long before `stable_for` may start counting (it also waits for
+    /// every fired host's action to have finished and reported).
+    pub settle: Duration,
     /// Failure after this long from the fire time.
     pub timeout: Duration,
     /// All must hold for completion.
@@ -415,6 +418,12 @@ pub enum Condition {
     Probe(String),
     /// Every probe passes.
     AllProbes,
+    /// The raft term after the fire is higher than the last one seen before it: an election
+    /// happened, so the cluster really went through the change.
+    TermIncreased,
+    /// The leader after the fire differs from the last one seen before it, or members answered
+    /// with none leading: the change really happened.
+    LeaderChanged,
 }
 
 /// A pre-fire abort condition.

@@ -409,7 +409,11 @@ pub struct RawWatch {
     pub stable_for: Option<String>,
     /// Give up after this long from the fire time: the run fails and prints break-glass.
     pub timeout: Option<String>,
-    /// Conditions: `"quorum"`, `"probe:NAME"`, `"all_probes"`.
+    /// Extra time after the fire before `stable_for` may start counting (default `"0s"`); the
+    /// count also waits for every fired host's action to finish and report.
+    pub settle: Option<String>,
+    /// Conditions: `"quorum"`, `"probe:NAME"`, `"all_probes"`, `"term_increased"`,
+    /// `"leader_changed"`.
     #[serde(default)]
     pub complete_when: Vec<String>,
     /// Conditions checked before the fire time that disarm: `"quorum_lost"`, `"probe:NAME"`, `"drift"`.

@@ -337,10 +337,14 @@ fn watch(md: &mut String, w: Option<&Watch>, plan: &Plan) {
     };
     let _ = writeln!(
         md,
-        "- Poll every {}; complete when {} hold for {} continuously; fail after {}",
+        "- Poll every {}; complete when {} hold for {} continuously, counted only once every fired host's action has finished and reported{}; fail after {}",
         human(w.poll_interval),
         conditions(&w.complete_when),
         human(w.stable_for),
+        match w.settle.is_zero() {
+            true => String::new(),
+            false => format!(" and at least {} after the fire", human(w.settle)),
+        },
         human(w.timeout)
     );
     if let Some(q) = &w.quorum {
@@ -382,6 +386,10 @@ fn conditions(c: &[super::model::Condition]) -> String {
             super::model::Condition::Quorum => "quorum".to_string(),
             super::model::Condition::AllProbes => "all probes".to_string(),
             super::model::Condition::Probe(n) => format!("probe `{n}`"),
+            super::model::Condition::TermIncreased => {
+                "the raft term increased (an election happened)".to_string()
+            }
+            super::model::Condition::LeaderChanged => "the leader changed".to_string(),
         })
         .collect();
     v.join(" and ")

@@ -266,7 +266,7 @@ async fn disarm_one(ctx: &Ctx, host: &str, mechanisms: &[Concrete]) -> Disarm {
         match ctx.run(host, script, false, ARM_COMMAND_TIMEOUT).await {
             Ok(r) if r.stdout.text().trim() == "disarmed" => {}
             Ok(r) if r.status == crate::transport::ExitStatus::Code(2) => {
-                return match collect_one(ctx, host).await {
+                return match collect_one(ctx, host, Wait::Started).await {
                     Some(rec) if rec.started_ns.is_some() => Disarm::AlreadyFired(rec),
                     _ => Disarm::Unknown("a receipt exists but could not be read".into()),
                 };
@@ -287,31 +287,72 @@ async fn disarm_one(ctx: &Ctx, host: &str, mechanisms: &[Concrete]) -> Disarm {
 /// restart longer), and a host only counts as unreachable once this has passed.
 pub const RECONNECT_WINDOW: Duration = Duration::from_secs(30);
 
-/// Collection attempts on a reachable host whose job has not finished yet (the action may
-/// run long): after these its partial receipt (woke, started) is taken as it is.
+/// When disarming finds a job already fired: reads of its receipt until it says the action
+/// started (it writes that first thing), after which the partial receipt is taken as it is.
 const UNFINISHED_ATTEMPTS: u32 = 3;
+
+/// The longest pause between two reads of a receipt that is not final: at 10,000 hosts a
+/// read per host every 2 s is what the orchestrator and the hosts can carry.
+const MAX_RECEIPT_PAUSE: Duration = Duration::from_secs(2);
+
+/// How long receipt collection waits for one host.
+#[derive(Debug, Clone, Copy)]
+pub enum Wait {
+    /// Until the receipt shows the action started (a disarm that found a fired job).
+    Started,
+    /// Until the action finished and reported, at most until this instant (and at least
+    /// [`RECONNECT_WINDOW`] for a host that cannot be reached).
+    Finished {
+        /// Give up then, with the partial receipt.
+        by: std::time::Instant,
+        /// The same instant on the wall clock, for what the operator reads.
+        wall: chrono::DateTime<chrono::Utc>,
+    },
+}
 
 /// One host's collected receipt, or `None` when the host could not be reached at all.
 pub type Collected = (String, Option<receipt::Receipt>);
 
-/// Collects every host's receipt, reconnecting where the action dropped the connection;
-/// a host never reached within [`RECONNECT_WINDOW`] comes back as `None` (status unknown).
-pub async fn collect(ctx: &Arc<Ctx>, hosts: &[String]) -> Vec<Collected> {
-    round(ctx, hosts, |ctx, host| async move {
-        let rec = collect_one(&ctx, &host).await;
-        ctx.emit(RunEvent::Receipt {
-            host: host.clone(),
-            receipt: rec.clone().unwrap_or_default(),
-        });
-        (host, rec)
+/// Collects every host's receipt in parallel, reconnecting where the action dropped the
+/// connection and re-reading a receipt that is not final (a late job, a long action) until
+/// `wait` gives up; a host never reached within [`RECONNECT_WINDOW`] comes back as `None`
+/// (status unknown). `actions` hears how many hosts are done, for the watch.
+pub async fn collect(
+    ctx: &Arc<Ctx>,
+    hosts: &[String],
+    wait: Wait,
+    actions: Option<&super::watching::Actions>,
+) -> Vec<Collected> {
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let expected = hosts.len();
+    let report = move |finished| crate::watch::tracker::ActionProgress { finished, expected };
+    if let Some(a) = actions {
+        a.send_replace(report(0));
+    }
+    let actions = actions.cloned();
+    round(ctx, hosts, move |ctx, host| {
+        let (done, actions) = (done.clone(), actions.clone());
+        async move {
+            let rec = collect_one(&ctx, &host, wait).await;
+            ctx.emit(RunEvent::Receipt {
+                host: host.clone(),
+                receipt: rec.clone().unwrap_or_default(),
+            });
+            let finished = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            if let Some(a) = &actions {
+                a.send_replace(report(finished));
+            }
+            (host, rec)
+        }
     })
     .await
 }
 
-async fn collect_one(ctx: &Ctx, host: &str) -> Option<receipt::Receipt> {
+async fn collect_one(ctx: &Ctx, host: &str, wait: Wait) -> Option<receipt::Receipt> {
     let script = collect_script(&ctx.job_dir(host));
-    let deadline = ctx.clock.instant() + RECONNECT_WINDOW;
-    let (mut got, mut reached) = (None, 0);
+    let unreachable_by = ctx.clock.instant() + RECONNECT_WINDOW;
+    let (mut got, mut reached, mut said) = (None::<receipt::Receipt>, 0, false);
+    let mut pause = Duration::from_millis(500);
     loop {
         if let Ok(r) = ctx
             .run(host, script.clone(), false, ARM_COMMAND_TIMEOUT)
@@ -321,15 +362,35 @@ async fn collect_one(ctx: &Ctx, host: &str) -> Option<receipt::Receipt> {
             let text = r.stdout.text();
             let rec = receipt::parse(text.split("--- output tail").next().unwrap_or(""));
             reached += 1;
-            let done = rec.done;
+            let (done, started) = (rec.is_final(), rec.started_ns.is_some());
             got = Some(rec);
-            if done || reached >= UNFINISHED_ATTEMPTS {
-                return got;
+            match wait {
+                _ if done => return got,
+                Wait::Started if started || reached >= UNFINISHED_ATTEMPTS => return got,
+                Wait::Started => {}
+                Wait::Finished { wall, .. } if !said => {
+                    said = true;
+                    let woke = got.as_ref().is_some_and(|r| r.woke_ns.is_some());
+                    ctx.emit(RunEvent::ReceiptPending {
+                        host: host.to_string(),
+                        woke,
+                        until: wall,
+                    });
+                }
+                Wait::Finished { .. } => {}
             }
         }
-        if ctx.clock.instant() >= deadline {
+        let now = ctx.clock.instant();
+        let give_up = match wait {
+            Wait::Started => unreachable_by,
+            // A host never reached gets the reconnect window; a reached one, the deadline.
+            Wait::Finished { by, .. } if got.is_some() => by.max(unreachable_by),
+            Wait::Finished { .. } => unreachable_by,
+        };
+        if now >= give_up {
             return got;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(pause.min(give_up - now)).await;
+        pause = (pause * 2).min(MAX_RECEIPT_PAUSE);
     }
 }

@@ -146,6 +146,17 @@ pub enum RunEvent {
         /// The receipt (empty when none was found).
         receipt: crate::arm::receipt::Receipt,
     },
+    /// A fired host's receipt is not final yet when collection first reads it: its job has
+    /// not woken (`woke` false: late, on a busy or paused host) or its action is still
+    /// running. Collection keeps reading it until `until`.
+    ReceiptPending {
+        /// Host.
+        host: String,
+        /// The job woke (the action is running); false: not woken yet.
+        woke: bool,
+        /// When collection gives up on it.
+        until: chrono::DateTime<chrono::Utc>,
+    },
     /// The measured fire spread across the fleet, corrected by clock offsets.
     Spread {
         /// Spread, lateness, missing hosts.

@@ -18,6 +18,24 @@ use std::time::Duration;
 /// it starts; the action itself may take longer, and collection retries.
 pub const SETTLE: Duration = Duration::from_secs(2);
 
+/// Without a watch, how long after the fire receipts are awaited: the action's own time.
+pub const RECEIPTS_WITHOUT_WATCH: Duration = Duration::from_secs(300);
+
+/// Receipts are awaited until the watch would time out (the action must have finished by
+/// then for the watch to judge it), or [`RECEIPTS_WITHOUT_WATCH`] after the fire.
+fn receipt_wait(ctx: &Ctx, plan: &RunPlan) -> super::arm::Wait {
+    let after = plan
+        .watch
+        .as_ref()
+        .map_or(RECEIPTS_WITHOUT_WATCH, |w| w.timeout);
+    let wall = plan.times.fire + chrono::Duration::from_std(after).unwrap_or_default();
+    let left = (wall - ctx.now()).to_std().unwrap_or_default();
+    super::arm::Wait::Finished {
+        by: ctx.clock.instant() + left,
+        wall,
+    }
+}
+
 /// Arms, re-verifies, waits for the fire, measures. Any failure before the fire disarms everything.
 pub async fn arm_and_fire(
     ctx: &Arc<Ctx>,
@@ -32,7 +50,8 @@ pub async fn arm_and_fire(
         arm_and_wait(ctx, plan, control).await?
     };
     let fired_on = ctx.state().in_run(&plan.action_hosts);
-    let collected = collect(ctx, &fired_on).await;
+    let wait = receipt_wait(ctx, plan);
+    let collected = collect(ctx, &fired_on, wait, watch.actions.as_ref()).await;
     let unreachable: Vec<String> = collected
         .iter()
         .filter(|(_, r)| r.is_none())
@@ -65,7 +84,7 @@ pub async fn arm_and_fire(
     if !failed.is_empty() {
         return Err(RunError::ActionFailed { hosts: failed });
     }
-    let Some(mut handle) = watch.0.take() else {
+    let Some(mut handle) = watch.handle.take() else {
         return Ok(());
     };
     let result = tokio::select! {
@@ -119,13 +138,13 @@ async fn arm_and_wait(
     };
     // The watch starts before the fire so `abort_if` can still disarm, and so it sees the
     // leaderless window from its first second.
-    let mut watch = WatchTask(match (&result, &plan.watch) {
+    let mut watch = match (&result, &plan.watch) {
         (Ok(()), Some(w)) => match super::watching::start(ctx, plan, w) {
-            Ok(handle) => Some(handle),
+            Ok(started) => WatchTask::from(started),
             Err(e) => return Err(disarm_everything(ctx, plan, &armed, RunError::Stopped(e)).await),
         },
-        _ => None,
-    });
+        _ => WatchTask::none(),
+    };
     if let Err(why) = result {
         return Err(disarm_everything(ctx, plan, &armed, why).await);
     }
@@ -138,8 +157,8 @@ async fn arm_and_wait(
     let stop = tokio::select! {
         () = ctx.sleep_until(t.fire) => None,
         why = super::gate::aborted(control) => Some(why),
-        result = finished(&mut watch.0) => {
-            watch.0 = None;
+        result = finished(&mut watch.handle) => {
+            watch.handle = None;
             Some(format!("abort before the fire: {}", match result {
                 Ok(r) => outcome_text(&r.outcome),
                 Err(e) => format!("the watch stopped: {e}"),
@@ -249,10 +268,12 @@ async fn after_the_fire(
     plan: &RunPlan,
     control: &Control,
 ) -> Result<WatchTask, RunError> {
-    let watch = WatchTask(match &plan.watch {
-        Some(w) => Some(super::watching::start(ctx, plan, w).map_err(RunError::Stopped)?),
-        None => None,
-    });
+    let watch = match &plan.watch {
+        Some(w) => {
+            WatchTask::from(super::watching::start(ctx, plan, w).map_err(RunError::Stopped)?)
+        }
+        None => WatchTask::none(),
+    };
     let settle = plan.times.fire + chrono::Duration::from_std(SETTLE).unwrap_or_default();
     wait_until(
         ctx,
@@ -423,11 +444,33 @@ async fn action_gate(ctx: &Ctx, plan: &RunPlan, control: &Control) -> Result<(),
 
 /// The watch task, stopped if the run returns without waiting for it (the poller holds the
 /// run's context, so a detached one would keep the event stream open until its timeout).
-struct WatchTask(Option<tokio::task::JoinHandle<crate::watch::poller::WatchResult>>);
+struct WatchTask {
+    handle: Option<tokio::task::JoinHandle<crate::watch::poller::WatchResult>>,
+    /// Tells the watch how far the action has got, from the receipts.
+    actions: Option<super::watching::Actions>,
+}
+
+impl WatchTask {
+    fn none() -> Self {
+        WatchTask {
+            handle: None,
+            actions: None,
+        }
+    }
+}
+
+impl From<super::watching::Started> for WatchTask {
+    fn from(s: super::watching::Started) -> Self {
+        WatchTask {
+            handle: Some(s.handle),
+            actions: Some(s.actions),
+        }
+    }
+}
 
 impl Drop for WatchTask {
     fn drop(&mut self) {
-        if let Some(handle) = &self.0 {
+        if let Some(handle) = &self.handle {
             handle.abort();
         }
     }

@@ -114,7 +114,19 @@ impl Printer {
             RunEvent::Staged { .. }
             | RunEvent::Armed { .. }
             | RunEvent::Receipt { .. }
+            | RunEvent::ReceiptPending { woke: true, .. }
             | RunEvent::Committed { .. } => {}
+            RunEvent::ReceiptPending {
+                host,
+                woke: false,
+                until,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "   {host}: its job has not woken yet (late); its receipt is awaited until {} UTC",
+                    until.format("%H:%M:%S")
+                );
+            }
             RunEvent::CommitWindow { hosts, window_ns } => {
                 let _ = writeln!(
                     out,

@@ -9,6 +9,7 @@ use crate::inventory::Host;
 use crate::plan::model::Watch;
 use crate::watch::poller::{Poller, WatchResult, WatchSetup};
 use crate::watch::remote::{BoxFuture, RemoteRunner};
+use crate::watch::tracker::ActionProgress;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,12 +34,21 @@ impl RemoteRunner for FleetRunner {
     }
 }
 
-/// Starts the watch in the background; its events join the run's stream.
-pub fn start(
-    ctx: &Arc<Ctx>,
-    plan: &RunPlan,
-    watch: &Watch,
-) -> Result<tokio::task::JoinHandle<WatchResult>, String> {
+/// How the run tells the watch that the fired hosts' actions have finished.
+pub type Actions = tokio::sync::watch::Sender<ActionProgress>;
+
+/// A started watch: its task, and the sender receipt collection reports progress on.
+pub struct Started {
+    /// Ends with the watch's outcome.
+    pub handle: tokio::task::JoinHandle<WatchResult>,
+    /// Completion waits until this says every fired host's action finished.
+    pub actions: Actions,
+}
+
+/// Starts the watch in the background; its events join the run's stream. It judges the
+/// changed cluster: its `stable_for` count waits until `actions` says every fired host's
+/// action finished and reported.
+pub fn start(ctx: &Arc<Ctx>, plan: &RunPlan, watch: &Watch) -> Result<Started, String> {
     let host = |n: &String| ctx.hosts.get(n).cloned();
     // Probes ask the hosts still in the run: an excluded host was never changed, and what it
     // says about the cutover is not the cutover's health. Quorum asks every member.
@@ -54,8 +64,14 @@ pub fn start(
             .collect(),
     };
     let runner: Arc<dyn RemoteRunner> = Arc::new(FleetRunner(ctx.clone()));
+    let expected = ctx.state().in_run(&plan.action_hosts).len();
+    let (actions, progress) = tokio::sync::watch::channel(ActionProgress {
+        finished: 0,
+        expected,
+    });
     let poller = Poller::new(setup, Arc::new(crate::clock::SystemClock), Some(runner))
-        .map_err(|e| format!("cannot start the watch: {e}"))?;
+        .map_err(|e| format!("cannot start the watch: {e}"))?
+        .with_actions(progress);
     let (tx, mut rx) = tokio::sync::mpsc::channel(256);
     let forward = ctx.clone();
     tokio::spawn(async move {
@@ -63,5 +79,8 @@ pub fn start(
             forward.emit(RunEvent::Watch(e));
         }
     });
-    Ok(tokio::spawn(poller.run(tx)))
+    Ok(Started {
+        handle: tokio::spawn(poller.run(tx)),
+        actions,
+    })
 }

@@ -7,7 +7,7 @@ mod schedule;
 
 use super::remote::RemoteRunner;
 use super::tracker::history::History;
-use super::tracker::{Observation, Outcome, Tracker, TrackerConfig};
+use super::tracker::{ActionProgress, Observation, Outcome, Tracker, TrackerConfig};
 use super::{WatchError, WatchEvent};
 use crate::clock::Clock;
 use crate::inventory::Host;
@@ -52,6 +52,8 @@ pub struct Poller {
     quorum_polled: Option<std::time::Instant>,
     /// When each probe was last polled.
     probes_polled: Vec<Option<std::time::Instant>>,
+    /// The run's receipt collection: how many fired hosts' actions have finished.
+    actions: Option<tokio::sync::watch::Receiver<ActionProgress>>,
 }
 
 /// The fastest polling the poller does, whatever it is given (validation enforces the same
@@ -91,7 +93,16 @@ impl Poller {
             probes: Arc::new(probes),
             tracker: Tracker::new(cfg),
             quorum_polled: None,
+            actions: None,
         })
+    }
+
+    /// Completion waits until `actions` says every fired host's action finished and reported:
+    /// the `stable_for` count judges the changed cluster, not the instant of the fire.
+    pub fn with_actions(mut self, actions: tokio::sync::watch::Receiver<ActionProgress>) -> Self {
+        self.tracker.await_actions();
+        self.actions = Some(actions);
+        self
     }
 
     /// Polls until complete, timed out or aborted, sending events (a closed channel is ignored).
@@ -136,6 +147,7 @@ impl Poller {
             let obs = Observation {
                 quorum: reading.clone(),
                 probes: probes.clone(),
+                actions: self.actions.as_ref().map(|rx| *rx.borrow()),
             };
             let milestones = self.tracker.observe(now, obs);
             let verdict = self.tracker.quorum_verdict(now);

@@ -25,6 +25,11 @@ pub struct TrackerConfig {
     pub poll_interval: Duration,
     /// How long all conditions must hold.
     pub stable_for: Duration,
+    /// After the fire, how long before the `stable_for` count may start.
+    pub settle: Duration,
+    /// The count also waits until every fired host's action has finished and reported
+    /// (fed as [`Observation::actions`]); set by a watch that runs inside a run.
+    pub awaits_actions: bool,
     /// Failure this long after `fire_at`.
     pub timeout: Duration,
     /// All must hold for completion.
@@ -64,6 +69,8 @@ impl TrackerConfig {
             fire_at,
             poll_interval: watch.poll_interval,
             stable_for: watch.stable_for,
+            settle: watch.settle,
+            awaits_actions: false,
             timeout: watch.timeout,
             complete_when: watch.complete_when.clone(),
             abort_if: watch.abort_if.clone(),
@@ -86,6 +93,35 @@ pub struct Observation {
     pub quorum: Option<QuorumReading>,
     /// This poll's probe verdicts.
     pub probes: Vec<ProbeVerdict>,
+    /// How many fired hosts' actions have finished and reported, when the run says.
+    pub actions: Option<ActionProgress>,
+}
+
+/// The action's progress across the fired hosts, as the run's receipt collection knows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ActionProgress {
+    /// Hosts whose action finished and reported (or whose receipt collection ended).
+    pub finished: usize,
+    /// Hosts the action fired on.
+    pub expected: usize,
+}
+
+impl ActionProgress {
+    /// True once every fired host is accounted for.
+    pub fn done(&self) -> bool {
+        self.finished >= self.expected
+    }
+}
+
+/// What the quorum looked like last before the fire, and whether a change was seen after it.
+#[derive(Debug, Clone, Default)]
+struct Change {
+    /// Leader and term of the newest reading taken before the fire.
+    before: Option<(Option<String>, Option<u64>)>,
+    /// A leaderless reading, or a different leader, after the fire.
+    leader_changed: bool,
+    /// A term above the one before the fire, after it.
+    term_increased: bool,
 }
 
 /// The completion state machine; pure, time comes in with each observation.
@@ -97,6 +133,8 @@ pub struct Tracker {
     green_since: Option<DateTime<Utc>>,
     history: History,
     outcome: Option<Outcome>,
+    actions: Option<ActionProgress>,
+    change: Change,
 }
 
 impl Tracker {
@@ -110,7 +148,14 @@ impl Tracker {
             green_since: None,
             history,
             outcome: None,
+            actions: None,
+            change: Change::default(),
         }
+    }
+
+    /// From here on, completion also waits for [`Observation::actions`] to be done.
+    pub fn await_actions(&mut self) {
+        self.cfg.awaits_actions = true;
     }
 
     /// Feeds one poll at `now`; returns what changed. After an outcome, nothing changes.
@@ -183,6 +228,12 @@ impl Tracker {
     }
 
     fn absorb(&mut self, obs: Observation) {
+        if let Some(a) = obs.actions {
+            self.actions = Some(a);
+        }
+        if let Some(r) = &obs.quorum {
+            self.note_change(r);
+        }
         if let Some(r) = obs.quorum
             && self
                 .reading
@@ -193,6 +244,32 @@ impl Tracker {
         }
         for p in obs.probes {
             self.probes.insert(p.name.clone(), p);
+        }
+    }
+
+    /// Keeps the newest pre-fire leader and term, and latches a change seen after the fire.
+    fn note_change(&mut self, r: &QuorumReading) {
+        if r.error.is_some() && r.leader.is_none() && r.term.is_none() {
+            return;
+        }
+        if r.taken_at < self.cfg.fire_at {
+            self.change.before = Some((r.leader.clone(), r.term));
+            return;
+        }
+        let Some((leader, term)) = &self.change.before else {
+            return;
+        };
+        // A different leader, or members that answered with none leading (an error-free
+        // reading): the cluster went through an election. A source that did not answer
+        // shows nothing either way.
+        let leaderless = r.leader.is_none() && r.error.is_none() && !r.members.is_empty();
+        if leaderless || (r.leader.is_some() && r.leader != *leader) {
+            self.change.leader_changed = true;
+        }
+        if let (Some(after), Some(before)) = (r.term, term)
+            && after > *before
+        {
+            self.change.term_increased = true;
         }
     }
 

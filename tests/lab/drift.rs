@@ -6,20 +6,20 @@ use super::harness::{BODY, Lab, PREFLIGHT};
 #[test]
 fn drift_caught_ten_seconds_before_the_fire_on_255_hosts_disarms_every_host() {
     const HOSTS: usize = 255;
-    let lab = Lab::up(
-        "127.0.51",
-        &[
-            "--hosts",
-            &HOSTS.to_string(),
-            "--fault",
-            "lab-200=agent-reenables:25s",
-        ],
-    );
+    let lab = Lab::up("127.0.51", &["--hosts", &HOSTS.to_string()]);
     let body = BODY
         .replace("arm_deadline = \"8s\"", "arm_deadline = \"20s\"")
         .replace("reverify_before = \"4s\"", "reverify_before = \"10s\"");
     let plan = format!("{}{PREFLIGHT}{body}", lab.plan_head(64));
-    let r = lab.run(&plan, "80s");
+    // Once every host is armed, someone edits lab-200's staged config by hand: drift only
+    // the T-minus check can see (a timed fault would race staging on a loaded machine).
+    let config = lab.dir.join("hosts/lab-200/etc/consul.json");
+    let r = lab.run_acting(&plan, "80s", |line| {
+        if line.starts_with("arm: ok") {
+            let text = std::fs::read_to_string(&config).unwrap();
+            std::fs::write(&config, format!("{text}\n")).unwrap();
+        }
+    });
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains("drift detected at T-minus"),

@@ -98,6 +98,54 @@ impl Lab {
         }
     }
 
+    /// [`Lab::run`], handing each output line to `on_line` as it arrives, so a test can act
+    /// at a precise point of the run (e.g. make a host drift once `arm: ok` is printed).
+    pub fn run_acting(&self, plan: &str, fire_in: &str, mut on_line: impl FnMut(&str)) -> Run {
+        use std::io::{BufRead, Read};
+        let path = self.tmp.path().join("plan.toml");
+        std::fs::write(&path, plan).unwrap();
+        let runs = self.tmp.path().join("runs");
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cutover"))
+            .arg("run")
+            .arg(&path)
+            .args(["--at", &format!("now+{fire_in}"), "--yes", "--runs-dir"])
+            .arg(&runs)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        struct Reap(std::process::Child);
+        impl Drop for Reap {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let (stdout, mut stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let mut child = Reap(child);
+        let err = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        let mut out = String::new();
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            on_line(&line);
+            out.push_str(&line);
+            out.push('\n');
+        }
+        let code = child.0.wait().unwrap().code().unwrap_or(-1);
+        Run {
+            code,
+            stdout: out,
+            stderr: err.join().unwrap_or_default(),
+            journal: journal_in(&runs),
+        }
+    }
+
     /// The lab's files (inventory, known_hosts, client key) as plan lines.
     pub fn plan_head(&self, batch_size: usize) -> String {
         let q = |p: &str| format!("\"{}\"", self.dir.join(p).display());

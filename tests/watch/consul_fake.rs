@@ -61,6 +61,7 @@ async fn consul_http_leaderless_then_node_04_leads() {
     let watch = Watch {
         poll_interval: Duration::from_millis(100),
         stable_for: Duration::from_millis(500),
+        settle: Duration::ZERO,
         timeout: Duration::from_secs(30),
         complete_when: vec![Condition::Quorum],
         abort_if: Vec::new(),

@@ -31,6 +31,7 @@ fn watch(
     Watch {
         poll_interval: Duration::from_millis(200),
         stable_for: Duration::from_secs(1),
+        settle: Duration::ZERO,
         timeout,
         complete_when: vec![Condition::Quorum],
         abort_if,

@@ -86,6 +86,7 @@ async fn etcdctl_and_command_probes_through_the_runner() {
     let watch = Watch {
         poll_interval: Duration::from_millis(200),
         stable_for: Duration::from_secs(1),
+        settle: Duration::ZERO,
         timeout: Duration::from_secs(30),
         complete_when: vec![Condition::Quorum, Condition::AllProbes],
         abort_if: Vec::new(),
@@ -165,6 +166,7 @@ async fn a_sampled_probe_polls_its_sample_on_its_own_interval() {
     let watch = Watch {
         poll_interval: Duration::from_millis(100),
         stable_for: Duration::from_millis(1500),
+        settle: Duration::ZERO,
         timeout: Duration::from_secs(30),
         complete_when: vec![Condition::AllProbes],
         abort_if: Vec::new(),

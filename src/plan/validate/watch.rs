@@ -64,6 +64,18 @@ impl V<'_> {
                 ),
             );
         }
+        let settle = self.duration("watch.settle", raw.settle.as_ref(), Duration::ZERO);
+        if settle + stable_for >= timeout {
+            self.error(
+                "watch.settle",
+                format!(
+                    "settle {} plus stable_for {} is not shorter than timeout {}",
+                    human(settle),
+                    human(stable_for),
+                    human(timeout)
+                ),
+            );
+        }
         let quorum = raw.quorum.as_ref().map(|q| self.quorum(q));
         let probes: Vec<Probe> = raw
             .probe
@@ -78,6 +90,7 @@ impl V<'_> {
         Some(Watch {
             poll_interval,
             stable_for,
+            settle,
             timeout,
             complete_when,
             abort_if,
@@ -322,15 +335,15 @@ impl V<'_> {
             let cond = match c.as_str() {
                 "quorum" => Condition::Quorum,
                 "all_probes" => Condition::AllProbes,
-                other => {
-                    match other.strip_prefix("probe:") {
-                        Some(name) => Condition::Probe(name.to_string()),
-                        None => {
-                            self.error(&path, format!("unknown condition `{other}`: use quorum, all_probes or probe:NAME"));
-                            continue;
-                        }
+                "term_increased" => Condition::TermIncreased,
+                "leader_changed" => Condition::LeaderChanged,
+                other => match other.strip_prefix("probe:") {
+                    Some(name) => Condition::Probe(name.to_string()),
+                    None => {
+                        self.error(&path, format!("unknown condition `{other}`: use quorum, all_probes, probe:NAME, term_increased or leader_changed"));
+                        continue;
                     }
-                }
+                },
             };
             self.condition_refs(&path, &cond, has_quorum, names);
             out.push(cond);
@@ -344,6 +357,12 @@ impl V<'_> {
                 self.error(
                     path,
                     "`quorum` is a condition but [watch.quorum] is missing",
+                );
+            }
+            Condition::TermIncreased | Condition::LeaderChanged if !has_quorum => {
+                self.error(
+                    path,
+                    "`term_increased` and `leader_changed` judge the quorum, but [watch.quorum] is missing",
                 );
             }
             Condition::AllProbes if names.is_empty() => {

@@ -94,6 +94,23 @@ pub enum Reason {
         /// Why, e.g. `2/3 passed (need 100%): web-2: status 503`.
         detail: String,
     },
+    /// The action has not finished and reported on every fired host yet.
+    ActionsRunning {
+        /// Hosts whose action finished.
+        finished: usize,
+        /// Hosts the action fired on.
+        expected: usize,
+    },
+    /// The plan's `settle` after the fire has not passed yet.
+    Settling {
+        /// Time left.
+        remaining: Duration,
+    },
+    /// `term_increased` or `leader_changed` has not been seen.
+    ChangeNotSeen {
+        /// What was seen instead.
+        detail: String,
+    },
     /// All conditions hold but not for long enough yet.
     NotStableYet {
         /// Held so far.
@@ -119,6 +136,13 @@ impl std::fmt::Display for Reason {
             Reason::Quorum(u) => write!(f, "quorum: {u}"),
             Reason::QuorumNotConfigured => write!(f, "quorum: the plan watches no quorum"),
             Reason::Probe { name, detail } => write!(f, "probe {name}: {detail}"),
+            Reason::ActionsRunning { finished, expected } => {
+                write!(f, "the action finished on {finished} of {expected} host(s)")
+            }
+            Reason::Settling { remaining } => {
+                write!(f, "settling after the fire, {}s left", remaining.as_secs())
+            }
+            Reason::ChangeNotSeen { detail } => write!(f, "no change seen yet: {detail}"),
             Reason::NotStableYet { held, needed } => {
                 write!(f, "stable for {}s of {}s", held.as_secs(), needed.as_secs())
             }

@@ -22,6 +22,8 @@ fn cfg(
         fire_at: fire(),
         poll_interval: Duration::from_secs(1),
         stable_for: Duration::from_secs(30),
+        settle: Duration::ZERO,
+        awaits_actions: false,
         timeout: Duration::from_secs(120),
         complete_when,
         abort_if,
@@ -66,6 +68,7 @@ fn obs(r: Option<QuorumReading>) -> Observation {
     Observation {
         quorum: r,
         probes: Vec::new(),
+        actions: None,
     }
 }
 
@@ -290,6 +293,7 @@ fn probe_failing_before_fire_aborts() {
         Observation {
             quorum: None,
             probes: vec![probe("web", -5, true)],
+            actions: None,
         },
     );
     assert_eq!(tr.outcome(), None);
@@ -298,6 +302,7 @@ fn probe_failing_before_fire_aborts() {
         Observation {
             quorum: None,
             probes: vec![probe("web", -4, false)],
+            actions: None,
         },
     );
     let Some(Outcome::Abort { reason, .. }) = tr.outcome() else {
@@ -358,6 +363,7 @@ fn probes_and_quorum_together() {
         Observation {
             quorum: Some(reading(1, 5, Some(0))),
             probes: vec![probe("web", 1, false)],
+            actions: None,
         },
     );
     assert_eq!(
@@ -370,6 +376,7 @@ fn probes_and_quorum_together() {
             Observation {
                 quorum: Some(reading(s, 5, Some(0))),
                 probes: vec![probe("web", s, true)],
+                actions: None,
             },
         );
     }
@@ -388,6 +395,7 @@ fn a_probe_on_its_own_interval_goes_stale_after_three_of_its_intervals() {
         Observation {
             quorum: None,
             probes: vec![probe("web", 0, true)],
+            actions: None,
         },
     );
     tr.observe(t(14), obs(None));
@@ -414,6 +422,7 @@ fn stale_probe_result_breaks_green() {
         Observation {
             quorum: None,
             probes: vec![probe("web", 0, true)],
+            actions: None,
         },
     );
     tr.observe(t(5), obs(None));
@@ -457,4 +466,155 @@ fn completion_wins_a_tie_with_timeout() {
         tr.observe(t(s), obs(Some(reading(s, 5, leader))));
     }
     assert_eq!(tr.outcome(), Some(&Outcome::Complete { at: t(30) }));
+}
+
+/// A reading with an explicit leader index and term (five live members).
+fn reading_term(at: i64, leader: Option<usize>, term: u64) -> QuorumReading {
+    let mut r = reading(at, 5, leader);
+    r.term = Some(term);
+    r
+}
+
+fn with_actions(done: usize, of: usize) -> Observation {
+    Observation {
+        quorum: None,
+        probes: Vec::new(),
+        actions: Some(super::ActionProgress {
+            finished: done,
+            expected: of,
+        }),
+    }
+}
+
+#[test]
+fn the_count_starts_only_once_every_action_finished() {
+    let mut c = cfg(vec![Condition::Quorum], vec![], &[]);
+    c.awaits_actions = true;
+    let mut tr = Tracker::new(c);
+    // Healthy from the fire on, but the action is still running on one of four hosts.
+    for s in 0..=40 {
+        let mut o = obs(Some(reading(s, 5, Some(0))));
+        o.actions = Some(super::ActionProgress {
+            finished: 3,
+            expected: 4,
+        });
+        tr.observe(t(s), o);
+    }
+    assert_eq!(
+        tr.outcome(),
+        None,
+        "a quorum before the action finished is not the change"
+    );
+    assert_eq!(
+        tr.why_not_done(t(40)).reasons,
+        vec![Reason::ActionsRunning {
+            finished: 3,
+            expected: 4
+        }]
+    );
+    tr.observe(t(41), with_actions(4, 4));
+    for s in 41..=70 {
+        tr.observe(t(s), obs(Some(reading(s, 5, Some(0)))));
+    }
+    assert_eq!(
+        tr.outcome(),
+        None,
+        "30 s of stability counted from 41 s ends at 71 s"
+    );
+    tr.observe(t(71), obs(Some(reading(71, 5, Some(0)))));
+    assert_eq!(tr.outcome(), Some(&Outcome::Complete { at: t(71) }));
+}
+
+#[test]
+fn a_watch_that_never_hears_of_the_actions_never_completes() {
+    let mut c = cfg(vec![Condition::Quorum], vec![], &[]);
+    c.awaits_actions = true;
+    let mut tr = Tracker::new(c);
+    for s in 0..=120 {
+        tr.observe(t(s), obs(Some(reading(s, 5, Some(0)))));
+    }
+    let Some(Outcome::TimedOut { why, .. }) = tr.outcome() else {
+        panic!("{:?}", tr.outcome())
+    };
+    assert!(
+        why.to_string().contains("the action finished on 0 of 1"),
+        "{why}"
+    );
+}
+
+#[test]
+fn settle_delays_the_count_past_the_fire() {
+    let mut c = cfg(vec![Condition::Quorum], vec![], &[]);
+    c.settle = Duration::from_secs(20);
+    let mut tr = Tracker::new(c);
+    for s in 0..=49 {
+        tr.observe(t(s), obs(Some(reading(s, 5, Some(0)))));
+    }
+    assert_eq!(tr.outcome(), None);
+    assert!(tr.history().first_all_green == Some(t(20)));
+    tr.observe(t(50), obs(Some(reading(50, 5, Some(0)))));
+    assert_eq!(tr.outcome(), Some(&Outcome::Complete { at: t(50) }));
+}
+
+#[test]
+fn term_increased_needs_an_election_after_the_fire() {
+    let mut tr = Tracker::new(cfg(
+        vec![Condition::Quorum, Condition::TermIncreased],
+        vec![],
+        &[],
+    ));
+    tr.observe(t(-2), obs(Some(reading_term(-2, Some(0), 7))));
+    for s in 0..=40 {
+        tr.observe(t(s), obs(Some(reading_term(s, Some(0), 7))));
+    }
+    assert_eq!(tr.outcome(), None, "the same term: nothing restarted");
+    let why = tr.why_not_done(t(40)).to_string();
+    assert!(why.contains("the raft term is still 7"), "{why}");
+    for s in 41..=71 {
+        tr.observe(t(s), obs(Some(reading_term(s, Some(0), 8))));
+    }
+    assert_eq!(tr.outcome(), Some(&Outcome::Complete { at: t(71) }));
+}
+
+#[test]
+fn leader_changed_latches_on_a_new_leader_or_a_leaderless_reading() {
+    let new = || {
+        Tracker::new(cfg(
+            vec![Condition::Quorum, Condition::LeaderChanged],
+            vec![],
+            &[],
+        ))
+    };
+    let mut tr = new();
+    tr.observe(t(-1), obs(Some(reading_term(-1, Some(0), 3))));
+    tr.observe(t(1), obs(Some(reading_term(1, Some(2), 4))));
+    for s in 2..=31 {
+        tr.observe(t(s), obs(Some(reading_term(s, Some(0), 4))));
+    }
+    assert_eq!(tr.outcome(), Some(&Outcome::Complete { at: t(31) }));
+
+    let mut tr = new();
+    tr.observe(t(-1), obs(Some(reading_term(-1, Some(0), 3))));
+    tr.observe(t(1), obs(Some(reading_term(1, None, 3))));
+    for s in 2..=32 {
+        tr.observe(t(s), obs(Some(reading_term(s, Some(0), 3))));
+    }
+    assert!(matches!(tr.outcome(), Some(Outcome::Complete { .. })));
+
+    // A source that does not answer shows no change, and without a reading before the fire
+    // there is nothing to compare with: fail closed.
+    let mut tr = new();
+    let failed = QuorumReading::failed(t(1), "consul", "connection refused");
+    tr.observe(t(1), obs(Some(failed)));
+    for s in 2..=120 {
+        tr.observe(t(s), obs(Some(reading_term(s, Some(1), 3))));
+    }
+    let Some(Outcome::TimedOut { why, .. }) = tr.outcome() else {
+        panic!("{:?}", tr.outcome())
+    };
+    assert!(
+        why.to_string()
+            .contains("no quorum reading from before the fire"),
+        "{why}"
+    );
 }
