@@ -401,6 +401,12 @@ async fn stage_step(
         show_diffs(ctx, &s.path, &report);
         stopped(control, &report)?;
         over_budget(ctx, phase, step.allowed_failures)?;
+        let changes =
+            (report.hosts.iter()).any(|h| h.output.as_ref().is_some_and(|p| !p.diff.is_empty()));
+        if changes && !ctx.dry_run {
+            let step = format!("{} ({})", s.path, s.name);
+            (ctx.gates.before_writes(ctx, &step, control).await).map_err(RunError::Stopped)?;
+        }
         let mut prepared = runner.prepared.lock().unwrap_or_else(|e| e.into_inner());
         prepared.extend(
             report
@@ -447,12 +453,13 @@ fn show_diffs(ctx: &Ctx, path: &str, report: &PhaseReport<steps::Prepared>) {
         .iter()
         .find_map(|h| h.output.as_ref().map(|p| p.file.clone()))
         .unwrap_or_default();
-    for (diff, hosts) in steps::group_diffs(&per_host) {
+    for g in steps::group_diffs(&per_host) {
         ctx.emit(RunEvent::Diff {
             path: path.into(),
             file: file.clone(),
-            hosts,
-            diff,
+            hosts: g.hosts,
+            diff: g.diff,
+            context_varies: g.context_varies,
         });
     }
 }

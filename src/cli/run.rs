@@ -188,6 +188,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         secrets,
         mode,
         gates: args.gate.clone(),
+        confirm_writes: !args.confirm.yes,
         operator,
         ssh: args.ssh.clone(),
         run_dir,

@@ -14,6 +14,7 @@ use crate::redact::Secrets;
 use crate::run::Outcome;
 use crate::run::ctx::Ctx;
 use crate::run::event::RunEvent;
+use crate::run::gate::GateMode;
 use crate::run::gate::Gates;
 use crate::run::phase::Ending;
 use crate::run::state::RunState;
@@ -46,6 +47,9 @@ pub struct Start<'a> {
     pub mode: Mode,
     /// Gate words answered ahead of time (`--gate`).
     pub gates: Vec<String>,
+    /// Without `--yes`: where someone can answer, each file step's diffs wait for the
+    /// operator to type `write` before anything is written.
+    pub confirm_writes: bool,
     /// Who runs it (user@host), for operator actions in the journal.
     pub operator: String,
     /// How to reach the hosts (`--identity`, `--known-hosts`, ...), outside the digest.
@@ -118,7 +122,8 @@ pub fn carry_out(
         let ctx = Arc::new(Ctx {
             output_cap: s.plan.execution.output_cap as usize,
             dry_run: s.dry_run,
-            gates: Gates::new(gate_mode, s.gates.clone()),
+            gates: Gates::new(gate_mode, s.gates.clone())
+                .confirming_writes(s.confirm_writes && gate_mode == GateMode::Ask),
             state: state.clone(),
             operator: s.operator.clone(),
             secrets: Arc::new(s.secrets),

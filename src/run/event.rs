@@ -86,10 +86,13 @@ pub enum RunEvent {
         path: String,
         /// File on the hosts.
         file: String,
-        /// Hosts sharing this exact diff.
+        /// Hosts making this change.
         hosts: Vec<String>,
-        /// Unified diff (empty: no change).
+        /// Unified diff (empty: no change), the first host's.
         diff: String,
+        /// The hosts' diffs differ only in context lines (the change is the same).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        context_varies: bool,
     },
     /// A file was written on a host; its new checksum, verified later.
     Staged {

@@ -11,6 +11,10 @@ use crate::executor::Control;
 use std::collections::HashSet;
 use tokio::sync::watch;
 
+/// The word that lets a file step write the changes it showed (`--gate write` answers it
+/// ahead of time, `--yes` skips it).
+pub const WRITE_WORD: &str = "write";
+
 /// Whether anyone can answer a gate while the run waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GateMode {
@@ -25,6 +29,7 @@ pub enum GateMode {
 pub struct Gates {
     mode: GateMode,
     preanswered: Vec<String>,
+    confirm_writes: bool,
     passed: watch::Sender<HashSet<String>>,
 }
 
@@ -41,8 +46,35 @@ impl Gates {
         Self {
             mode,
             preanswered,
+            confirm_writes: false,
             passed: watch::Sender::new(HashSet::new()),
         }
+    }
+
+    /// With `yes`, every file step's diffs wait for the operator to type [`WRITE_WORD`]
+    /// (the CLI asks this where someone can answer and `--yes` was not given).
+    pub fn confirming_writes(mut self, yes: bool) -> Self {
+        self.confirm_writes = yes;
+        self
+    }
+
+    /// After showing a file step's diffs, waits for the operator's go, when asked to.
+    pub async fn before_writes(
+        &self,
+        ctx: &Ctx,
+        step: &str,
+        control: &Control,
+    ) -> Result<(), String> {
+        if !self.confirm_writes {
+            return Ok(());
+        }
+        self.wait(
+            ctx,
+            &format!("{step}: write the changes shown"),
+            WRITE_WORD,
+            control,
+        )
+        .await
     }
 
     /// The operator passed the gate of `step` (as named in `RunEvent::Gate`).

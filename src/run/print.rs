@@ -93,7 +93,11 @@ impl Printer {
             }
             RunEvent::Exec(_) => {}
             RunEvent::Diff {
-                file, hosts, diff, ..
+                file,
+                hosts,
+                diff,
+                context_varies,
+                ..
             } => {
                 let list = nodeset::compact(hosts);
                 if diff.is_empty() {
@@ -103,9 +107,15 @@ impl Printer {
                         hosts.len()
                     );
                 } else {
+                    let shown = match (*context_varies, hosts.first()) {
+                        (true, Some(first)) => {
+                            format!(" (as on {first}; context lines differ per host)")
+                        }
+                        _ => String::new(),
+                    };
                     let _ = writeln!(
                         out,
-                        "   {} host(s) {list}: this diff\n{}",
+                        "   {} host(s) {list}: this change{shown}\n{}",
                         hosts.len(),
                         indent(diff)
                     );

@@ -142,8 +142,25 @@ impl Adapter {
                 verdict: verdict.clone(),
             }],
             RunEvent::Diff {
-                file, hosts, diff, ..
-            } => vec![log(Level::Info, diff_line(file, hosts.len(), diff))],
+                path,
+                file,
+                hosts,
+                diff,
+                context_varies,
+            } => vec![
+                log(Level::Info, diff_line(file, hosts.len(), diff)),
+                Msg::DiffShown {
+                    step: path.clone(),
+                    file: crate::sanitize::visible(file),
+                    hosts: format!(
+                        "{} host(s) {}",
+                        hosts.len(),
+                        crate::executor::nodeset::compact(hosts)
+                    ),
+                    diff: diff.clone(),
+                    context_varies: *context_varies,
+                },
+            ],
             RunEvent::Waiting { until, what } => self.waiting(*until, what),
             RunEvent::Gate { step, word } => vec![Msg::GateRequested {
                 step: step.clone(),
@@ -273,7 +290,7 @@ fn diff_line(file: &str, hosts: usize, diff: &str) -> String {
         .filter(|l| (l.starts_with('+') || l.starts_with('-')) && !l.starts_with("+++"))
         .filter(|l| !l.starts_with("---"))
         .count();
-    format!("{hosts} host(s): {file}: {changed} line(s) change (the plain output shows the diff)")
+    format!("{hosts} host(s): {file}: {changed} line(s) change")
 }
 
 fn finished(ending: Ending, reason: Option<&str>) -> Msg {

@@ -91,6 +91,19 @@ pub enum Msg {
         /// Text, already sanitized.
         text: String,
     },
+    /// A file step's change on a group of hosts, shown before anything is written.
+    DiffShown {
+        /// The step's plan path (a new step's diffs replace the last step's).
+        step: String,
+        /// The file on the hosts.
+        file: String,
+        /// The hosts, compact (`lab-[1-253]`), with their count.
+        hosts: String,
+        /// The unified diff (empty: already as planned).
+        diff: String,
+        /// The hosts' diffs differ in context lines only.
+        context_varies: bool,
+    },
     /// The run waits for the operator to type a gate word.
     GateRequested {
         /// Step path or name the gate guards, e.g. `stage[2] restart servers`.

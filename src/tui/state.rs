@@ -88,6 +88,21 @@ pub struct Gate {
     pub word: String,
 }
 
+/// One group of hosts' change to a file, as staging showed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffView {
+    /// The step's plan path.
+    pub step: String,
+    /// The file on the hosts.
+    pub file: String,
+    /// The hosts, compact, with their count.
+    pub hosts: String,
+    /// The unified diff (empty: already as planned).
+    pub diff: String,
+    /// The hosts' diffs differ in context lines only.
+    pub context_varies: bool,
+}
+
 /// The dashboard's whole state; `update` changes it and `render` draws it.
 #[derive(Debug, Clone)]
 pub struct Dashboard {
@@ -127,6 +142,8 @@ pub struct Dashboard {
     pub outcome: Option<Outcome>,
     /// A gate the run waits on.
     pub gate: Option<Gate>,
+    /// The last file step's changes, by group of hosts, shown with its `write` gate.
+    pub diffs: Vec<DiffView>,
     /// Open dialog.
     pub modal: Option<Modal>,
     /// Host filter; `filtering` while the operator types it.
@@ -165,6 +182,7 @@ impl Dashboard {
             aborting: false,
             outcome: None,
             gate: None,
+            diffs: Vec::new(),
             modal: None,
             filter: String::new(),
             filtering: false,

@@ -84,6 +84,24 @@ fn apply_host_or_watch(d: &mut Dashboard, msg: Msg, now: DateTime<Utc>) {
                 late_after_ms,
             })
         }
+        Msg::DiffShown {
+            step,
+            file,
+            hosts,
+            diff,
+            context_varies,
+        } => {
+            if d.diffs.first().is_some_and(|v| v.step != step) {
+                d.diffs.clear();
+            }
+            d.diffs.push(crate::tui::state::DiffView {
+                step,
+                file,
+                hosts,
+                diff,
+                context_varies,
+            });
+        }
         Msg::GateRequested { step, word } => {
             d.gate = Some(Gate { step, word });
             // The run is blocked on the operator: take the keyboard so the word typed is not

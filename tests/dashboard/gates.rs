@@ -61,3 +61,58 @@ fn plain_mode_on_a_terminal_prompts_for_the_gate_word() {
     wait_for(20, || t.screen().contains("CUTOVER-EXIT=0"), || t.screen());
     assert!(staged(&s));
 }
+
+#[test]
+fn without_yes_the_diffs_wait_for_write_before_anything_is_written() {
+    let s = setup(2, None);
+    let plan = std::fs::read_to_string(&s.plan).unwrap().replacen(
+        "[[verify]]",
+        "[[stage]]\nname = \"newer mode\"\nstep = \"edit_file\"\npath = \"{{ vars.root }}/etc/app.conf\"\nreplace = { pattern = \"mode = new\", with = \"mode = newer\" }\nsudo = false\n\n[[verify]]",
+        1,
+    );
+    std::fs::write(&s.plan, plan).unwrap();
+    let mut args = argv(&s, &["--plain"]);
+    args.retain(|a| a != "--yes");
+    let t = Tmux::start(120, 40, &[], &args);
+    wait_for(
+        20,
+        || t.screen().contains("Type yes to continue"),
+        || t.screen(),
+    );
+    t.keys(&["yes", "Enter"]);
+    wait_for(
+        30,
+        || t.screen().contains("type `write` and Enter"),
+        || t.screen(),
+    );
+    let conf =
+        |h: &crate::support::Host| std::fs::read_to_string(h.dir.join("etc/app.conf")).unwrap();
+    assert!(t.screen().contains("2 host(s)"), "{}", t.screen());
+    assert!(t.screen().contains("+mode = newer"), "{}", t.screen());
+    for h in &s.fleet.hosts {
+        assert_eq!(
+            conf(h),
+            "mode = new\n",
+            "{} written before the decision",
+            h.name
+        );
+    }
+    t.keys(&["write", "Enter"]);
+    wait_for(30, || t.screen().contains("CUTOVER-EXIT=0"), || t.screen());
+    for h in &s.fleet.hosts {
+        assert_eq!(
+            conf(h),
+            "mode = newer\n",
+            "{} not written after `write`",
+            h.name
+        );
+    }
+    let ops = s.events("operator");
+    assert!(
+        ops.iter().any(|o| o["action"]
+            .as_str()
+            .unwrap()
+            .contains("write the changes shown passed")),
+        "{ops:?}"
+    );
+}

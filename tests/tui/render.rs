@@ -158,3 +158,10 @@ fn watching_read_only_says_so_and_offers_no_kill_switch() {
     d.read_only = true;
     snap("watch_read_only_80x24", &d, now, 80, 24);
 }
+
+#[test]
+fn diffs_wait_for_the_write_decision() {
+    let (d, now) = scenarios::diffs_awaiting_write();
+    snap("diffs_awaiting_write_120x40", &d, now, 120, 40);
+    snap("diffs_awaiting_write_80x24", &d, now, 80, 24);
+}

@@ -269,3 +269,41 @@ pub fn thousand() -> (Dashboard, DateTime<Utc>) {
     );
     (d, now)
 }
+
+/// Staging at T-30:00: one file step read 40 hosts and shows two changes (38 hosts flip the
+/// same keys next to per-host lines; two already as planned), waiting for `write`.
+pub fn diffs_awaiting_write() -> (Dashboard, DateTime<Utc>) {
+    let now = t(-30 * 60);
+    let mut d = fleet(40);
+    start(&mut d, now, "stage");
+    let names: Vec<String> = d.hosts.iter().map(|h| h.name.clone()).collect();
+    let diff = "--- /srv/consul/etc/consul.json\n+++ /srv/consul/etc/consul.json\n@@ -3,6 +3,6 @@\n   \"node_name\": \"consul-client-01\",\n   \"server\": false,\n-  \"verify_incoming\": true,\n-  \"verify_outgoing\": true\n+  \"verify_incoming\": false,\n+  \"verify_outgoing\": false\n }\n";
+    let msgs = [
+        Msg::DiffShown {
+            step: "stage[1]".into(),
+            file: "/srv/consul/etc/consul.json".into(),
+            hosts: format!(
+                "38 host(s) {}",
+                cutover::executor::nodeset::compact(&names[..38])
+            ),
+            diff: diff.into(),
+            context_varies: true,
+        },
+        Msg::DiffShown {
+            step: "stage[1]".into(),
+            file: "/srv/consul/etc/consul.json".into(),
+            hosts: format!(
+                "2 host(s) {}",
+                cutover::executor::nodeset::compact(&names[38..])
+            ),
+            diff: String::new(),
+            context_varies: false,
+        },
+        Msg::GateRequested {
+            step: "stage[1] (stop verifying TLS dates): write the changes shown".into(),
+            word: "write".into(),
+        },
+    ];
+    feed(&mut d, now, msgs);
+    (d, now)
+}

@@ -458,6 +458,7 @@ fn checks_diffs_and_phase_ends() {
                 file: "/etc/x".into(),
                 hosts: vec!["a".into()],
                 diff: "--- a\n+++ b\n-x\n+y\n".into(),
+                context_varies: false,
             },
             RunEvent::PhaseDone {
                 phase: Phase::BeforeArming,

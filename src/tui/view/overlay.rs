@@ -34,12 +34,20 @@ pub(super) fn render(d: &Dashboard, _now: DateTime<Utc>, f: &mut Frame, area: Re
                 text(t, "y  quit      Esc  stay", Tone::Accent),
             ],
         ),
-        Modal::Gate { input, wrong } => ("GATE", Tone::Warn, gate(d, input, *wrong)),
+        Modal::Gate { input, wrong } => {
+            // Room for the diffs: the screen less the dialog's border, prompt and margins.
+            let room = usize::from(area.height.saturating_sub(12));
+            let width = usize::from(area.width.saturating_sub(4).min(90)).saturating_sub(2);
+            ("GATE", Tone::Warn, gate(d, input, *wrong, (room, width)))
+        }
         Modal::HostDetails => ("HOST", Tone::Accent, details(d)),
         Modal::Help => ("HELP", Tone::Accent, help(t)),
     };
     let width = area.width.saturating_sub(4).min(90);
-    let height = (lines.len() as u16 + 2).min(area.height);
+    // Rows, not lines: a long line wraps onto more than one.
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let height = (u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2)).min(area.height);
     let popup = centered(area, width, height);
     let b = Block::default()
         .borders(Borders::ALL)
@@ -104,11 +112,12 @@ fn quit_armed(d: &Dashboard) -> Vec<Line<'static>> {
     ]
 }
 
-fn gate(d: &Dashboard, input: &str, wrong: bool) -> Vec<Line<'static>> {
+fn gate(d: &Dashboard, input: &str, wrong: bool, room: (usize, usize)) -> Vec<Line<'static>> {
     let t = &d.theme;
     let Some(g) = &d.gate else {
         return vec![text(t, "No gate is waiting.", Tone::Plain)];
     };
+    // The prompt first, so a long diff never pushes it off a small screen.
     let mut lines = vec![
         text(t, format!("{} waits for you.", g.step), Tone::Plain),
         text(
@@ -129,7 +138,59 @@ fn gate(d: &Dashboard, input: &str, wrong: bool) -> Vec<Line<'static>> {
             Tone::Bad,
         ));
     }
+    if g.word == crate::run::gate::WRITE_WORD {
+        lines.push(Line::default());
+        lines.extend(diffs(d, room));
+    }
     lines
+}
+
+/// The changes the `write` gate would write, group by group, in at most `rows` screen rows
+/// of `width` columns (long lines wrap).
+fn diffs(d: &Dashboard, (rows, width): (usize, usize)) -> Vec<Line<'static>> {
+    let t = &d.theme;
+    let mut all: Vec<Line<'static>> = Vec::new();
+    for v in &d.diffs {
+        let what = match (v.diff.is_empty(), v.context_varies) {
+            (true, _) => "already as planned, nothing to write",
+            (false, true) => "this change (context lines differ per host)",
+            (false, false) => "this change",
+        };
+        let head = format!("{}: {} {what}", v.hosts, crate::sanitize::visible(&v.file));
+        all.push(text(t, head, Tone::Accent));
+        for l in v
+            .diff
+            .lines()
+            .filter(|l| !l.starts_with("--- ") && !l.starts_with("+++ "))
+        {
+            let tone = match l.chars().next() {
+                Some('+') => Tone::Good,
+                Some('-') => Tone::Bad,
+                Some('@') => Tone::Dim,
+                _ => Tone::Plain,
+            };
+            all.push(text(t, crate::sanitize::visible(l), tone));
+        }
+    }
+    let height = |l: &Line| l.width().max(1).div_ceil(width.max(1));
+    let (mut used, mut keep) = (0, 0);
+    for l in &all {
+        if used + height(l) > rows.saturating_sub(1) {
+            break;
+        }
+        used += height(l);
+        keep += 1;
+    }
+    if keep < all.len() {
+        let left = all.len() - keep;
+        all.truncate(keep);
+        all.push(text(
+            t,
+            format!("… {left} more line(s): the journal and `cutover report` have them all"),
+            Tone::Dim,
+        ));
+    }
+    all
 }
 
 fn details(d: &Dashboard) -> Vec<Line<'static>> {
