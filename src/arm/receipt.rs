@@ -25,6 +25,10 @@ pub struct Receipt {
     pub skipped_uncommitted: bool,
     /// True when the wrapper ran to the end.
     pub done: bool,
+    /// The last 4 KiB of the action's output, when collected (what the operator reads in
+    /// the dashboard's host details and the report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 impl Receipt {

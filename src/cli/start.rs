@@ -94,7 +94,9 @@ pub fn carry_out(
     let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
     let parts = (s.compiled, s.plan, s.inventory);
     let control = Control::new();
-    let (sink, dashboard) = Sink::start(s.mode, gate_mode, journal, parts, &cmd_tx, &control);
+    let (sink, dashboard) = Sink::start(
+        s.mode, gate_mode, journal, parts, s.run_id, &cmd_tx, &control,
+    );
     let state = Arc::new(Mutex::new(s.prior));
     let decisions = Arc::new(operator::Decisions::default());
     let fire = s.compiled.times.fire;

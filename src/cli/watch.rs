@@ -50,7 +50,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     };
     let (cmd_tx, _cmd_rx) = tokio::sync::mpsc::unbounded_channel();
-    let (mut view, dashboard) = View::dashboard((&run, &plan, &inventory), cmd_tx, true);
+    let (mut view, dashboard) = View::dashboard((&run, &plan, &inventory), &dir.id, cmd_tx, true);
     let journal = dir.journal();
     // The follower stops at the run's end or when the dashboard has gone; it is detached, so
     // quitting the dashboard does not wait for the next journal line.

@@ -360,7 +360,10 @@ async fn collect_one(ctx: &Ctx, host: &str, wait: Wait) -> Option<receipt::Recei
             && r.status == crate::transport::ExitStatus::Code(0)
         {
             let text = r.stdout.text();
-            let rec = receipt::parse(text.split("--- output tail").next().unwrap_or(""));
+            let (head, tail) = text.split_once("--- output tail").unwrap_or((&text, ""));
+            let mut rec = receipt::parse(head);
+            let tail = tail.trim_matches('\n');
+            rec.output = (!tail.is_empty()).then(|| tail.to_string());
             reached += 1;
             let (done, started) = (rec.is_final(), rec.started_ns.is_some());
             got = Some(rec);

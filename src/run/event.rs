@@ -220,6 +220,7 @@ mod tests {
                     skipped_disarmed: false,
                     skipped_uncommitted: false,
                     done: false,
+                    output: Some("restarted consul\n\u{1b}[2J".into()),
                 },
             },
             RunEvent::Spread {

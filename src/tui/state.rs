@@ -108,6 +108,8 @@ pub struct DiffView {
 pub struct Dashboard {
     /// Plan name.
     pub plan: String,
+    /// The run's id, for the commands the dashboard suggests (empty: not known).
+    pub run_id: String,
     /// Inventory name.
     pub inventory: String,
     /// The inventory is production: the header says so in a badge.
@@ -182,6 +184,7 @@ impl Dashboard {
             aborting: false,
             outcome: None,
             gate: None,
+            run_id: String::new(),
             diffs: Vec::new(),
             modal: None,
             filter: String::new(),

@@ -84,6 +84,7 @@ impl View {
     /// Starts the dashboard for this run on its own thread; keys come back as `Command`s.
     pub fn dashboard(
         parts: (&RunPlan, &Plan, &Inventory),
+        run_id: &str,
         commands: UnboundedSender<Command>,
         read_only: bool,
     ) -> (View, DashboardThread) {
@@ -95,6 +96,7 @@ impl View {
         let theme = Theme::from_no_color(std::env::var("NO_COLOR").ok().as_deref());
         let mut dash = adapter.dashboard(parts, local, theme);
         dash.read_only = read_only;
+        dash.run_id = run_id.to_string();
         let (tx, rx) = unbounded_channel();
         let thread = std::thread::spawn(move || {
             run_dashboard(dash, rx, commands, &crate::clock::SystemClock)
@@ -164,12 +166,13 @@ impl Sink {
         gates: GateMode,
         journal: Option<Writer>,
         parts: (&RunPlan, &Plan, &Inventory),
+        run_id: &str,
         commands: &UnboundedSender<Command>,
         control: &Control,
     ) -> (Sink, Option<DashboardThread>) {
         let (view, dashboard) = match mode {
             Mode::Dashboard => {
-                let (view, thread) = View::dashboard(parts, commands.clone(), false);
+                let (view, thread) = View::dashboard(parts, run_id, commands.clone(), false);
                 (view, Some(thread))
             }
             Mode::Plain => (View::Plain(Printer::default()), None),

@@ -43,7 +43,7 @@ impl Adapter {
                         host: host.clone(),
                         receipt: receipt.clone(),
                     },
-                    self.host(host, state, None),
+                    self.host(host, state, receipt.output.clone()),
                 ];
                 // Receipts count toward the fire phase, never past the hosts still in the run.
                 if self.receipts.insert(host.clone()) {

@@ -289,6 +289,25 @@ fn the_countdown_starts_the_fire_phase_and_receipts_mark_hosts() {
 }
 
 #[test]
+fn host_details_show_the_actions_output_not_the_arming_line() {
+    let (mut a, mut d) = setup();
+    feed(
+        &mut a,
+        &mut d,
+        &[RunEvent::Receipt {
+            host: "a".into(),
+            receipt: crate::arm::receipt::Receipt {
+                started_ns: Some(1),
+                exit: Some(0),
+                output: Some("consul restarted\n".into()),
+                ..Default::default()
+            },
+        }],
+    );
+    assert_eq!(d.host("a").unwrap().output, "consul restarted\n");
+}
+
+#[test]
 fn the_spread_ends_the_fire_and_starts_the_watch_whose_completion_makes_hosts_healthy() {
     let (mut a, mut d) = setup();
     let spread = Spread {

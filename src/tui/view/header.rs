@@ -224,8 +224,22 @@ pub(super) fn footer(d: &Dashboard, f: &mut Frame, area: Rect) {
             ("q", "quit"),
         ],
     };
+    let mut keys = keys.to_vec();
+    // On a narrow terminal the navigation keys go first (`?` lists them all); the keys
+    // that act on the run, and quit, always stay whole.
+    let width = |keys: &[(&str, &str)]| -> usize {
+        keys.iter()
+            .map(|(k, w)| k.chars().count() + w.chars().count() + 5)
+            .sum()
+    };
+    for drop in ["Enter", "↑↓", "/", "?"] {
+        if width(&keys) <= usize::from(area.width) {
+            break;
+        }
+        keys.retain(|(k, _)| *k != drop);
+    }
     let mut spans = Vec::new();
-    for (k, what) in keys {
+    for (k, what) in &keys {
         spans.push(span(format!(" {k} "), t.badge(Tone::Busy)));
         spans.push(span(format!(" {what}  "), t.style(Tone::Plain)));
     }

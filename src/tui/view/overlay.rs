@@ -105,7 +105,13 @@ fn quit_armed(d: &Dashboard) -> Vec<Line<'static>> {
         ),
         text(
             t,
-            "     `cutover watch RUN` reattaches read-only",
+            format!(
+                "     `cutover watch {}` reattaches read-only",
+                match d.run_id.is_empty() {
+                    true => "RUN",
+                    false => d.run_id.as_str(),
+                }
+            ),
             Tone::Plain,
         ),
         text(t, "Esc  stay", Tone::Accent),
@@ -216,6 +222,7 @@ fn details(d: &Dashboard) -> Vec<Line<'static>> {
         lines.push(text(t, "last output:", Tone::Dim));
         let out: Vec<&str> = h.output.lines().collect();
         for l in &out[out.len().saturating_sub(8)..] {
+            let l = crate::sanitize::visible(l);
             lines.push(text(t, format!("  {l}"), Tone::Plain));
         }
     }
