@@ -214,8 +214,14 @@ fn relock(
         started: crate::clock::now(),
         run: dir.id.clone(),
     };
+    // Recorded only once the lock is ours: a refused resume must not claim a live run.
+    let record = |l: RunLock, broke: Option<String>| {
+        dir.record_orchestrator(&holder)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        Ok((l, broke))
+    };
     match RunLock::acquire(&path, holder.clone()) {
-        Ok(l) => Ok((l, None)),
+        Ok(l) => record(l, None),
         Err(LockError::Held {
             holder: old,
             stale: true,
@@ -223,8 +229,9 @@ fn relock(
         }) if old.run == dir.id || args.break_lock => {
             RunLock::break_lock(&path).map_err(|e| CliError::Usage(e.to_string()))?;
             eprintln!("cutover: broke the stale lock of {old}");
-            let l = RunLock::acquire(&path, holder).map_err(|e| CliError::Usage(e.to_string()))?;
-            Ok((l, Some(old.to_string())))
+            let l = RunLock::acquire(&path, holder.clone())
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            record(l, Some(old.to_string()))
         }
         Err(e) => Err(CliError::Usage(e.to_string())),
     }

@@ -149,7 +149,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             started: now,
             run: id.clone(),
         };
-        let lock = take_lock(&lock_path, holder, args.break_lock)?;
+        let lock = take_lock(&lock_path, holder.clone(), args.break_lock)?;
         let dir = RunDir::create(
             &args.runs_dir,
             &id,
@@ -158,6 +158,8 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             &digest,
         )
         .map_err(|e| CliError::Usage(e.to_string()))?;
+        dir.record_orchestrator(&holder)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
         let writer = Writer::create(&dir.journal()).map_err(|e| CliError::Usage(e.to_string()))?;
         let line = format!("  run dir   {}", dir.path.display());
         if mode == Mode::Json {

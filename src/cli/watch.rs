@@ -41,12 +41,25 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     } else {
         Some(load(&dir)?)
     };
+    let gone_dir = RunDir {
+        path: dir.path.clone(),
+        id: dir.id.clone(),
+    };
+    let gone = move || orchestrator_gone(&gone_dir);
     let Some((run, plan, inventory)) = parts else {
         let mut view = View::Plain(Printer::default());
-        follow(&dir.journal(), |r| {
-            view.show(r);
-            true
-        })?;
+        let end = follow(
+            &dir.journal(),
+            |r| {
+                view.show(r);
+                true
+            },
+            gone,
+        )?;
+        if let Followed::Orphaned(why) = end {
+            super::out(&format!("-- {why}\n"));
+            return Ok(ExitCode::from(1));
+        }
         return Ok(ExitCode::SUCCESS);
     };
     let (cmd_tx, _cmd_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -55,10 +68,20 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     // The follower stops at the run's end or when the dashboard has gone; it is detached, so
     // quitting the dashboard does not wait for the next journal line.
     std::thread::spawn(move || {
-        let _ = follow(&journal, |r| {
-            view.show(r);
-            matches!(view, View::Dashboard { .. })
-        });
+        let end = follow(
+            &journal,
+            |r| {
+                view.show(r);
+                matches!(view, View::Dashboard { .. })
+            },
+            gone,
+        );
+        if let (Ok(Followed::Orphaned(why)), View::Dashboard { tx, .. }) = (end, &view) {
+            let _ = tx.send(crate::tui::msg::Msg::Log {
+                level: crate::tui::msg::Level::Error,
+                text: why,
+            });
+        }
     });
     drop(dashboard.tx);
     match dashboard.thread.join() {
@@ -70,13 +93,27 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     }
 }
 
+/// How following a journal ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Followed {
+    /// The run's `Finished` record was read.
+    Finished,
+    /// The caller stopped it.
+    Stopped,
+    /// The journal stopped growing and its orchestrator is gone: the last state is all
+    /// there is (why, and what to do).
+    Orphaned(String),
+}
+
 /// Calls `show` for every record of the journal, then for each new one as it is appended,
-/// until the run's `Finished` record or until `show` returns false. A torn last line is
-/// left until it is complete.
+/// until the run's `Finished` record, until `show` returns false, or until, with nothing
+/// new to read, `gone` says the orchestrator died. A torn last line is left until it is
+/// complete.
 pub fn follow(
     path: &Path,
     mut show: impl FnMut(&Record<RunEvent>) -> bool,
-) -> Result<(), CliError> {
+    gone: impl Fn() -> Option<String>,
+) -> Result<Followed, CliError> {
     let io = |source| CliError::Io {
         path: path.display().to_string(),
         source,
@@ -87,7 +124,8 @@ pub fn follow(
     loop {
         file.seek(SeekFrom::Start(at)).map_err(io)?;
         let mut buf = String::new();
-        at += file.read_to_string(&mut buf).map_err(io)? as u64;
+        let read = file.read_to_string(&mut buf).map_err(io)?;
+        at += read as u64;
         pending.push_str(&buf);
         while let Some(end) = pending.find('\n') {
             let line: String = pending.drain(..=end).collect();
@@ -95,12 +133,42 @@ pub fn follow(
                 continue;
             };
             let done = matches!(record.event, RunEvent::Finished { .. });
-            if !show(&record) || done {
-                return Ok(());
+            if !show(&record) {
+                return Ok(Followed::Stopped);
             }
+            if done {
+                return Ok(Followed::Finished);
+            }
+        }
+        if read == 0
+            && let Some(why) = gone()
+        {
+            return Ok(Followed::Orphaned(why));
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// Why the run will not go on, when its orchestrator ran on this machine and its process is
+/// gone (or is another program now); `None` while it may be alive, or when it cannot tell.
+pub fn orchestrator_gone(dir: &RunDir) -> Option<String> {
+    let holder = dir.orchestrator()?;
+    if holder.host != crate::journal::lock::this_host() {
+        return None;
+    }
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", holder.pid)).unwrap_or_default();
+    if String::from_utf8_lossy(&cmdline).contains("cutover") {
+        return None;
+    }
+    Some(format!(
+        "the orchestrator of run {id} ({}@{}, pid {}) is gone and the run never finished: \
+         this is its last recorded state. Hosts may still be armed: `cutover disarm {id}` takes \
+         every job back, `cutover resume {id}` carries the run on",
+        holder.user,
+        holder.host,
+        holder.pid,
+        id = dir.id
+    ))
 }
 
 /// The run's plan, compiled again from its snapshots for its fire time, to lay out the dashboard.

@@ -18,6 +18,10 @@ pub const JOURNAL_FILE: &str = "journal.jsonl";
 /// writing, which would repeat sequence numbers. Readers merge them in by time.
 pub const SIDE_PREFIX: &str = "disarm-";
 
+/// Who is carrying the run out (JSON of the lock's holder: user, host, pid), written at
+/// start and by each resume, so `cutover watch` can tell a live run from an orphaned one.
+pub const ORCHESTRATOR_FILE: &str = "orchestrator";
+
 /// The run id (directory name) for a plan started at `now`: sortable, safe in paths and units,
 /// and unique: `nonce` (random, from the caller) keeps two runs of one plan started in the
 /// same second, from two directories or two machines, from sharing job directories and
@@ -88,6 +92,22 @@ impl RunDir {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         Ok(Self { path, id })
+    }
+
+    /// Records `holder` as the process carrying the run out (replacing an earlier one).
+    pub fn record_orchestrator(&self, holder: &super::lock::Holder) -> Result<(), JournalError> {
+        let path = self.path.join(ORCHESTRATOR_FILE);
+        let text = serde_json::to_string(holder).unwrap_or_default();
+        std::fs::write(&path, text).map_err(|source| JournalError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// The process last recorded as carrying the run out (`None` for older runs).
+    pub fn orchestrator(&self) -> Option<super::lock::Holder> {
+        let text = std::fs::read_to_string(self.path.join(ORCHESTRATOR_FILE)).ok()?;
+        serde_json::from_str(&text).ok()
     }
 
     /// The journal's path.

@@ -108,6 +108,24 @@ fn disarm_from_another_terminal_after_the_orchestrator_died() {
         .find(|e| e.path().is_dir())
         .unwrap()
         .file_name();
+    // `cutover watch` of the orphaned run shows its last state and says the orchestrator is
+    // gone, instead of waiting forever for lines that will never come.
+    let watched = Command::cargo_bin("cutover")
+        .unwrap()
+        .arg("watch")
+        .arg(&run_id)
+        .arg("--runs-dir")
+        .arg(&runs)
+        .arg("--plain")
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let seen = String::from_utf8_lossy(&watched.stdout);
+    assert_eq!(watched.status.code(), Some(1), "{seen}");
+    assert!(
+        seen.contains("arm: ok") && seen.contains("is gone and the run never finished"),
+        "{seen}"
+    );
     let out = Command::cargo_bin("cutover")
         .unwrap()
         .arg("disarm")
