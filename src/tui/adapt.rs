@@ -128,9 +128,7 @@ impl Adapter {
     pub fn adapt(&mut self, e: &RunEvent) -> Vec<Msg> {
         match e {
             RunEvent::Started { .. } | RunEvent::Staged { .. } => Vec::new(),
-            RunEvent::Step {
-                phase, name, path, ..
-            } => self.step(*phase, name, path),
+            RunEvent::Step { phase, name, .. } => self.step(*phase, name),
             RunEvent::Exec(ev) => self.exec(ev),
             RunEvent::Check {
                 path,
@@ -220,7 +218,7 @@ impl Adapter {
         }
     }
 
-    fn step(&mut self, run_phase: Phase, name: &str, path: &str) -> Vec<Msg> {
+    fn step(&mut self, run_phase: Phase, name: &str) -> Vec<Msg> {
         let (phase, recheck) = (run_phase.shown(), run_phase.is_recheck());
         let mut msgs = Vec::new();
         if Some(phase) != self.phase {
@@ -237,7 +235,7 @@ impl Adapter {
             }
         }
         self.recheck = recheck;
-        msgs.push(log(Level::Info, format!("{run_phase}: {name} [{path}]")));
+        msgs.push(log(Level::Info, format!("{run_phase}: {name}")));
         msgs
     }
 

@@ -161,7 +161,12 @@ fn finish(d: &mut Dashboard, outcome: Outcome) {
 fn log_worthy(d: &Dashboard, msg: &Msg) -> Option<(Level, String)> {
     match msg {
         Msg::HostChanged { state, .. } if !state.is_problem() => None,
-        Msg::CheckResult { .. } | Msg::ReceiptRead { .. } | Msg::PhaseProgress { .. } => None,
+        // Batches are the phase panel's business: a log of "batch N started" buries the
+        // lines that matter (failures, exclusions, operator actions, the quorum).
+        Msg::CheckResult { .. }
+        | Msg::ReceiptRead { .. }
+        | Msg::PhaseProgress { .. }
+        | Msg::BatchStarted { .. } => None,
         Msg::Quorum(r) => quorum_change(d, r),
         Msg::Probe(r) => probe_change(d, r),
         _ => plain::describe(msg),
