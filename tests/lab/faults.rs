@@ -111,3 +111,38 @@ fn an_agent_that_re_enables_itself_is_caught_before_anything_fires() {
         "the service was never restarted: {events}"
     );
 }
+
+#[test]
+fn three_drifted_hosts_in_three_batches_are_all_named() {
+    let lab = Lab::up(
+        "127.0.52",
+        &[
+            "--hosts",
+            "30",
+            "--fault",
+            "lab-3=clock-skew:3s",
+            "--fault",
+            "lab-15=clock-skew:3s",
+            "--fault",
+            "lab-27=clock-skew:3s",
+        ],
+    );
+    // Batches of 10 and no failure allowed: the first drifted host is over budget, yet the
+    // check still runs every batch, so the report names all three.
+    let plan = format!("{}{PREFLIGHT}{BODY}", lab.plan_head(10));
+    let r = lab.run(&plan, "40s");
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    for host in ["lab-3", "lab-15", "lab-27"] {
+        let v = r.verdict("preflight[0]", host);
+        assert_eq!(v["verdict"], "fail", "{host}: {v}");
+    }
+    let verdict = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("preflight: FAILED"))
+        .unwrap_or_default();
+    for host in ["lab-3:", "lab-15:", "lab-27:"] {
+        assert!(verdict.contains(host), "{host} not named: {verdict}");
+    }
+    assert!(r.of_kind("staged").is_empty(), "nothing was staged");
+}
