@@ -199,6 +199,9 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         .iter()
         .filter(|(_, d)| matches!(d, Disarm::AlreadyFired(_)))
         .count();
+    if unknown.is_empty() {
+        release_stale_lock(&dir.id);
+    }
     if unknown.is_empty() && disarmed + fired == 0 {
         super::out(
             "nothing may fire: no host holds an armed job; the run's host leases are released\n",
@@ -216,6 +219,27 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             unknown.join(", ")
         ));
         Ok(ExitCode::from(1))
+    }
+}
+
+/// Once nothing of the run may fire, the local run lock its crashed orchestrator left (in
+/// the state directory, process gone from this machine) is released, so the next run of
+/// these hosts is not refused for a run that is over.
+fn release_stale_lock(run: &str) {
+    use crate::journal::lock::{RunLock, is_stale, pid_alive, state_dir, this_host};
+    let Ok(entries) = std::fs::read_dir(state_dir()) else {
+        return;
+    };
+    let here = this_host();
+    for path in entries.flatten().map(|e| e.path()) {
+        let is_lock = path.extension().is_some_and(|e| e == "lock");
+        let Ok(holder) = RunLock::holder(&path) else {
+            continue;
+        };
+        if is_lock && holder.run == run && is_stale(&holder, &here, pid_alive) {
+            let _ = std::fs::remove_file(&path);
+            super::out(&format!("released the stale run lock of {holder}\n"));
+        }
     }
 }
 

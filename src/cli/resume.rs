@@ -82,7 +82,11 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         super::out(&header);
     }
     super::run::confirm_for(&args.confirm, &inventory)?;
-    let (_lock, broke_lock) = relock(args, &dir, &plan.meta.name, &inventory.name)?;
+    // The lock is keyed by the hosts the run touches, as compiled from its snapshots.
+    let first_fire = progress.fire_at.unwrap_or(plan.action.at.to_utc());
+    let hosts_of =
+        compile(&plan, &inventory, first_fire, digest.clone()).map_err(|e| usage(e.to_string()))?;
+    let (_lock, broke_lock) = relock(args, &dir, &hosts_of, &inventory)?;
     let (writer, read) =
         Writer::reopen::<RunEvent>(&dir.journal()).map_err(|e| usage(e.to_string()))?;
     let after_seq = read.records.last().map_or(0, |r| r.seq);
@@ -202,17 +206,17 @@ or take the run back with `cutover disarm {}` and start a new run",
 fn relock(
     args: &Args,
     dir: &RunDir,
-    plan: &str,
-    inventory: &str,
+    compiled: &crate::compile::RunPlan,
+    inventory: &crate::inventory::Inventory,
 ) -> Result<(RunLock, Option<String>), CliError> {
-    let root = dir.path.parent().unwrap_or(Path::new("."));
-    let path = root.join(format!("{plan}--{inventory}.lock"));
+    let path = super::run::lock_path(compiled, inventory)?;
     let holder = Holder {
         user: fleet::local_user(),
         host: lock::this_host(),
         pid: std::process::id(),
         started: crate::clock::now(),
         run: dir.id.clone(),
+        run_dir: std::path::absolute(&dir.path).ok(),
     };
     // Recorded only once the lock is ours: a refused resume must not claim a live run.
     let record = |l: RunLock, broke: Option<String>| {
@@ -226,7 +230,7 @@ fn relock(
             holder: old,
             stale: true,
             ..
-        }) if old.run == dir.id || args.break_lock => {
+        }) if old.run == dir.id || args.break_lock || super::run::run_is_over(&old) => {
             RunLock::break_lock(&path).map_err(|e| CliError::Usage(e.to_string()))?;
             eprintln!("cutover: broke the stale lock of {old}");
             let l = RunLock::acquire(&path, holder.clone())

@@ -7,7 +7,7 @@ pub(crate) mod output;
 
 use super::CliError;
 use super::load::{PlanArgs, load};
-use crate::compile::{compile, parse_fire_override};
+use crate::compile::{RunPlan, compile, parse_fire_override};
 use crate::fleet;
 use crate::journal::lock::{Holder, LockError, RunLock};
 use crate::journal::rundir::{RunDir, run_id};
@@ -135,9 +135,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let (journal, _lock, run_dir) = if args.dry_run {
         (None, None, None)
     } else {
-        let lock_path = args
-            .runs_dir
-            .join(format!("{}--{}.lock", plan.meta.name, inventory.name));
+        let lock_path = lock_path(&compiled, &inventory)?;
         std::fs::create_dir_all(&args.runs_dir).map_err(|source| CliError::Io {
             path: args.runs_dir.display().to_string(),
             source,
@@ -148,6 +146,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             pid: std::process::id(),
             started: now,
             run: id.clone(),
+            run_dir: std::path::absolute(args.runs_dir.join(&id)).ok(),
         };
         let lock = take_lock(&lock_path, holder.clone(), args.break_lock)?;
         let dir = RunDir::create(
@@ -243,7 +242,49 @@ fn confirmation(args: &Args, inv: &crate::inventory::Inventory, who: &str) -> Op
     Some(format!("confirmed the run with {how} ({who})"))
 }
 
-/// Takes the run lock; with `break_lock`, first removes a lock whose holder's process is gone.
+/// The run lock for `compiled`'s hosts: in the user's state directory (not the current
+/// one), named by the resolved hosts (`user@address:port`), not by plan or inventory names.
+pub(super) fn lock_path(
+    compiled: &RunPlan,
+    inventory: &crate::inventory::Inventory,
+) -> Result<PathBuf, CliError> {
+    let names = (compiled.preflight.iter().flat_map(|c| &c.hosts))
+        .chain(compiled.stage.iter().flat_map(|s| &s.hosts))
+        .chain(compiled.verify.iter().flat_map(|c| &c.hosts))
+        .chain(compiled.post.iter().flat_map(|s| &s.hosts))
+        .chain(&compiled.action_hosts);
+    let resolved: Vec<String> = names
+        .filter_map(|n| inventory.host(n))
+        .map(|h| {
+            let user = h.user.clone().unwrap_or_else(fleet::local_user);
+            format!("{user}@{}:{}", h.address, h.port)
+        })
+        .collect();
+    let dir = crate::journal::lock::state_dir();
+    std::fs::create_dir_all(&dir).map_err(|source| CliError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    Ok(dir.join(crate::journal::lock::lock_name(&resolved)))
+}
+
+/// True when a stale lock's run is over by its own journal: it finished, or it never
+/// started arming (nothing of it can fire). A crash after arming keeps its lock until
+/// `cutover disarm` or `resume` of that run, or `--break-lock`.
+pub(super) fn run_is_over(holder: &Holder) -> bool {
+    let Some(dir) = &holder.run_dir else {
+        return false;
+    };
+    let journal = dir.join(crate::journal::rundir::JOURNAL_FILE);
+    let Ok(read) = crate::journal::reader::read::<RunEvent>(&journal) else {
+        return false;
+    };
+    let state = crate::run::state::fold(&read.records);
+    state.finished.is_some() || !state.arming_started
+}
+
+/// Takes the run lock. A stale one (its process gone from this machine) is broken when its
+/// run is over by its own journal, or with `break_lock`; both are said.
 pub(super) fn take_lock(
     path: &Path,
     holder: Holder,
@@ -254,7 +295,7 @@ pub(super) fn take_lock(
             stale: true,
             holder: old,
             ..
-        }) if break_lock => {
+        }) if break_lock || run_is_over(&old) => {
             RunLock::break_lock(path).map_err(|e| CliError::Usage(e.to_string()))?;
             eprintln!("cutover: broke the stale lock of {old}");
             RunLock::acquire(path, holder).map_err(|e| CliError::Usage(e.to_string()))

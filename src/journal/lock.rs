@@ -9,6 +9,45 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// Where a user's run locks live: `$CUTOVER_STATE_DIR`, else `$XDG_STATE_HOME/cutover`, else
+/// `~/.local/state/cutover` (the account's home from the password database). Not the current
+/// directory: the same plan started from two directories must meet the same lock.
+pub fn state_dir() -> PathBuf {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(dir) = env("CUTOVER_STATE_DIR") {
+        return dir;
+    }
+    match env("XDG_STATE_HOME") {
+        Some(state) => state.join("cutover"),
+        None => crate::fleet::account_home().join(".local/state/cutover"),
+    }
+}
+
+/// The lock file name for a run touching `hosts` (each `user@address:port`): keyed by the
+/// resolved hosts, so a renamed plan or inventory naming the same machines meets the lock.
+pub fn lock_name(hosts: &[String]) -> String {
+    use sha2::Digest;
+    let mut sorted: Vec<&String> = hosts.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    let mut h = sha2::Sha256::new();
+    for s in sorted {
+        h.update(s.as_bytes());
+        h.update(b"\n");
+    }
+    let hex: String = h
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("hosts-{hex}.lock")
+}
+
 /// Who holds a lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
@@ -22,6 +61,9 @@ pub struct Holder {
     pub started: DateTime<Utc>,
     /// The run directory it belongs to.
     pub run: String,
+    /// Where that run directory is, so a stale lock can be judged by its journal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Display for Holder {
@@ -47,7 +89,7 @@ pub enum LockError {
         /// The lock file.
         path: String,
         /// Its holder.
-        holder: Holder,
+        holder: Box<Holder>,
         /// True when the holder's process no longer runs on this host.
         stale: bool,
     },
@@ -112,7 +154,7 @@ impl RunLock {
                 let stale = is_stale(&current, &this_host(), pid_alive);
                 Err(LockError::Held {
                     path: path.display().to_string(),
-                    holder: current,
+                    holder: Box::new(current),
                     stale,
                 })
             }
@@ -161,6 +203,7 @@ mod tests {
             pid,
             started: DateTime::UNIX_EPOCH,
             run: "r1".into(),
+            run_dir: None,
         }
     }
 
@@ -193,6 +236,15 @@ mod tests {
         assert!(err.to_string().contains("--break-lock"));
         assert_eq!(RunLock::break_lock(&path).unwrap().pid, u32::MAX - 1);
         assert!(RunLock::acquire(&path, holder(3)).is_ok());
+    }
+
+    #[test]
+    fn the_lock_name_is_the_set_of_hosts_in_any_order() {
+        let a = lock_name(&["root@127.0.0.1:22".into(), "root@127.0.0.2:22".into()]);
+        let b = lock_name(&["root@127.0.0.2:22".into(), "root@127.0.0.1:22".into()]);
+        assert_eq!(a, b);
+        assert!(a.starts_with("hosts-") && a.ends_with(".lock"), "{a}");
+        assert_ne!(a, lock_name(&["root@127.0.0.1:22".into()]));
     }
 
     #[test]

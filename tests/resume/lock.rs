@@ -99,8 +99,11 @@ fn disarm_beside_a_live_run_keeps_sequence_numbers_unique() {
 #[test]
 fn run_break_lock_removes_only_a_dead_holders_lock() {
     let s = setup(1);
-    std::fs::create_dir_all(s.runs()).unwrap();
-    let lock = s.runs().join("rehearsal--rehearsal.lock");
+    // The lock lives in a state directory (this test's own), named by the resolved hosts.
+    let state = s.fleet.dir().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let hosts = [format!("root@{}:22", s.fleet.hosts[0].address)];
+    let lock = state.join(cutover::journal::lock::lock_name(&hosts));
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     let holder = |pid: u32| {
         format!(
@@ -111,6 +114,7 @@ fn run_break_lock_removes_only_a_dead_holders_lock() {
     let run = |extra: &[&str]| {
         Out::from(
             s.cutover("run")
+                .env("CUTOVER_STATE_DIR", &state)
                 .arg(&s.plan)
                 .args([
                     "--now",

@@ -306,25 +306,41 @@ fn a_second_run_of_the_same_plan_from_another_directory_is_refused_naming_the_fi
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let second = Command::cargo_bin("cutover")
-        .unwrap()
-        .arg("run")
-        .arg(&s.plan)
-        .args([
-            "--now",
-            "2029-12-31T23:00:00Z",
-            "--yes",
-            "--plain",
-            "--at",
-            "now+30s",
-        ])
-        .arg("--runs-dir")
-        .arg(&second_runs)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&second.stdout);
-    assert_eq!(second.status.code(), Some(1), "{text}");
+    let second = |state: Option<&std::path::Path>| {
+        let mut c = Command::cargo_bin("cutover").unwrap();
+        if let Some(dir) = state {
+            c.env("CUTOVER_STATE_DIR", dir);
+        }
+        c.arg("run")
+            .arg(&s.plan)
+            .args([
+                "--now",
+                "2029-12-31T23:00:00Z",
+                "--yes",
+                "--plain",
+                "--at",
+                "now+30s",
+            ])
+            .arg("--runs-dir")
+            .arg(&second_runs)
+            .output()
+            .unwrap()
+    };
     let first_id = run_id(&first_runs);
+    // The same user from another directory meets the local lock (keyed by the hosts, in the
+    // state directory), before any host is touched.
+    let local = second(None);
+    let err = String::from_utf8_lossy(&local.stderr);
+    assert_eq!(local.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("another run holds") && err.contains(&format!("run {first_id}")),
+        "the refusal names the holder:\n{err}"
+    );
+    // A colleague on another machine (another state directory) meets the hosts' leases.
+    let elsewhere = s.fleet.dir().join("colleague-state");
+    let remote = second(Some(&elsewhere));
+    let text = String::from_utf8_lossy(&remote.stdout);
+    assert_eq!(remote.status.code(), Some(1), "{text}");
     assert!(
         text.contains(&format!("leased by run {first_id}")),
         "the refusal names the holder:\n{text}"

@@ -164,16 +164,34 @@ fn a_changed_plan_is_refused_by_expect_digest() {
 #[test]
 fn a_second_run_is_refused_with_the_holders_name() {
     let s = setup(2, "");
-    let runs = s.fleet.dir().join("runs");
-    std::fs::create_dir_all(&runs).unwrap();
+    // The lock lives in the user's state directory, named by the resolved hosts: a holder
+    // left there by alice on another machine refuses this run, whatever its directory.
+    let state = s.fleet.dir().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let hosts: Vec<String> = (s.fleet.hosts.iter())
+        .map(|h| format!("root@{}:22", h.address))
+        .collect();
     let holder = format!(
         "{{\"user\":\"alice\",\"host\":\"elsewhere\",\"pid\":{},\"started\":\"2029-12-31T22:59:00Z\",\"run\":\"r0\"}}",
         std::process::id()
     );
-    std::fs::write(runs.join("rehearsal--rehearsal.lock"), holder).unwrap();
-    let r = run(&s, &["--yes"]);
-    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("alice@elsewhere"), "{}", r.stderr);
+    std::fs::write(
+        state.join(cutover::journal::lock::lock_name(&hosts)),
+        holder,
+    )
+    .unwrap();
+    let out = Command::cargo_bin("cutover")
+        .unwrap()
+        .env("CUTOVER_STATE_DIR", &state)
+        .arg("run")
+        .arg(&s.plan)
+        .args(["--now", "2029-12-31T23:00:00Z", "--yes", "--runs-dir"])
+        .arg(s.fleet.dir().join("elsewhere-runs"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("alice@elsewhere"), "{stderr}");
 }
 
 #[test]
