@@ -178,7 +178,7 @@ pub fn verify_script(m: Concrete, run_id: &str, dir: &str, job_sha: &str) -> Str
             "job=$(cat {d}/at.job) && atq | awk '{{print $1}}' | grep -qx \"$job\" && at -c \"$job\" | grep -qF {d}/job.sh || exit 1"
         ),
         Concrete::Waiter => format!(
-            "pid=$(cat {d}/waiter.pid) && tr '\\0' ' ' < /proc/$pid/cmdline 2>/dev/null | grep -qF {w} || exit 1",
+            "pid=$(cat {d}/waiter.pid) && tr '\\0' ' ' < /proc/$pid/cmdline 2>/dev/null | grep -qF ' {w} ' || exit 1",
             w = waiter_name(run_id)
         ),
     };
@@ -200,7 +200,7 @@ pub fn disarm_script(m: Concrete, run_id: &str, dir: &str) -> String {
             "if [ -s {d}/at.job ]; then job=$(cat {d}/at.job); atrm \"$job\" 2>/dev/null || true; ! atq | awk '{{print $1}}' | grep -qx \"$job\" || exit 1; fi"
         ),
         Concrete::Waiter => format!(
-            "ours() {{ tr '\\0' ' ' < /proc/$1/cmdline 2>/dev/null | grep -qF {w}; }}\nif [ -s {d}/waiter.pid ]; then pid=$(cat {d}/waiter.pid); if ours \"$pid\"; then kill -TERM -- \"-$pid\" 2>/dev/null || kill -TERM \"$pid\"; for i in 1 2 3 4 5 6 7 8 9 10; do ours \"$pid\" || break; sleep 0.1; done; ours \"$pid\" && exit 1; fi; fi",
+            "ours() {{ tr '\\0' ' ' < /proc/$1/cmdline 2>/dev/null | grep -qF ' {w} '; }}\nif [ -s {d}/waiter.pid ]; then pid=$(cat {d}/waiter.pid); if ours \"$pid\"; then kill -TERM -- \"-$pid\" 2>/dev/null || kill -TERM \"$pid\"; for i in 1 2 3 4 5 6 7 8 9 10; do ours \"$pid\" || break; sleep 0.1; done; ours \"$pid\" && exit 1; fi; fi",
             w = waiter_name(run_id)
         ),
     };
@@ -362,5 +362,65 @@ mod tests {
             Concrete::Systemd
         );
         assert_eq!(pick_auto("/usr/bin/at\n"), Concrete::Waiter);
+    }
+
+    /// A waiter of run `r10` is not one of run `r1`: the name is matched whole, so a pid
+    /// reused by another run's waiter never passes verify or gets killed by disarm.
+    #[test]
+    fn a_waiter_is_matched_by_its_whole_run_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let mut other = std::process::Command::new("sh")
+            .args(["-c", "sleep 30", "sh", "cutover-waiter-r10", &d])
+            .spawn()
+            .unwrap();
+        struct Reap<'a>(&'a mut std::process::Child);
+        impl Drop for Reap<'_> {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let pid = other.id();
+        let _reap = Reap(&mut other);
+        std::fs::write(dir.path().join("waiter.pid"), format!("{pid}\n")).unwrap();
+        std::fs::write(dir.path().join("job.sh"), "true\n").unwrap();
+        let real_sha = {
+            use sha2::Digest;
+            let h = sha2::Sha256::digest(b"true\n");
+            h.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        let verify = |run: &str| {
+            let script = verify_script(Concrete::Waiter, run, &d, &real_sha);
+            std::process::Command::new("sh")
+                .args(["-c", &script])
+                .output()
+                .unwrap()
+        };
+        let theirs = verify("r10");
+        assert_eq!(
+            String::from_utf8_lossy(&theirs.stdout).trim(),
+            "verified",
+            "{}",
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        assert!(!verify("r1").status.success(), "r1 matched r10's waiter");
+        let disarm = disarm_script(Concrete::Waiter, "r1", &d);
+        let _ = std::process::Command::new("sh")
+            .args(["-c", &disarm])
+            .output()
+            .unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .chars()
+            .next();
+        assert!(
+            matches!(state, Some('S' | 'R')),
+            "disarming r1 killed r10's waiter: {stat}"
+        );
     }
 }
