@@ -199,15 +199,18 @@ pub fn disarm_script(m: Concrete, run_id: &str, dir: &str) -> String {
         Concrete::At => format!(
             "if [ -s {d}/at.job ]; then job=$(cat {d}/at.job); atrm \"$job\" 2>/dev/null || true; ! atq | awk '{{print $1}}' | grep -qx \"$job\" || exit 1; fi"
         ),
+        // Forks are what a disarm of hundreds of hosts at once costs: the pid is read and
+        // its liveness judged with shell builtins (a zombie counts as gone); only the check
+        // that the pid is this run's waiter, before it is signalled, runs `tr` and `grep`.
         Concrete::Waiter => format!(
-            "ours() {{ tr '\\0' ' ' < /proc/$1/cmdline 2>/dev/null | grep -qF ' {w} '; }}\nif [ -s {d}/waiter.pid ]; then pid=$(cat {d}/waiter.pid); if ours \"$pid\"; then kill -TERM -- \"-$pid\" 2>/dev/null || kill -TERM \"$pid\"; for i in 1 2 3 4 5 6 7 8 9 10; do ours \"$pid\" || break; sleep 0.1; done; ours \"$pid\" && exit 1; fi; fi",
+            "ours() {{ tr '\\0' ' ' < /proc/$1/cmdline 2>/dev/null | grep -qF ' {w} '; }}\nalive() {{ IFS= read -r st < /proc/$1/stat 2>/dev/null || return 1; case \"${{st##*) }}\" in Z*|X*) return 1;; esac; }}\nif [ -s {d}/waiter.pid ] && read -r pid < {d}/waiter.pid && ours \"$pid\"; then kill -TERM -- \"-$pid\" 2>/dev/null || kill -TERM \"$pid\"; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do alive \"$pid\" || break; sleep 0.05; done; alive \"$pid\" && exit 1; fi",
             w = waiter_name(run_id)
         ),
     };
     // The tombstone first: a job that wakes later anyway (an arming command that finished
     // after the orchestrator gave up) sees it and does not act.
     format!(
-        "mkdir -p {d} && touch {d}/disarmed || exit 1\n{body}\n[ -e {d}/receipt ] && ! grep -q '^skipped=' {d}/receipt && echo 'already fired' >&2 && exit 2\necho disarmed"
+        "{{ [ -d {d} ] || mkdir -p {d}; }} && : > {d}/disarmed || exit 1\n{body}\n[ -e {d}/receipt ] && ! grep -q '^skipped=' {d}/receipt && echo 'already fired' >&2 && exit 2\necho disarmed"
     )
 }
 
@@ -421,6 +424,18 @@ mod tests {
         assert!(
             matches!(state, Some('S' | 'R')),
             "disarming r1 killed r10's waiter: {stat}"
+        );
+        // Its own run's disarm takes it down; left a zombie (nobody reaps it here), it counts
+        // as gone.
+        let out = std::process::Command::new("sh")
+            .args(["-c", &disarm_script(Concrete::Waiter, "r10", &d)])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "disarmed",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
         );
     }
 }
