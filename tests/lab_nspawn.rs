@@ -262,7 +262,8 @@ fn real_hosts_boot_with_their_users_and_every_mechanism_fires_on_them() {
     assert_eq!(code, 0);
     assert!(status.contains("nspawn backend"), "{status}");
 
-    for mechanism in ["systemd", "at", "waiter"] {
+    // `auto` on hosts whose operator has passwordless sudo: a systemd timer it can arm.
+    for mechanism in ["systemd", "at", "waiter", "auto"] {
         let t = cutover::clock::instant();
         let plan = lab.plan(mechanism, mechanism);
         let (code, out, err) = cutover(&[
@@ -310,6 +311,25 @@ fn real_hosts_boot_with_their_users_and_every_mechanism_fires_on_them() {
             assert!(
                 woke >= planned,
                 "{mechanism} on host {i} woke before its fire time:\n{receipt}"
+            );
+        }
+        if mechanism == "auto" {
+            let journal: String = std::fs::read_dir(lab.runs())
+                .unwrap()
+                .flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path().join("journal.jsonl")).ok())
+                .filter(|j| j.contains("\"plan\":\"nspawn-auto\""))
+                .collect();
+            let armed = journal.matches("\"kind\":\"armed\"").count();
+            let by_systemd = journal
+                .lines()
+                .filter(|l| {
+                    l.contains("\"kind\":\"armed\"") && l.contains("\"mechanism\":\"systemd\"")
+                })
+                .count();
+            assert!(
+                armed == lab.hosts && by_systemd == armed,
+                "auto armed {armed} host(s), {by_systemd} by systemd"
             );
         }
         if mechanism == "systemd" {

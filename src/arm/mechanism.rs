@@ -50,16 +50,23 @@ impl std::fmt::Display for Concrete {
 }
 
 /// `auto`: prefer systemd timers (microsecond accuracy), then the waiter; `at` only when asked
-/// (minute resolution). Input: the `command -v` probe lines a host printed.
+/// (minute resolution). Input: what [`auto_script`] printed on the host.
 pub fn pick_auto(probe_stdout: &str) -> Concrete {
-    if probe_stdout
-        .lines()
-        .any(|l| l.trim_end().ends_with("/systemd-run"))
-    {
-        Concrete::Systemd
-    } else {
-        Concrete::Waiter
+    match probe_stdout.lines().any(|l| l.trim() == "auto=systemd") {
+        true => Concrete::Systemd,
+        false => Concrete::Waiter,
     }
+}
+
+/// Decides `auto` on a host by doing what arming a systemd timer does, as the same user and
+/// through the same `sudo -n`: `systemd-run` being installed is not enough (a non-root user
+/// without sudo gets "Access denied" from the system manager). Prints `auto=systemd` or
+/// `auto=waiter`.
+pub fn auto_script() -> String {
+    format!(
+        "if ( {} ) >/dev/null 2>&1; then echo auto=systemd; else echo auto=waiter; fi",
+        probe_script(crate::plan::model::Mechanism::Systemd)
+    )
 }
 
 /// The systemd unit name for a run.
@@ -145,7 +152,12 @@ pub fn probe_script(m: crate::plan::model::Mechanism) -> String {
             "if {SYSTEMD_BOOTED}; then\n{SUDO}{unit}out=$($s systemd-run --quiet --collect --wait --unit=$u --uid=\"$(id -u)\" --gid=\"$(id -g)\" /bin/true 2>&1) || {{ echo \"cannot start a transient unit as $(id -un): $out\"; exit 1; }}\nelse\ncommand -v setsid >/dev/null && command -v sleep >/dev/null || {{ echo 'setsid or sleep not found'; exit 1; }}\nfi\necho ok"
         ),
         M::At => "command -v at >/dev/null || { echo 'at not found'; exit 1; }\nout=$(atq 2>&1) || { echo \"atq as $(id -un): $out\"; exit 1; }\nif [ -d /run/systemd/system ]; then systemctl is-active atd >/dev/null || { echo 'atd is not active'; exit 1; }; fi\necho ok".into(),
-        M::Auto => "command -v systemd-run || command -v at || command -v setsid".into(),
+        // What `auto` will pick must work: a usable systemd timer, else the waiter's check.
+        M::Auto => format!(
+            "if ( {} ) >/dev/null 2>&1; then echo ok; exit 0; fi\n{}",
+            probe_script(M::Systemd),
+            probe_script(M::Waiter)
+        ),
     }
 }
 
@@ -359,12 +371,41 @@ mod tests {
     }
 
     #[test]
-    fn auto_prefers_systemd_timers() {
-        assert_eq!(
-            pick_auto("/usr/bin/systemd-run\n/usr/bin/at\n"),
-            Concrete::Systemd
+    fn auto_prefers_systemd_timers_it_can_arm() {
+        assert_eq!(pick_auto("auto=systemd\n"), Concrete::Systemd);
+        assert_eq!(pick_auto("auto=waiter\n"), Concrete::Waiter);
+        assert_eq!(pick_auto("/usr/bin/systemd-run\n"), Concrete::Waiter);
+    }
+
+    /// On a host where `systemd-run` exists but cannot reach a system manager (this test
+    /// machine, or a non-root user without sudo), `auto` falls back to the waiter.
+    #[test]
+    fn auto_falls_back_to_the_waiter_when_no_timer_can_be_armed() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("systemd-run");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho 'Failed to connect to bus: Access denied' >&2\nexit 1\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let path = format!(
+            "{}:{}",
+            dir.path().display(),
+            std::env::var("PATH").unwrap()
         );
-        assert_eq!(pick_auto("/usr/bin/at\n"), Concrete::Waiter);
+        let out = std::process::Command::new("sh")
+            .args(["-c", &auto_script()])
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        assert_eq!(
+            pick_auto(&String::from_utf8_lossy(&out.stdout)),
+            Concrete::Waiter,
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
 
     /// A waiter of run `r10` is not one of run `r1`: the name is matched whole, so a pid

@@ -146,7 +146,7 @@ impl ArmRunner {
             Some(m) => Ok(m),
             None => Ok(pick_auto(
                 &self
-                    .step(host, "command -v systemd-run at setsid || true".into())
+                    .step(host, crate::arm::mechanism::auto_script())
                     .await?,
             )),
         }
