@@ -143,6 +143,28 @@ impl Printer {
                     detail.as_deref().unwrap_or("unknown")
                 );
             }
+            RunEvent::Restored { host, file, sha256 } => {
+                let how = sha256
+                    .as_ref()
+                    .map_or("removed (staging created it)".to_string(), |s| {
+                        format!("restored, sha256 {}", &s[..s.len().min(12)])
+                    });
+                let _ = writeln!(out, "   {host}: {file} {how}");
+            }
+            RunEvent::RolledBack { host, ok: true, .. } => {
+                let _ = writeln!(out, "   rolled back {host}");
+            }
+            RunEvent::RolledBack {
+                host,
+                ok: false,
+                detail,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "   COULD NOT ROLL BACK {host}: {}",
+                    detail.as_deref().unwrap_or("unknown")
+                );
+            }
             RunEvent::Spread { spread } => out.push_str(&spread_text(spread)),
             RunEvent::Watch(w) => out.push_str(&self.watch(w)),
             RunEvent::Operator { action } => {

@@ -3,7 +3,7 @@
 
 use super::checks::unreachable;
 use super::ctx::{Ctx, failure_reason};
-use super::event::RunEvent;
+use super::event::{Original, RunEvent};
 use crate::edit::{self, template};
 use crate::executor::{CancelToken, HostOutcome, HostRun, HostRunner};
 use crate::plan::model::{Edit, Step, StepKind};
@@ -130,6 +130,10 @@ impl StepRunner {
             host: host.into(),
             file: p.file.clone(),
             sha256: expected,
+            original: Some(match p.old_sha {
+                Some(sha) => Original::Sha256(sha),
+                None => Original::Absent,
+            }),
         });
         Ok(p.diff)
     }
