@@ -50,7 +50,8 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let compiled = crate::compile::compile(&plan, &inventory, fire_at, String::new())
         .map_err(|e| usage(e.to_string()))?;
     // Decided before asking anything: a refusal or nothing to do needs no confirmation.
-    let visits = crate::run::rollback::decide::decide(&state, &compiled, args.force, &dir.id)
+    let shown = dir.path.display().to_string();
+    let visits = crate::run::rollback::decide::decide(&state, &compiled, args.force, &shown)
         .map_err(|e| usage(format!("run {}: rollback refused: {e}", dir.id)))?;
     if visits.is_empty() {
         super::out(&format!(
@@ -120,11 +121,11 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         eprintln!("cutover: the journal could not be written: {err}");
     }
     let report = result.map_err(|e| usage(format!("run {}: rollback refused: {e}", dir.id)))?;
-    Ok(verdict(&dir.id, &report))
+    Ok(verdict(&dir.id, &shown, &report))
 }
 
 /// The closing lines and the exit code.
-fn verdict(run: &str, report: &Report) -> ExitCode {
+fn verdict(run: &str, shown: &str, report: &Report) -> ExitCode {
     if report.ok() {
         super::out(&format!(
             "run {run}: rolled back: {} host(s) restored and verified{}\n",
@@ -145,7 +146,7 @@ fn verdict(run: &str, report: &Report) -> ExitCode {
         text.push_str(&format!("  {h}: {why}\n"));
     }
     text.push_str(&format!(
-        "fix what is named and run `cutover rollback {run}` again (restored hosts are skipped)\n"
+        "fix what is named and run `cutover rollback {shown}` again (restored hosts are skipped)\n"
     ));
     super::out(&text);
     ExitCode::from(1)

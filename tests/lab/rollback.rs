@@ -96,6 +96,7 @@ fn a_failed_verify_offers_the_rollback_which_restores_every_staged_host() {
     );
 
     let (code, out, err) = rollback(&dir, &[]);
+    println!("{}\n--- cutover rollback:\n{out}{err}", r.stderr);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
         out.contains("rolled back: 3 host(s) restored and verified"),
@@ -152,6 +153,7 @@ fn a_tampered_backup_refuses_its_host_and_the_others_are_restored() {
     std::fs::write(&bak, tampered).unwrap();
 
     let (code, out, err) = rollback(&run_dir(&lab), &["--force"]);
+    println!("{out}{err}");
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(out.contains("ROLLBACK INCOMPLETE"), "{out}");
     assert!(
