@@ -7,7 +7,7 @@ use super::event::{Original, RunEvent};
 use crate::edit::{self, template};
 use crate::executor::{CancelToken, HostOutcome, HostRun, HostRunner};
 use crate::plan::model::{Edit, Step, StepKind};
-use crate::remote::files::{parse_read, read_script, sha256_hex, write_script};
+use crate::remote::files::{Backup, parse_read, read_script, sha256_hex, write_script_with};
 use crate::remote::{self, Script};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -106,7 +106,19 @@ impl StepRunner {
             return Ok("unchanged".into());
         }
         let s = &self.step.settings;
-        let script = write_script(&p.file, &p.content, p.old_sha.as_deref(), p.mode);
+        // The run's first write of this file backs up what it found (what a rollback puts
+        // back), replacing a backup an earlier run left; later writes keep it.
+        let first = !self
+            .ctx
+            .state()
+            .originals
+            .contains_key(&(host.to_string(), p.file.clone()));
+        let backup = if first {
+            Backup::Fresh
+        } else {
+            Backup::KeepFirst
+        };
+        let script = write_script_with(&p.file, &p.content, p.old_sha.as_deref(), p.mode, backup);
         let r = self
             .ctx
             .run_big(host, script, s.sudo, s.timeout)

@@ -87,6 +87,12 @@ fn failed_verify(lab: &Lab) -> super::harness::Run {
 fn a_failed_verify_offers_the_rollback_which_restores_every_staged_host() {
     let lab = Lab::up("127.0.52", &["--hosts", "3"]);
     let before = originals(&lab);
+    // An earlier run's backup left behind: this run's first write replaces it.
+    std::fs::write(
+        host(&lab, "lab-3").join("etc/consul.json.cutover-bak"),
+        "stale\n",
+    )
+    .unwrap();
     let r = failed_verify(&lab);
     let dir = run_dir(&lab);
     assert!(
