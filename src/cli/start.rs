@@ -180,7 +180,8 @@ pub fn carry_out(
         }
         let way_back = match &outcome {
             Some(Outcome::Failed(_)) if !s.dry_run => {
-                way_back(&ctx, s.compiled, s.rollback_on_failure).await
+                let chosen = decisions.roll_back.load(Ordering::SeqCst);
+                way_back(&ctx, s.compiled, s.rollback_on_failure || chosen).await
             }
             _ => WayBack::Nothing,
         };
