@@ -110,18 +110,60 @@ pub fn parse_restored(stdout: &str, files: usize) -> Result<Vec<Option<String>>,
     parse_shas(stdout, files)
 }
 
-/// The script that enables and starts each unit, then proves it is enabled and active.
-pub fn enable_script(units: &[String]) -> String {
+/// A unit to bring back as it was: enabled and/or started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitBack {
+    /// The unit.
+    pub unit: String,
+    /// It was enabled: enable it.
+    pub enable: bool,
+    /// It was running: start it.
+    pub start: bool,
+}
+
+/// The script that enables and/or starts each unit, then proves it.
+pub fn enable_script(units: &[UnitBack]) -> String {
     let mut s = String::new();
     for u in units {
-        let q = quote(u);
-        s.push_str(&format!(
-            "systemctl enable --now {q}\nsystemctl is-enabled --quiet {q} || {{ echo {m1} >&2; exit 1; }}\nsystemctl is-active --quiet {q} || {{ echo {m2} >&2; exit 1; }}\n",
-            m1 = quote(&format!("{u} is not enabled after systemctl enable")),
-            m2 = quote(&format!("{u} is not active after systemctl enable --now")),
-        ));
+        let q = quote(&u.unit);
+        if u.enable {
+            s.push_str(&format!(
+                "systemctl enable {q}\nsystemctl is-enabled --quiet {q} || {{ echo {m} >&2; exit 1; }}\n",
+                m = quote(&format!("{} is not enabled after systemctl enable", u.unit)),
+            ));
+        }
+        if u.start {
+            s.push_str(&format!(
+                "systemctl start {q}\nsystemctl is-active --quiet {q} || {{ echo {m} >&2; exit 1; }}\n",
+                m = quote(&format!("{} is not active after systemctl start", u.unit)),
+            ));
+        }
     }
     s
+}
+
+/// The script printing whether a unit is enabled and active (two words).
+pub fn unit_state_script(unit: &str) -> String {
+    let q = quote(unit);
+    format!(
+        "if systemctl is-enabled --quiet {q}; then echo enabled; else echo disabled; fi\nif systemctl is-active --quiet {q}; then echo active; else echo inactive; fi\n"
+    )
+}
+
+/// What `unit_state_script` printed: `(enabled, active)`.
+pub fn parse_unit_state(stdout: &str) -> Option<(bool, bool)> {
+    let words: Vec<&str> = stdout.split_whitespace().collect();
+    let enabled = match *words.first()? {
+        "enabled" => true,
+        "disabled" => false,
+        _ => return None,
+    };
+    let active = match *words.get(1)? {
+        "active" => true,
+        "inactive" => false,
+        _ => return None,
+    };
+    Some((enabled, active))
 }
 
 /// The last `n` lines of `stdout`, each a sha256 or `MISSING`.
@@ -192,9 +234,21 @@ mod tests {
     }
 
     #[test]
-    fn units_are_proved_enabled_and_active() {
-        let s = enable_script(&["chef-client".into()]);
-        assert!(s.starts_with("systemctl enable --now chef-client\n"));
-        assert!(s.contains("is-active --quiet chef-client"));
+    fn units_come_back_as_they_were_and_are_proved() {
+        let s = enable_script(&[UnitBack {
+            unit: "chef-client".into(),
+            enable: true,
+            start: true,
+        }]);
+        assert!(s.starts_with("systemctl enable chef-client\n"), "{s}");
+        assert!(s.contains("systemctl start chef-client\nsystemctl is-active --quiet chef-client"));
+        let s = enable_script(&[UnitBack {
+            unit: "chef-client".into(),
+            enable: true,
+            start: false,
+        }]);
+        assert!(!s.contains("start"), "{s}");
+        assert_eq!(parse_unit_state("enabled\ninactive\n"), Some((true, false)));
+        assert_eq!(parse_unit_state("Failed to get unit\n"), None);
     }
 }

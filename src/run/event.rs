@@ -116,6 +116,18 @@ pub enum RunEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         original: Option<Original>,
     },
+    /// What a `disable_service` step found before it stopped and disabled the unit (what
+    /// `cutover rollback` brings back).
+    UnitBefore {
+        /// Host.
+        host: String,
+        /// Unit.
+        unit: String,
+        /// Whether it was enabled.
+        enabled: bool,
+        /// Whether it was running.
+        active: bool,
+    },
     /// `cutover rollback` put a staged file back as it was before the run, verified.
     Restored {
         /// Host.

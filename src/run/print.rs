@@ -112,6 +112,7 @@ impl Printer {
                 }
             }
             RunEvent::Staged { .. }
+            | RunEvent::UnitBefore { .. }
             | RunEvent::Armed { .. }
             | RunEvent::Receipt { .. }
             | RunEvent::Committed { .. } => {}

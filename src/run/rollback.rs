@@ -156,7 +156,8 @@ async fn one_host(
             .await
             .map_err(|e| format!("unreachable: {e}"))?;
         if let Some(why) = failure_reason(&r) {
-            return Err(format!("re-enabling {}: {why}", u.units.join(", ")));
+            let names: Vec<&str> = u.units.iter().map(|u| u.unit.as_str()).collect();
+            return Err(format!("re-enabling {}: {why}", names.join(", ")));
         }
     }
     for step in &u.steps {

@@ -134,6 +134,9 @@ pub struct RunState {
     /// What each staged file was before the run first wrote it, by `(host, file)` (`None`:
     /// the journal predates recording it).
     pub originals: BTreeMap<(String, String), Option<Original>>,
+    /// What each unit a `disable_service` step stopped was before, by `(host, unit)`:
+    /// `(enabled, active)`, as first found in the run.
+    pub units_before: BTreeMap<(String, String), (bool, bool)>,
     /// Hosts `cutover rollback` restored and verified.
     pub rolled_back: BTreeSet<String>,
     /// Hosts a rollback tried and did not finish, with why.
@@ -369,6 +372,16 @@ fn apply(p: &mut RunState, event: &RunEvent) {
                 .entry((host.clone(), file.clone()))
                 .or_insert_with(|| original.clone());
             p.staged.push((host.clone(), file.clone(), sha256.clone()));
+        }
+        RunEvent::UnitBefore {
+            host,
+            unit,
+            enabled,
+            active,
+        } => {
+            p.units_before
+                .entry((host.clone(), unit.clone()))
+                .or_insert((*enabled, *active));
         }
         RunEvent::RolledBack { host, ok: true, .. } => {
             p.rollback_failed.remove(host);

@@ -8,7 +8,7 @@ use crate::edit::{self, template};
 use crate::executor::{CancelToken, HostOutcome, HostRun, HostRunner};
 use crate::plan::model::{Edit, Step, StepKind};
 use crate::remote::files::{Backup, parse_read, read_script, sha256_hex, write_script_with};
-use crate::remote::{self, Script};
+use crate::remote::{self, Script, restore};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -70,6 +70,9 @@ impl StepRunner {
                 script.lines().next().unwrap_or("")
             )),
             Script::Remote(script) => {
+                if let StepKind::DisableService { unit } = &self.step.kind {
+                    self.unit_before(host, unit).await?;
+                }
                 let r = self
                     .ctx
                     .run(host, script, s.sudo, s.timeout)
@@ -85,6 +88,29 @@ impl StepRunner {
             Script::PerHost(_) => self.file_step(host).await,
             Script::Local(_) => Ok(String::new()),
         }
+    }
+
+    /// Journals what a unit is before a `disable_service` step changes it (a rollback
+    /// restores that); an answer that does not parse journals nothing (the rollback then
+    /// enables and starts the unit).
+    async fn unit_before(&self, host: &str, unit: &str) -> Result<(), HostOutcome> {
+        let s = &self.step.settings;
+        let r = self
+            .ctx
+            .run(host, restore::unit_state_script(unit), s.sudo, s.timeout)
+            .await
+            .map_err(|e| HostOutcome::Unreachable {
+                reason: unreachable(e).reason().unwrap_or("").to_string(),
+            })?;
+        if let Some((enabled, active)) = restore::parse_unit_state(&r.stdout.text()) {
+            self.ctx.emit(RunEvent::UnitBefore {
+                host: host.into(),
+                unit: unit.into(),
+                enabled,
+                active,
+            });
+        }
+        Ok(())
     }
 
     async fn file_step(&self, host: &str) -> Result<String, HostOutcome> {

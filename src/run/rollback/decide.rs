@@ -7,6 +7,7 @@
 
 use crate::compile::{Resolved, RunPlan};
 use crate::plan::model::{Step, StepKind};
+use crate::remote::restore::UnitBack;
 use crate::run::event::Original;
 use crate::run::state::{Rollback, RunState};
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,8 +54,9 @@ pub struct FileUndo {
 pub struct HostUndo {
     /// Files staging wrote.
     pub files: Vec<FileUndo>,
-    /// Units a `disable_service` step stopped and disabled (enabled and started again).
-    pub units: Vec<String>,
+    /// Units a `disable_service` step stopped and disabled, to enable and start again as
+    /// they were before it.
+    pub units: Vec<UnitBack>,
     /// The plan's `[[rollback]]` steps targeting it.
     pub steps: Vec<Step>,
 }
@@ -130,16 +132,28 @@ fn undo(state: &RunState, plan: &RunPlan, host: &str) -> HostUndo {
                 .flatten(),
         })
         .collect();
-    let mut units: Vec<String> = Vec::new();
+    let mut units: Vec<UnitBack> = Vec::new();
     for s in &plan.stage {
         let done = state
             .host_steps
             .get(&s.item.settings.path)
             .is_some_and(|d| d.contains(host));
         if let (StepKind::DisableService { unit }, true) = (&s.item.kind, done)
-            && !units.contains(unit)
+            && !units.iter().any(|u| &u.unit == unit)
         {
-            units.push(unit.clone());
+            // Unrecorded (a journal of an older version): it is assumed enabled and running.
+            let (enable, start) = state
+                .units_before
+                .get(&(host.to_string(), unit.clone()))
+                .copied()
+                .unwrap_or((true, true));
+            if enable || start {
+                units.push(UnitBack {
+                    unit: unit.clone(),
+                    enable,
+                    start,
+                });
+            }
         }
     }
     let steps = plan

@@ -95,9 +95,45 @@ fn only_staged_hosts_are_visited_each_with_its_files_units_and_steps() {
             original: Some(Original::Sha256(SHA_OLD.into())),
         }]
     );
-    assert_eq!(a.units, ["chef-client"]);
+    assert_eq!(
+        a.units,
+        [UnitBack {
+            unit: "chef-client".into(),
+            enable: true,
+            start: true
+        }],
+        "unrecorded: assumed enabled and running"
+    );
     assert_eq!(a.steps.len(), 1, "the rollback step targets a");
     assert!(undo_of(&v, "b").steps.is_empty(), "not b");
+}
+
+#[test]
+fn a_unit_comes_back_only_as_it_was_before_staging() {
+    let mut s = staged_run();
+    let before = |host: &str, enabled, active| RunEvent::UnitBefore {
+        host: host.into(),
+        unit: "chef-client".into(),
+        enabled,
+        active,
+    };
+    s.apply(&before("a", false, false));
+    s.apply(&before("b", true, false));
+    s.apply(&before("b", false, false));
+    let v = decide(&s, &plan(), false, "r").unwrap();
+    assert!(
+        undo_of(&v, "a").units.is_empty(),
+        "a's agent was off already"
+    );
+    assert_eq!(
+        undo_of(&v, "b").units,
+        [UnitBack {
+            unit: "chef-client".into(),
+            enable: true,
+            start: false
+        }],
+        "the first record counts (a resumed step finds it disabled by the crashed attempt)"
+    );
 }
 
 #[test]
