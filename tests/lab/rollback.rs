@@ -162,8 +162,13 @@ fn a_tampered_backup_refuses_its_host_and_the_others_are_restored() {
     let mut tampered = std::fs::read(&bak).unwrap();
     tampered.extend_from_slice(b"\n# planted\n");
     std::fs::write(&bak, tampered).unwrap();
+    // lab-3's config was changed by hand after staging.
+    let mut edited = std::fs::read(config(&lab, "lab-3")).unwrap();
+    edited.extend_from_slice(b"\n");
+    std::fs::write(config(&lab, "lab-3"), &edited).unwrap();
+    let dir = run_dir(&lab);
 
-    let (code, out, err) = rollback(&run_dir(&lab), &["--force"]);
+    let (code, out, err) = rollback(&dir, &[]);
     println!("{out}{err}");
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(out.contains("ROLLBACK INCOMPLETE"), "{out}");
@@ -171,15 +176,30 @@ fn a_tampered_backup_refuses_its_host_and_the_others_are_restored() {
         out.contains("lab-2: ") && out.contains("cutover-bak is not the original"),
         "{out}"
     );
-    let after = originals(&lab);
-    assert_eq!(
-        (&after[0], &after[2]),
-        (&before[0], &before[2]),
-        "lab-1 and lab-3 restored"
+    assert!(
+        out.contains("lab-3: ") && out.contains("neither what staging wrote"),
+        "{out}"
     );
+    let after = originals(&lab);
+    assert_eq!(after[0], before[0], "lab-1 restored");
     assert_eq!(after[1], staged, "nothing changed on lab-2");
-    assert!(!agent_enabled_and_active(&lab, "lab-2"), "lab-2 untouched");
+    assert_eq!(after[2], sha(&config(&lab, "lab-3")), "nor on lab-3");
+    assert!(!agent_enabled_and_active(&lab, "lab-3"), "lab-3 untouched");
     assert!(agent_enabled_and_active(&lab, "lab-1"));
+
+    // Forced: the edited file goes back to the original; a backup that is not the
+    // original is never restored.
+    let (code, out, err) = rollback(&dir, &["--force"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains("rolling back 2 staged host(s)"),
+        "lab-1 is skipped: {out}"
+    );
+    let after = originals(&lab);
+    assert_eq!(after[2], before[2], "lab-3 restored over the hand edit");
+    assert_eq!(after[1], staged, "lab-2 still refused");
+    assert!(!agent_enabled_and_active(&lab, "lab-2"), "lab-2 untouched");
+    assert!(agent_enabled_and_active(&lab, "lab-3"));
 }
 
 #[test]
