@@ -14,6 +14,7 @@ mod load;
 mod render;
 mod report;
 mod resume;
+mod rollback;
 pub(crate) mod run;
 mod schema;
 mod ssh_args;
@@ -45,6 +46,9 @@ enum Command {
     Report(report::Args),
     /// Take the action back on every host a run's journal shows armed (from any terminal).
     Disarm(disarm::Args),
+    /// Undo a stopped run's staging on every host it changed: files from their checksummed
+    /// backups, disabled agents re-enabled, the plan's [[rollback]] steps (before the fire).
+    Rollback(rollback::Args),
     /// Follow a running or finished run from its journal: the dashboard read-only, or --plain.
     Watch(watch::Args),
     /// Render a plan as a Markdown runbook for the merge request.
@@ -90,6 +94,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Resume(args) => resume::run(&args),
         Command::Disarm(args) => disarm::run(&args),
+        Command::Rollback(args) => rollback::run(&args),
         Command::Watch(args) => watch::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Schema => schema::run(),

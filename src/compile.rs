@@ -54,6 +54,8 @@ pub struct RunPlan {
     pub arm_allowed_failures: usize,
     /// Steps after completion.
     pub post: Vec<Resolved<Step>>,
+    /// Steps `cutover rollback` runs on the staged hosts among their targets.
+    pub rollback: Vec<Resolved<Step>>,
     /// Quorum member hosts the watch asks (empty without `[watch.quorum]`).
     pub quorum_hosts: Vec<String>,
     /// Each probe's target hosts by probe name (empty: probed from the orchestrator).
@@ -117,6 +119,7 @@ pub fn compile(
         arm_allowed_failures: a.max_failures.allowed(action_hosts.len()),
         action_hosts,
         post: steps(&plan.post)?,
+        rollback: steps(&plan.rollback)?,
         quorum_hosts: match plan.watch.as_ref().and_then(|w| w.quorum.as_ref()) {
             Some(q) => hosts(&q.targets, false, inventory, "watch.quorum")?,
             None => Vec::new(),

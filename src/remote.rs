@@ -4,6 +4,7 @@
 //! so no plan value or host variable can inject shell. Scripts go to a fixed `sh -s` on stdin.
 
 pub mod files;
+pub mod restore;
 pub mod secret_refs;
 
 use crate::plan::model::{CheckKind, Mechanism, StepKind};

@@ -141,7 +141,9 @@ pub fn markdown(run_id: &str, records: &[Record<RunEvent>], torn_tail: bool) -> 
         previous = Some(r.ts);
     }
     failures_section(&mut md, &failures);
-    hosts_section(&mut md, &crate::run::state::fold(records));
+    let state = crate::run::state::fold(records);
+    hosts_section(&mut md, &state);
+    rollback_section(&mut md, &state);
     if torn_tail {
         let _ = writeln!(
             md,
@@ -149,6 +151,26 @@ pub fn markdown(run_id: &str, records: &[Record<RunEvent>], torn_tail: bool) -> 
         );
     }
     md
+}
+
+/// Which hosts `cutover rollback` restored, and which it could not (absent when never run).
+fn rollback_section(md: &mut String, state: &RunState) {
+    if state.rolled_back.is_empty() && state.rollback_failed.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "\n## Rollback\n");
+    if !state.rolled_back.is_empty() {
+        let hosts: Vec<String> = state.rolled_back.iter().cloned().collect();
+        let _ = writeln!(
+            md,
+            "- restored and verified on {} host(s): {}",
+            hosts.len(),
+            nodeset::compact(&hosts)
+        );
+    }
+    for (host, why) in &state.rollback_failed {
+        let _ = writeln!(md, "- **not rolled back: {host}**: {why}");
+    }
 }
 
 fn header(md: &mut String, run_id: &str, records: &[Record<RunEvent>]) {

@@ -24,6 +24,7 @@ pub mod gate;
 pub mod lease;
 pub mod phase;
 pub mod print;
+pub mod rollback;
 pub mod state;
 mod steps;
 mod verify;

@@ -210,6 +210,39 @@ mod render {
         assert_eq!(a, b);
         assert_ne!(a, c);
     }
+
+    #[test]
+    fn rollback_steps_are_rendered_and_in_the_digest() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let src = std::fs::read_to_string("tests/fixtures/plans/valid/minimal.toml").expect("read");
+        let fleet = std::fs::canonicalize("tests/fixtures/plans/fleet.toml").expect("fleet");
+        let src = src.replace("../fleet.toml", fleet.to_str().expect("utf8"));
+        let with = format!(
+            "{src}\n[[rollback]]\nname = \"reload the old config\"\nstep = \"command\"\nrun = \"systemctl reload consul\"\n"
+        );
+        let (a, b) = (dir.path().join("a.toml"), dir.path().join("b.toml"));
+        std::fs::write(&a, &src).expect("write");
+        std::fs::write(&b, &with).expect("write");
+        let render = |p: &Path| {
+            let r = cutover(&["render", p.to_str().expect("utf8"), "--now", FIXTURE_NOW]);
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            r.stdout
+        };
+        let (plain, rolled) = (render(&a), render(&b));
+        assert!(!plain.contains("## Rollback"), "{plain}");
+        assert!(
+            rolled.contains("## Rollback (`cutover rollback RUN`"),
+            "{rolled}"
+        );
+        assert!(rolled.contains("reload the old config"), "{rolled}");
+        assert!(rolled.contains("systemctl reload consul"), "{rolled}");
+        let digest = |md: &str| {
+            md.split("Plan digest: `")
+                .nth(1)
+                .map(|d| d[..20].to_string())
+        };
+        assert_ne!(digest(&plain), digest(&rolled));
+    }
 }
 
 mod schema {

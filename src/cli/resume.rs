@@ -47,6 +47,9 @@ pub struct Args {
     gate: Vec<String>,
     #[command(flatten)]
     ssh: super::ssh_args::SshArgs,
+    /// When the resumed run fails before its action fired, undo its staging at once.
+    #[arg(long)]
+    rollback_on_failure: bool,
 }
 
 /// Runs `cutover resume`.
@@ -63,6 +66,12 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     }
     refuse_if_disarmed(&dir, &progress)?;
+    if !progress.rolled_back.is_empty() || !progress.rollback_failed.is_empty() {
+        return Err(usage(format!(
+            "run {}: it was rolled back (`cutover rollback`); resume never stages a rolled-back run again: start a new run",
+            dir.id
+        )));
+    }
     let started = started_event(&records, &dir.id)?;
     let RunEvent::Started { plan_path, .. } = &started else {
         return Err(usage("no started record".into()));
@@ -122,6 +131,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             path: dir.path.clone(),
             id: dir.id.clone(),
         }),
+        rollback_on_failure: args.rollback_on_failure,
     };
     super::start::carry_out(start, Some(writer), vec![resumed])
 }

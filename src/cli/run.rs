@@ -58,6 +58,10 @@ pub struct Args {
     gate: Vec<String>,
     #[command(flatten)]
     ssh: super::ssh_args::SshArgs,
+    /// When the run fails or is aborted before its action fired, undo its staging at once
+    /// (what `cutover rollback RUN` does) instead of only printing that command.
+    #[arg(long)]
+    rollback_on_failure: bool,
     /// Leave these hosts out of the whole run (known dead before it starts): selectors,
     /// comma-separated (`host:web-3,rack-b`); journaled as an operator action.
     #[arg(long, value_name = "SELECTORS", value_delimiter = ',')]
@@ -193,6 +197,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         operator,
         ssh: args.ssh.clone(),
         run_dir,
+        rollback_on_failure: args.rollback_on_failure,
     };
     super::start::carry_out(start, journal, first)
 }

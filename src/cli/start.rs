@@ -56,6 +56,9 @@ pub struct Start<'a> {
     pub ssh: super::ssh_args::SshArgs,
     /// The run directory (none in a dry run): watched for a disarm from another terminal.
     pub run_dir: Option<crate::journal::rundir::RunDir>,
+    /// `--rollback-on-failure`: a run that fails (or is aborted) before its action fired
+    /// undoes its staging itself; without it, the `cutover rollback` command is printed.
+    pub rollback_on_failure: bool,
 }
 
 /// Reads the plan's secrets from the environment and files (relative to the plan file); done
@@ -108,8 +111,9 @@ pub fn carry_out(
     };
     let dash_tx = dashboard.as_ref().map(|d| d.tx.clone());
     let run_id = s.run_id.to_string();
+    let run_path = s.run_dir.as_ref().map(|d| d.path.clone());
     let (state_after, decisions_after) = (state.clone(), decisions.clone());
-    let (outcome, last) = rt.block_on(async move {
+    let (outcome, last, way_back) = rt.block_on(async move {
         // A journal that cannot grow (a full quota, a file size limit) must fail its append,
         // so the run stops and disarms; SIGXFSZ's default would kill the orchestrator with
         // hosts armed.
@@ -181,6 +185,13 @@ pub fn carry_out(
             let aborted = decisions.aborted.load(Ordering::SeqCst);
             ctx.emit(finished(outcome, s.dry_run, s.stop_after_verify, aborted));
         }
+        let way_back = match &outcome {
+            Some(Outcome::Failed(_)) if !s.dry_run => {
+                let chosen = decisions.roll_back.load(Ordering::SeqCst);
+                way_back(&ctx, s.compiled, s.rollback_on_failure || chosen).await
+            }
+            _ => WayBack::Nothing,
+        };
         ctx.fleet.close().await;
         drop(ctx);
         // Left armed, tasks of the dropped run may still hold the event stream: the journal
@@ -191,7 +202,7 @@ pub fn carry_out(
             let wait = tokio::time::timeout(std::time::Duration::from_secs(2), sink).await;
             wait.ok().and_then(Result::ok).flatten()
         };
-        (outcome, last)
+        (outcome, last, way_back)
     });
     rt.shutdown_background();
     if let Some(d) = dashboard {
@@ -209,6 +220,7 @@ pub fn carry_out(
             super::out(&line);
         }
     }
+    way_back.tell(run_path.as_deref().unwrap_or(Path::new(&run_id)));
     let state = state_after
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -220,6 +232,68 @@ pub fn carry_out(
         &run_id,
         decisions_after.aborted.load(Ordering::SeqCst),
     ))
+}
+
+/// What a failed run did about its staging.
+#[derive(Debug)]
+enum WayBack {
+    /// Nothing staged, or no rollback possible now (armed, fired): nothing to say.
+    Nothing,
+    /// Staged hosts could be rolled back: the command is printed.
+    Offer(usize),
+    /// `--rollback-on-failure` rolled them back.
+    Done(Result<crate::run::rollback::Report, String>),
+}
+
+impl WayBack {
+    /// Says it on stderr, after the dashboard (if any) is gone.
+    fn tell(&self, run_dir: &Path) {
+        let cmd = format!("cutover rollback {}", run_dir.display());
+        match self {
+            WayBack::Nothing => {}
+            WayBack::Offer(n) => eprintln!(
+                "cutover: staging changed {n} host(s) and nothing fired; to undo it (restore the files from their backups, re-enable what staging disabled):\n  {cmd}"
+            ),
+            WayBack::Done(Ok(r)) if r.ok() => eprintln!(
+                "cutover: rolled back {} staged host(s) (--rollback-on-failure)",
+                r.rolled_back.len()
+            ),
+            WayBack::Done(Ok(r)) => eprintln!(
+                "cutover: ROLLBACK INCOMPLETE on {} host(s): {}; fix it and run `{cmd}` again",
+                r.failed.len(),
+                r.failed
+                    .iter()
+                    .map(|(h, why)| format!("{h} ({why})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            WayBack::Done(Err(why)) => eprintln!("cutover: rollback refused: {why}"),
+        }
+    }
+}
+
+/// After a failed run: rolls back (`--rollback-on-failure`) or offers to, when staging
+/// changed hosts and no host fired or may fire.
+async fn way_back(ctx: &Arc<Ctx>, plan: &RunPlan, auto: bool) -> WayBack {
+    let todo = match crate::run::rollback::decide::decide(&ctx.state(), plan, false, &ctx.run_name)
+    {
+        Ok(v) => v
+            .iter()
+            .filter(|(_, v)| matches!(v, crate::run::rollback::decide::Visit::Undo(_)))
+            .count(),
+        Err(_) => 0,
+    };
+    match (todo, auto) {
+        (0, _) => WayBack::Nothing,
+        (n, false) => WayBack::Offer(n),
+        (_, true) => {
+            ctx.emit(RunEvent::Operator {
+                action: "rolling back the staged hosts (--rollback-on-failure)".into(),
+            });
+            let r = crate::run::rollback::rollback(ctx, plan, false).await;
+            WayBack::Done(r.map_err(|e| e.to_string()))
+        }
+    }
 }
 
 /// The closing record of an attempt.

@@ -28,6 +28,10 @@ pub struct Plan {
     pub watch: Option<Watch>,
     /// Steps after completion.
     pub post: Vec<Step>,
+    /// Steps `cutover rollback` runs on each staged host after restoring its files (left
+    /// out of the digest when empty, so plans without them keep their digest).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rollback: Vec<Step>,
     /// Secrets by name: where each value is read from at run time (never the value).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub secrets: std::collections::BTreeMap<String, SecretSource>,

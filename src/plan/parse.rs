@@ -88,7 +88,7 @@ pub struct Parsed {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 12] = [
     "plan",
     "inventory",
     "ssh",
@@ -100,6 +100,7 @@ const SECTIONS: [&str; 11] = [
     "watch",
     "post",
     "secrets",
+    "rollback",
 ];
 const COMMON_KEYS: [&str; 8] = [
     "name",
@@ -195,6 +196,10 @@ impl Cx {
             .collect();
         plan.post = self
             .list::<RawStepKind>(root, "post", "step")
+            .map(step)
+            .collect();
+        plan.rollback = self
+            .list::<RawStepKind>(root, "rollback", "step")
             .map(step)
             .collect();
         plan.plan = meta;

@@ -42,6 +42,10 @@ pub struct RawPlan {
     /// Steps after completion, in batches.
     #[serde(default)]
     pub post: Vec<RawStep>,
+    /// Steps `cutover rollback` runs on each staged host after restoring its files and
+    /// re-enabling what staging disabled (commands and services; no file steps).
+    #[serde(default)]
+    pub rollback: Vec<RawStep>,
     /// Named secrets, read at run time and used as `{{ secrets.NAME }}`; never in the plan.
     #[serde(default)]
     pub secrets: BTreeMap<String, RawSecret>,

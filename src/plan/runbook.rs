@@ -42,6 +42,18 @@ pub fn render(plan: &Plan, inventory: Option<&Inventory>) -> String {
         &plan.post.iter().map(Item::Step).collect::<Vec<_>>(),
         inventory,
     );
+    if !plan.rollback.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Rollback (`cutover rollback RUN`, before the fire)\n\nFiles staging wrote are restored from their checksummed backups and what it disabled is enabled again; then these steps run on each staged host.\n"
+        );
+        phase(
+            &mut md,
+            "Rollback steps",
+            &plan.rollback.iter().map(Item::Step).collect::<Vec<_>>(),
+            inventory,
+        );
+    }
     let _ = writeln!(md, "---\nPlan digest: `{}`  ", digest(plan, inventory));
     let _ = writeln!(
         md,

@@ -99,6 +99,12 @@ pub fn validate(
         .enumerate()
         .map(|(i, s)| v.step("post", i, s, &execution))
         .collect();
+    let rollback = raw
+        .rollback
+        .iter()
+        .enumerate()
+        .map(|(i, s)| v.rollback_step(i, s, &execution))
+        .collect();
     let action = v.action(&raw.action, &execution);
     let watch = v.watch(raw.watch.as_ref());
     let secrets = v.secrets(&raw.secrets);
@@ -117,6 +123,7 @@ pub fn validate(
         action,
         watch,
         post,
+        rollback,
         secrets,
         files: std::collections::BTreeMap::new(),
     });

@@ -2,8 +2,10 @@
 //!
 //! The write never leaves a half-written file: content goes to a temporary file beside the
 //! target (same filesystem), is checksummed, fsynced, given the original owner and mode, and
-//! renamed over the target; the directory is fsynced after. The first original is kept as
-//! `PATH.cutover-bak`. The write refuses to run if the file changed since it was read.
+//! renamed over the target; the directory is fsynced after. The original is kept as
+//! `PATH.cutover-bak`: a run's first write of a file replaces any older backup (so the backup
+//! is what this run found, which `cutover rollback` restores), later writes keep it. The
+//! write refuses to run if the file changed since it was read.
 
 use super::quote;
 use base64::Engine as _;
@@ -80,7 +82,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// The script that atomically replaces `path` with `content`.
+/// What a write does with `PATH.cutover-bak`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backup {
+    /// Keep a backup already there (a later write of the file in the same run).
+    KeepFirst,
+    /// Replace any backup with the file as it is now (the run's first write of it).
+    Fresh,
+}
+
+/// The script that atomically replaces `path` with `content`, keeping the first backup.
 ///
 /// `expect_sha` is the checksum read before the edit was computed (`None`: the file must not
 /// exist). `new_mode` applies to new files and to uploads; edits keep the existing mode.
@@ -89,6 +100,17 @@ pub fn write_script(
     content: &[u8],
     expect_sha: Option<&str>,
     new_mode: Option<u32>,
+) -> String {
+    write_script_with(path, content, expect_sha, new_mode, Backup::KeepFirst)
+}
+
+/// [`write_script`], saying what happens to an existing backup.
+pub fn write_script_with(
+    path: &str,
+    content: &[u8],
+    expect_sha: Option<&str>,
+    new_mode: Option<u32>,
+    backup: Backup,
 ) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(content);
     let wrapped: Vec<&str> = b64
@@ -120,9 +142,13 @@ pub fn write_script(
         (None, None) => "chmod 0644 \"$t\"".to_string(),
     };
     format!(
-        "set -eu\np={p}\nt=\"$p.cutover-tmp.$$\"\ntrap 'rm -f \"$t\"' EXIT\n{guard}\nbase64 -d > \"$t\" <<'CUTOVER_EOF'\n{data}\nCUTOVER_EOF\necho '{sha}  '\"$t\" | sha256sum -c --status || {{ echo 'cutover: written content does not match its checksum' >&2; exit 1; }}\n{perms}\nsync \"$t\"\nif [ -e \"$p\" ] && [ ! -e \"$p.cutover-bak\" ]; then cp -p \"$p\" \"$p.cutover-bak\"; fi\nmv -f \"$t\" \"$p\"\ntrap - EXIT\nsync \"$(dirname \"$p\")\" 2>/dev/null || true\nsha256sum -- \"$p\" | cut -d' ' -f1\n",
+        "set -eu\np={p}\nt=\"$p.cutover-tmp.$$\"\ntrap 'rm -f \"$t\"' EXIT\n{guard}\nbase64 -d > \"$t\" <<'CUTOVER_EOF'\n{data}\nCUTOVER_EOF\necho '{sha}  '\"$t\" | sha256sum -c --status || {{ echo 'cutover: written content does not match its checksum' >&2; exit 1; }}\n{perms}\nsync \"$t\"\nif [ -e \"$p\" ]{keep}; then cp -p \"$p\" \"$p.cutover-bak.$$\" && mv -f \"$p.cutover-bak.$$\" \"$p.cutover-bak\"; fi\nmv -f \"$t\" \"$p\"\ntrap - EXIT\nsync \"$(dirname \"$p\")\" 2>/dev/null || true\nsha256sum -- \"$p\" | cut -d' ' -f1\n",
         p = quote(path),
         data = wrapped.join("\n"),
+        keep = match backup {
+            Backup::KeepFirst => " && [ ! -e \"$p.cutover-bak\" ]",
+            Backup::Fresh => "",
+        },
     )
 }
 

@@ -7,6 +7,16 @@ use crate::executor;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// What a file was before staging first wrote it in a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Original {
+    /// It did not exist: staging created it (a rollback removes it).
+    Absent,
+    /// Its content's sha256; the write kept it as `PATH.cutover-bak`.
+    Sha256(String),
+}
+
 /// One thing that happened in a run. Timestamps are added by the journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -104,6 +114,42 @@ pub enum RunEvent {
         file: String,
         /// sha256 of the new content.
         sha256: String,
+        /// What was there before this write (what `cutover rollback` restores); `None` in
+        /// journals of versions that did not record it (they cannot be rolled back).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        original: Option<Original>,
+    },
+    /// What a `disable_service` step found before it stopped and disabled the unit (what
+    /// `cutover rollback` brings back).
+    UnitBefore {
+        /// Host.
+        host: String,
+        /// Unit.
+        unit: String,
+        /// Whether it was enabled.
+        enabled: bool,
+        /// Whether it was running.
+        active: bool,
+    },
+    /// `cutover rollback` put a staged file back as it was before the run, verified.
+    Restored {
+        /// Host.
+        host: String,
+        /// File.
+        file: String,
+        /// sha256 of the restored content, checked after the restore (`None`: staging
+        /// created the file, so it was removed).
+        sha256: Option<String>,
+    },
+    /// `cutover rollback` is done with a host: every staged file restored, what staging
+    /// disabled re-enabled, the rollback steps run (or why not).
+    RolledBack {
+        /// Host.
+        host: String,
+        /// True when everything was restored and verified.
+        ok: bool,
+        /// Why not, when not.
+        detail: Option<String>,
     },
     /// Waiting for a T-minus moment.
     Waiting {
@@ -248,6 +294,30 @@ mod tests {
                 host: "h".into(),
                 mechanism: Concrete::Waiter,
                 id: "123".into(),
+            },
+            RunEvent::Staged {
+                path: "stage[0]".into(),
+                host: "h".into(),
+                file: "/etc/x".into(),
+                sha256: "ab".into(),
+                original: Some(Original::Sha256("cd".into())),
+            },
+            RunEvent::Staged {
+                path: "stage[1]".into(),
+                host: "h".into(),
+                file: "/etc/y".into(),
+                sha256: "ab".into(),
+                original: Some(Original::Absent),
+            },
+            RunEvent::Restored {
+                host: "h".into(),
+                file: "/etc/x".into(),
+                sha256: Some("cd".into()),
+            },
+            RunEvent::RolledBack {
+                host: "h".into(),
+                ok: false,
+                detail: Some("backup tampered".into()),
             },
         ];
         for e in events {

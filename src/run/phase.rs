@@ -44,6 +44,10 @@ pub enum Phase {
     /// Steps after completion.
     #[serde(rename = "post")]
     Post,
+    /// `cutover rollback`: staged files restored from their backups, what staging disabled
+    /// re-enabled, the plan's `[[rollback]]` steps.
+    #[serde(rename = "rollback")]
+    Rollback,
 }
 
 /// The phases a run shows as columns (dashboard, report), in run order.
@@ -73,6 +77,7 @@ impl Phase {
             Phase::Watch => "watch",
             Phase::PostDiff => "post (read and diff, nothing written)",
             Phase::Post => "post",
+            Phase::Rollback => "rollback",
         }
     }
 
@@ -200,6 +205,7 @@ mod tests {
             Phase::Watch,
             Phase::PostDiff,
             Phase::Post,
+            Phase::Rollback,
         ] {
             let json = serde_json::to_string(&p).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", p.as_str()));

@@ -122,6 +122,7 @@ impl Printer {
                 }
             }
             RunEvent::Staged { .. }
+            | RunEvent::UnitBefore { .. }
             | RunEvent::Armed { .. }
             | RunEvent::Receipt { .. }
             | RunEvent::ReceiptPending { woke: true, .. }
@@ -162,6 +163,28 @@ impl Printer {
                 let _ = writeln!(
                     out,
                     "   COULD NOT DISARM {host}: {} — it may still fire",
+                    detail.as_deref().unwrap_or("unknown")
+                );
+            }
+            RunEvent::Restored { host, file, sha256 } => {
+                let how = sha256
+                    .as_ref()
+                    .map_or("removed (staging created it)".to_string(), |s| {
+                        format!("restored, sha256 {}", &s[..s.len().min(12)])
+                    });
+                let _ = writeln!(out, "   {host}: {file} {how}");
+            }
+            RunEvent::RolledBack { host, ok: true, .. } => {
+                let _ = writeln!(out, "   rolled back {host}");
+            }
+            RunEvent::RolledBack {
+                host,
+                ok: false,
+                detail,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "   COULD NOT ROLL BACK {host}: {}",
                     detail.as_deref().unwrap_or("unknown")
                 );
             }

@@ -8,7 +8,7 @@
 //! taken back since), a host whose receipt was collected. A host that failed anywhere is
 //! excluded for the rest of the run.
 
-use super::event::RunEvent;
+use super::event::{Original, RunEvent};
 use super::phase::{Ending, Phase};
 use crate::arm::mechanism::Concrete;
 use crate::arm::receipt::Receipt;
@@ -131,6 +131,27 @@ pub struct RunState {
     pub last: Option<(u64, DateTime<Utc>)>,
     /// The phase of the step in progress (its host outcomes count as done in a write pass).
     pub step_phase: Option<Phase>,
+    /// What each staged file was before the run first wrote it, by `(host, file)` (`None`:
+    /// the journal predates recording it).
+    pub originals: BTreeMap<(String, String), Option<Original>>,
+    /// What each unit a `disable_service` step stopped was before, by `(host, unit)`:
+    /// `(enabled, active)`, as first found in the run.
+    pub units_before: BTreeMap<(String, String), (bool, bool)>,
+    /// Hosts `cutover rollback` restored and verified.
+    pub rolled_back: BTreeSet<String>,
+    /// Hosts a rollback tried and did not finish, with why.
+    pub rollback_failed: BTreeMap<String, String>,
+}
+
+/// Where one host stands with `cutover rollback`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rollback {
+    /// Never tried.
+    NotTried,
+    /// Restored and verified.
+    RolledBack,
+    /// Tried; not finished (why).
+    Failed(String),
 }
 
 impl RunState {
@@ -260,6 +281,17 @@ impl RunState {
             .collect()
     }
 
+    /// Where `host` stands with a rollback.
+    pub fn rollback(&self, host: &str) -> Rollback {
+        if self.rolled_back.contains(host) {
+            return Rollback::RolledBack;
+        }
+        match self.rollback_failed.get(host) {
+            Some(why) => Rollback::Failed(why.clone()),
+            None => Rollback::NotTried,
+        }
+    }
+
     /// Follows one more event (what the live run's consumer does for every event).
     pub fn apply(&mut self, event: &RunEvent) {
         apply(self, event);
@@ -328,8 +360,43 @@ fn apply(p: &mut RunState, event: &RunEvent) {
             });
         }
         RunEvent::Staged {
-            host, file, sha256, ..
-        } => p.staged.push((host.clone(), file.clone(), sha256.clone())),
+            host,
+            file,
+            sha256,
+            original,
+            ..
+        } => {
+            // The first write of a file in the run found the original; later ones the
+            // run's own content.
+            p.originals
+                .entry((host.clone(), file.clone()))
+                .or_insert_with(|| original.clone());
+            p.staged.push((host.clone(), file.clone(), sha256.clone()));
+        }
+        RunEvent::UnitBefore {
+            host,
+            unit,
+            enabled,
+            active,
+        } => {
+            p.units_before
+                .entry((host.clone(), unit.clone()))
+                .or_insert((*enabled, *active));
+        }
+        RunEvent::RolledBack { host, ok: true, .. } => {
+            p.rollback_failed.remove(host);
+            p.rolled_back.insert(host.clone());
+        }
+        RunEvent::RolledBack {
+            host,
+            ok: false,
+            detail,
+        } => {
+            p.rollback_failed.insert(
+                host.clone(),
+                detail.clone().unwrap_or_else(|| "not confirmed".into()),
+            );
+        }
         RunEvent::Armed {
             host,
             mechanism,

@@ -164,6 +164,7 @@ fn staged_files_are_kept_for_reverification() {
         host: "a".into(),
         file: "/etc/x".into(),
         sha256: "ff".into(),
+        original: None,
     }]));
     assert_eq!(p.staged, vec![("a".into(), "/etc/x".into(), "ff".into())]);
 }

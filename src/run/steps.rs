@@ -3,12 +3,12 @@
 
 use super::checks::unreachable;
 use super::ctx::{Ctx, failure_reason};
-use super::event::RunEvent;
+use super::event::{Original, RunEvent};
 use crate::edit::{self, template};
 use crate::executor::{CancelToken, HostOutcome, HostRun, HostRunner};
 use crate::plan::model::{Edit, Step, StepKind};
-use crate::remote::files::{parse_read, read_script, sha256_hex, write_script};
-use crate::remote::{self, Script};
+use crate::remote::files::{Backup, parse_read, read_script, sha256_hex, write_script_with};
+use crate::remote::{self, Script, restore};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -70,6 +70,9 @@ impl StepRunner {
                 script.lines().next().unwrap_or("")
             )),
             Script::Remote(script) => {
+                if let StepKind::DisableService { unit } = &self.step.kind {
+                    self.unit_before(host, unit).await?;
+                }
                 let r = self
                     .ctx
                     .run(host, script, s.sudo, s.timeout)
@@ -85,6 +88,29 @@ impl StepRunner {
             Script::PerHost(_) => self.file_step(host).await,
             Script::Local(_) => Ok(String::new()),
         }
+    }
+
+    /// Journals what a unit is before a `disable_service` step changes it (a rollback
+    /// restores that); an answer that does not parse journals nothing (the rollback then
+    /// enables and starts the unit).
+    async fn unit_before(&self, host: &str, unit: &str) -> Result<(), HostOutcome> {
+        let s = &self.step.settings;
+        let r = self
+            .ctx
+            .run(host, restore::unit_state_script(unit), s.sudo, s.timeout)
+            .await
+            .map_err(|e| HostOutcome::Unreachable {
+                reason: unreachable(e).reason().unwrap_or("").to_string(),
+            })?;
+        if let Some((enabled, active)) = restore::parse_unit_state(&r.stdout.text()) {
+            self.ctx.emit(RunEvent::UnitBefore {
+                host: host.into(),
+                unit: unit.into(),
+                enabled,
+                active,
+            });
+        }
+        Ok(())
     }
 
     async fn file_step(&self, host: &str) -> Result<String, HostOutcome> {
@@ -106,7 +132,19 @@ impl StepRunner {
             return Ok("unchanged".into());
         }
         let s = &self.step.settings;
-        let script = write_script(&p.file, &p.content, p.old_sha.as_deref(), p.mode);
+        // The run's first write of this file backs up what it found (what a rollback puts
+        // back), replacing a backup an earlier run left; later writes keep it.
+        let first = !self
+            .ctx
+            .state()
+            .originals
+            .contains_key(&(host.to_string(), p.file.clone()));
+        let backup = if first {
+            Backup::Fresh
+        } else {
+            Backup::KeepFirst
+        };
+        let script = write_script_with(&p.file, &p.content, p.old_sha.as_deref(), p.mode, backup);
         let r = self
             .ctx
             .run_big(host, script, s.sudo, s.timeout)
@@ -130,6 +168,10 @@ impl StepRunner {
             host: host.into(),
             file: p.file.clone(),
             sha256: expected,
+            original: Some(match p.old_sha {
+                Some(sha) => Original::Sha256(sha),
+                None => Original::Absent,
+            }),
         });
         Ok(p.diff)
     }

@@ -197,6 +197,16 @@ impl Adapter {
                     ),
                 ]
             }
+            RunEvent::RolledBack { host, ok: true, .. } => {
+                vec![log(Level::Info, format!("{host} rolled back"))]
+            }
+            RunEvent::RolledBack { host, detail, .. } => vec![log(
+                Level::Error,
+                format!(
+                    "{host} NOT rolled back: {}",
+                    detail.as_deref().unwrap_or("unknown")
+                ),
+            )],
             other => self.fired(other),
         }
     }

@@ -240,6 +240,8 @@ pub enum Command {
     Resume,
     /// Cancel pending work and disarm every armed host.
     Abort,
+    /// Abort before anything is armed, then undo staging (`cutover rollback`).
+    AbortAndRollBack,
     /// The operator typed the gate word for this step.
     Go {
         /// The step, as in `Msg::GateRequested`.

@@ -54,6 +54,10 @@ fn plain_run_is_disarmed_by(name: &str) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains(&format!("SIG{name}")), "{stderr}");
+    assert!(
+        stderr.contains("nothing fired; to undo it") && stderr.contains("cutover rollback "),
+        "disarmed, the run offers the way back: {stderr}"
+    );
     let finished = &s.events("finished")[0];
     assert_eq!(finished["outcome"], "aborted", "{finished}");
     assert!(

@@ -28,6 +28,23 @@ fn p_pauses_after_the_batch_and_p_again_resumes() {
 }
 
 #[test]
+fn before_arming_the_abort_dialog_offers_abort_and_roll_back() {
+    let mut d = fleet(3);
+    assert_eq!(
+        press(&mut d, &[Key::Char('a'), Key::Char('r')]),
+        vec![Command::AbortAndRollBack]
+    );
+    assert!(d.aborting);
+    let mut d = armed();
+    assert_eq!(
+        press(&mut d, &[Key::Char('a'), Key::Char('r')]),
+        vec![],
+        "not once hosts are armed: they must be disarmed first"
+    );
+    assert_eq!(d.modal, Some(Modal::ConfirmAbort));
+}
+
+#[test]
 fn a_asks_before_aborting_and_esc_or_n_cancels() {
     let mut d = armed();
     assert_eq!(press(&mut d, &[Key::Char('a')]), vec![]);

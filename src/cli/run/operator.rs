@@ -27,6 +27,8 @@ pub struct Decisions {
     pub left_armed: AtomicBool,
     /// A signal (SIGTERM, SIGHUP) stopped the run: nobody may be watching the terminal.
     pub signalled: AtomicBool,
+    /// The operator chose "abort and roll back": the run undoes its staging as it ends.
+    pub roll_back: AtomicBool,
 }
 
 /// What the signal handlers need to name the hosts that may still fire: the run's one fold.
@@ -87,6 +89,10 @@ pub async fn serve(
                 say(format!("gate {step} passed"));
             }
             Command::Abort => abort("abort: cancel pending work, disarm every armed host"),
+            Command::AbortAndRollBack => {
+                decisions.roll_back.store(true, Ordering::SeqCst);
+                abort("abort and roll back: cancel pending work, then undo staging")
+            }
             Command::Signal { name } => abort(&format!(
                 "{name} received: abort, cancel pending work, disarm every armed host"
             )),

@@ -63,7 +63,11 @@ fn fields(plan: &Plan) -> Vec<(String, String, Use)> {
             }
         }
     }
-    for (list, steps) in [("stage", &plan.stage), ("post", &plan.post)] {
+    for (list, steps) in [
+        ("stage", &plan.stage),
+        ("post", &plan.post),
+        ("rollback", &plan.rollback),
+    ] {
         for (i, s) in steps.iter().enumerate() {
             let p = |f: &str| format!("{list}[{i}].{f}");
             match &s.kind {

@@ -27,6 +27,26 @@ impl V<'_> {
         Step { settings, kind }
     }
 
+    /// A `[[rollback]]` step: any step but a file edit or upload (files are undone from
+    /// their checksummed backups; a rollback writes nothing new).
+    pub(super) fn rollback_step(&mut self, i: usize, raw: &RawStep, ex: &Execution) -> Step {
+        let step = self.step("rollback", i, raw, ex);
+        if matches!(
+            step.kind,
+            StepKind::EditFile { .. } | StepKind::Upload { .. }
+        ) {
+            let d = self.error(
+                &format!("rollback[{i}].step"),
+                "a rollback step cannot edit or upload a file",
+            );
+            V::hint(
+                d,
+                "files staging wrote are restored from their backups by `cutover rollback` itself; use command, enable_service, disable_service, wait_for or local",
+            );
+        }
+        step
+    }
+
     fn settings(
         &mut self,
         path: &str,

@@ -65,6 +65,14 @@ fn modal_key(d: &mut Dashboard, modal: Modal, key: Key, now: DateTime<Utc>) -> V
             d.log.push(now, Level::Warn, "operator: abort confirmed");
             return vec![Command::Abort];
         }
+        (Modal::ConfirmAbort, Key::Char('r' | 'R')) if d.armed() == 0 => {
+            d.modal = None;
+            d.aborting = true;
+            d.pause = Pause::Off;
+            d.log
+                .push(now, Level::Warn, "operator: abort and roll back confirmed");
+            return vec![Command::AbortAndRollBack];
+        }
         (Modal::QuitArmed, Key::Char('d' | 'D')) => return vec![Command::DisarmAndQuit],
         (Modal::QuitArmed, Key::Char('l' | 'L')) => return vec![Command::QuitLeaveArmed],
         (Modal::ConfirmQuit, Key::Char('y' | 'Y')) => return vec![Command::Quit],

@@ -80,11 +80,19 @@ fn abort(d: &Dashboard) -> Vec<Line<'static>> {
         0 => "Abort: cancel pending work? Nothing is armed yet.".to_string(),
         n => format!("Abort: cancel pending work and DISARM {n} armed hosts?"),
     };
-    vec![
+    let mut lines = vec![
         text(t, question, Tone::Bad),
         Line::default(),
         text(t, "type y to abort      Esc  stay", Tone::Accent),
-    ]
+    ];
+    if d.armed() == 0 {
+        lines.push(text(
+            t,
+            "type r to abort and ROLL BACK what staging changed (cutover rollback)",
+            Tone::Accent,
+        ));
+    }
+    lines
 }
 
 fn quit_armed(d: &Dashboard) -> Vec<Line<'static>> {
