@@ -17,7 +17,7 @@ use crate::run::ctx::Ctx;
 use crate::run::event::RunEvent;
 use crate::run::rollback::Report;
 use crate::run::state::fold;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
@@ -81,7 +81,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     ));
     super::run::confirm_for(&args.confirm, &inventory)?;
     let secrets = super::start::secrets(&plan, &plan_path)?;
-    let _lock = relock(&dir, &plan.meta.name, &inventory.name)?;
+    let _lock = relock(&dir, &compiled, &inventory)?;
     let (writer, _) =
         Writer::reopen::<RunEvent>(&dir.journal()).map_err(|e| usage(e.to_string()))?;
     // Read again under the lock: the fold the rollback acts on is the journal's last word.
@@ -212,15 +212,19 @@ fn snapshots(
 
 /// Takes the run lock: a rollback never runs beside a live orchestrator of the run. A lock
 /// whose holder was this run, with its process gone, is what a crash leaves: broken.
-fn relock(dir: &RunDir, plan: &str, inventory: &str) -> Result<RunLock, CliError> {
-    let root = dir.path.parent().unwrap_or(Path::new("."));
-    let path = root.join(format!("{plan}--{inventory}.lock"));
+fn relock(
+    dir: &RunDir,
+    compiled: &crate::compile::RunPlan,
+    inventory: &crate::inventory::Inventory,
+) -> Result<RunLock, CliError> {
+    let path = super::run::lock_path(compiled, inventory)?;
     let holder = Holder {
         user: fleet::local_user(),
         host: lock::this_host(),
         pid: std::process::id(),
         started: crate::clock::now(),
         run: dir.id.clone(),
+        run_dir: std::path::absolute(&dir.path).ok(),
     };
     let usage = |e: LockError| CliError::Usage(e.to_string());
     match RunLock::acquire(&path, holder.clone()) {
