@@ -11,6 +11,7 @@
 //! all of its steps (Ansible's `max_fail_percentage`); a phase over budget stops the run.
 
 pub mod arm;
+pub mod changes;
 mod checks;
 pub mod cleanup;
 mod commit;
@@ -24,6 +25,7 @@ pub mod gate;
 pub mod lease;
 pub mod phase;
 pub mod print;
+pub mod reasons;
 pub mod state;
 mod steps;
 mod verify;
@@ -71,7 +73,14 @@ pub async fn run(
         // output go from every host whose job can no longer act (the script checks).
         let armed = ctx.state().arming_started;
         if armed {
-            ctx::round(&ctx, &plan.action_hosts, |ctx, host| async move {
+            // A host that left the run before arming never held a job (and may be the one
+            // that cannot be reached).
+            let hosts: Vec<String> = {
+                let s = ctx.state();
+                let holds = |h: &&String| !s.left_before_arming(h);
+                plan.action_hosts.iter().filter(holds).cloned().collect()
+            };
+            ctx::round(&ctx, &hosts, |ctx, host| async move {
                 cleanup::after(&ctx, &host).await;
             })
             .await;
@@ -306,22 +315,22 @@ fn over_budget(ctx: &Ctx, phase: Phase, allowed: usize) -> Result<(), RunError> 
     if out.len() <= allowed {
         return Ok(());
     }
-    let detail = out
+    // Grouped by reason: 255 hosts failing alike are one `HOSTS: reason`, not 255.
+    let groups = reasons::group(out.iter().map(|(h, e)| (h.as_str(), e.reason.as_str())));
+    let mut detail = groups
         .iter()
-        .take(5)
-        .map(|(h, e)| format!("{h}: {}", e.reason))
+        .take(3)
+        .map(|g| format!("{}: {}", g.hostlist, g.reason))
         .collect::<Vec<_>>()
         .join("; ");
-    let more = out.len().saturating_sub(5);
+    if groups.len() > 3 {
+        detail.push_str(&format!("; and {} more reason(s)", groups.len() - 3));
+    }
     Err(RunError::OverBudget {
         phase: phase.budget_phase(),
         excluded: out.len(),
         allowed,
-        detail: if more > 0 {
-            format!("{detail}; and {more} more")
-        } else {
-            detail
-        },
+        detail,
     })
 }
 

@@ -18,3 +18,5 @@ mod exclusion;
 mod faults;
 #[path = "lab/lifecycle.rs"]
 mod lifecycle;
+#[path = "lab/output.rs"]
+mod output;

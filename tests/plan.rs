@@ -269,6 +269,92 @@ mod report {
         insta::assert_snapshot!("report-resumed", r.stdout);
     }
 
+    /// A real lab run (6 hosts: one excluded by the operator, one with a skewed clock, one
+    /// whose stage step failed, a gate answered ahead of time, a probe failing until the
+    /// fire): every section of the report, in Markdown and as JSON.
+    fn story(json: bool) -> String {
+        let dir = tempfile::tempdir().expect("tmp");
+        let run = dir.path().join("20261130T200530Z-story-40a1");
+        std::fs::create_dir(&run).expect("mkdir");
+        std::fs::copy(
+            "tests/fixtures/journal/story.jsonl",
+            run.join("journal.jsonl"),
+        )
+        .expect("copy");
+        let mut args = vec!["report", run.to_str().expect("utf8")];
+        if json {
+            args.push("--json");
+        }
+        let r = cutover(&args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout
+    }
+
+    #[test]
+    fn the_report_tells_the_whole_story() {
+        let md = story(false);
+        for section in [
+            "## Timeline (UTC)",
+            "## Staged changes",
+            "## Failures",
+            "## Exclusions",
+            "## Arming and fire",
+            "## Watch",
+            "## Operator actions",
+            "## Hosts",
+        ] {
+            assert!(md.contains(section), "{section} missing:\n{md}");
+        }
+        assert!(md.contains("| lab-[1,4-5] (3) | fired, exit 0 |"), "{md}");
+        assert!(md.contains("| lab-1 | waiter | `"), "{md}");
+        assert!(
+            md.contains("probe `fired` already failing before the fire"),
+            "{md}"
+        );
+        insta::assert_snapshot!("report-story", md);
+    }
+
+    #[test]
+    fn the_json_report_has_the_same_content_under_stable_names() {
+        let v: serde_json::Value = serde_json::from_str(&story(true)).expect("json");
+        let keys: Vec<&str> = v
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "run",
+                "header",
+                "verdict",
+                "attempts",
+                "timeline",
+                "diffs",
+                "failures",
+                "exclusions",
+                "fire",
+                "watch",
+                "operator",
+                "hosts",
+                "torn_tail"
+            ]
+        );
+        assert_eq!(v["verdict"]["outcome"], "complete");
+        assert_eq!(v["diffs"][0]["hostlist"], "lab-[1,4-5]");
+        assert_eq!(v["diffs"][0]["written"], 3);
+        assert_eq!(v["exclusions"].as_array().expect("list").len(), 3);
+        assert_eq!(v["fire"]["hosts"][0]["mechanism"], "waiter");
+        assert_eq!(v["fire"]["hosts"][0]["exit"], 0);
+        assert_eq!(
+            v["watch"]["probe_failures_before_fire"][0]["probe"],
+            "fired"
+        );
+        assert_eq!(v["hosts"][0]["hostlist"], "lab-[1,4-5]");
+        insta::assert_snapshot!("report-story-json", story(true));
+    }
+
     #[test]
     fn a_torn_journal_still_reports_and_says_so() {
         let dir = tempfile::tempdir().expect("tmp");

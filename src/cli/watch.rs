@@ -9,7 +9,6 @@ use crate::journal::Record;
 use crate::journal::rundir::{INVENTORY_FILE, PLAN_FILE, RunDir};
 use crate::plan::model::Plan;
 use crate::run::event::RunEvent;
-use crate::run::print::Printer;
 use std::io::{IsTerminal, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,7 +41,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         Some(load(&dir)?)
     };
     let Some((run, plan, inventory)) = parts else {
-        let mut view = View::Plain(Printer::default());
+        let mut view = View::Plain(Box::default());
         follow(&dir.journal(), |r| {
             view.show(r);
             true

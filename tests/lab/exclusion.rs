@@ -75,7 +75,7 @@ fn failing_hosts_within_budget_are_excluded_never_armed_and_the_rest_fire() {
     ]);
     assert!(report.contains("## Hosts"), "{report}");
     assert!(report.contains("| lab-3 | excluded in stage"), "{report}");
-    assert!(report.contains("| lab-1 | fired, exit 0 |"), "{report}");
+    assert!(report.contains("| lab-[1,5] (2) | fired, exit 0 |"), "{report}");
 }
 
 #[test]

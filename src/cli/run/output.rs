@@ -60,7 +60,7 @@ impl Mode {
 /// One view of the event stream.
 pub enum View {
     /// Plain lines.
-    Plain(Printer),
+    Plain(Box<Printer>),
     /// JSON lines.
     Json,
     /// The dashboard, fed through the adapter; plain lines once it has closed.
@@ -123,7 +123,7 @@ impl View {
                 // The operator closed the dashboard while the run goes on (disarming, say).
                 let mut p = Printer::default();
                 let text = p.line(&r.event);
-                *self = View::Plain(p);
+                *self = View::Plain(Box::new(p));
                 text
             }
         };
@@ -172,7 +172,7 @@ impl Sink {
                 let (view, thread) = View::dashboard(parts, commands.clone(), false);
                 (view, Some(thread))
             }
-            Mode::Plain => (View::Plain(Printer::default()), None),
+            Mode::Plain => (View::Plain(Box::default()), None),
             Mode::Json => (View::Json, None),
         };
         let prompt = mode == Mode::Plain && gates == GateMode::Ask;
@@ -205,6 +205,11 @@ impl Sink {
             if !(matches!(event, RunEvent::Started { .. }) && matches!(self.view, View::Plain(_))) {
                 self.view.show(&Record { seq, ts, event });
             }
+        }
+        if let View::Plain(p) = &mut self.view {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(p.flush().as_bytes());
+            let _ = out.flush();
         }
         // Once the view fell back to plain lines, the last one was printed already.
         last.filter(|_| matches!(self.view, View::Dashboard { .. }))
