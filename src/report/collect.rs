@@ -432,7 +432,13 @@ fn fire_hosts(state: &RunState) -> Vec<HostFire> {
                 ended: time(|r| r.ended_ns),
                 late_ms: r.and_then(|r| Some((r.started_ns? - r.planned_ns?) as f64 / 1e6)),
                 exit: r.and_then(|r| r.exit),
-                skipped: r.and_then(skipped),
+                skipped: match r {
+                    Some(r) => skipped(r),
+                    None if state.disarmed.contains(host) => {
+                        Some("disarmed before the fire".into())
+                    }
+                    None => None,
+                },
             }
         })
         .collect()
