@@ -244,6 +244,17 @@ impl Printer {
         self.pending.flush()
     }
 
+    /// The held diffs, for when the stream goes quiet: the operator may be about to decide
+    /// on them. Exclusions and disarms stay held (another always follows them).
+    pub fn idle(&mut self) -> String {
+        self.pending.flush_diffs()
+    }
+
+    /// True while diffs are held for grouping.
+    pub fn holds_diffs(&self) -> bool {
+        self.pending.holds_diffs()
+    }
+
     fn grouped_failures(&mut self, path: &str) -> String {
         let Some(list) = self.failures.remove(path) else {
             return String::new();

@@ -190,7 +190,7 @@ impl Sink {
     pub fn consume(mut self, mut rx: UnboundedReceiver<RunEvent>) -> Option<String> {
         let mut last = None;
         let mut seq = 0;
-        while let Some(event) = rx.blocking_recv() {
+        while let Some(event) = self.next(&mut rx) {
             let ts = crate::clock::now();
             seq = self.append(ts, &event).unwrap_or(seq + 1);
             if let (RunEvent::Gate { step, word }, Some(tx)) = (&event, &self.prompt) {
@@ -213,6 +213,26 @@ impl Sink {
         }
         // Once the view fell back to plain lines, the last one was printed already.
         last.filter(|_| matches!(self.view, View::Dashboard { .. }))
+    }
+
+    /// The next event. Plain output holds a step's diffs to group them; once the stream has
+    /// been quiet for a moment it shows them (the run may be waiting for a decision on them).
+    fn next(&mut self, rx: &mut UnboundedReceiver<RunEvent>) -> Option<RunEvent> {
+        if let Ok(e) = rx.try_recv() {
+            return Some(e);
+        }
+        if let View::Plain(p) = &mut self.view
+            && p.holds_diffs()
+        {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            if let Ok(e) = rx.try_recv() {
+                return Some(e);
+            }
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(p.idle().as_bytes());
+            let _ = out.flush();
+        }
+        rx.blocking_recv()
     }
 
     fn append(&mut self, ts: chrono::DateTime<chrono::Utc>, e: &RunEvent) -> Option<u64> {

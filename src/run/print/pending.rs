@@ -119,6 +119,18 @@ impl Pending {
         out
     }
 
+    /// True while diffs are held.
+    pub fn holds_diffs(&self) -> bool {
+        !self.diffs.is_empty()
+    }
+
+    /// The held diffs only, grouped; they are no longer held.
+    pub fn flush_diffs(&mut self) -> String {
+        let out = self.diff_lines();
+        self.diffs.clear();
+        out
+    }
+
     /// One diff per distinct change, with the hosts that make it.
     fn diff_lines(&self) -> String {
         let list = self
