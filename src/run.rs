@@ -73,14 +73,7 @@ pub async fn run(
         // output go from every host whose job can no longer act (the script checks).
         let armed = ctx.state().arming_started;
         if armed {
-            // A host that left the run before arming never held a job (and may be the one
-            // that cannot be reached).
-            let hosts: Vec<String> = {
-                let s = ctx.state();
-                let holds = |h: &&String| !s.left_before_arming(h);
-                plan.action_hosts.iter().filter(holds).cloned().collect()
-            };
-            ctx::round(&ctx, &hosts, |ctx, host| async move {
+            ctx::round(&ctx, &plan.action_hosts, |ctx, host| async move {
                 cleanup::after(&ctx, &host).await;
             })
             .await;

@@ -287,17 +287,7 @@ async fn disarm_everything(
     armed: &Arc<ArmedSet>,
     why: RunError,
 ) -> RunError {
-    // A host that left the run before arming was never armed: asking it (it may be the
-    // unreachable one) could only report it "may still fire", which is not true.
-    let targets: Vec<String> = {
-        let state = ctx.state();
-        plan.action_hosts
-            .iter()
-            .filter(|h| !state.left_before_arming(h))
-            .cloned()
-            .collect()
-    };
-    let hosts = sweep(armed, &targets, plan.action.mechanism);
+    let hosts = sweep(armed, &plan.action_hosts, plan.action.mechanism);
     let may_fire = disarm_all(ctx, &hosts).await;
     why.disarmed(may_fire)
 }

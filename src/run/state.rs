@@ -254,14 +254,6 @@ impl RunState {
             .collect()
     }
 
-    /// True when `host` left the run before arming (or was excluded by the operator): no
-    /// job of this run was ever placed on it, so there is nothing to disarm or clean there.
-    pub fn left_before_arming(&self, host: &str) -> bool {
-        self.excluded
-            .get(host)
-            .is_some_and(|e| e.phase.is_none_or(|p| p < Phase::Arm))
-    }
-
     /// Of `targets`, the hosts still in the run (not excluded).
     pub fn in_run(&self, targets: &[String]) -> Vec<String> {
         targets
