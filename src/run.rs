@@ -11,6 +11,7 @@
 //! all of its steps (Ansible's `max_fail_percentage`); a phase over budget stops the run.
 
 pub mod arm;
+pub mod changes;
 mod checks;
 pub mod cleanup;
 mod commit;
@@ -24,6 +25,7 @@ pub mod gate;
 pub mod lease;
 pub mod phase;
 pub mod print;
+pub mod reasons;
 pub mod rollback;
 pub mod state;
 mod steps;
@@ -307,22 +309,22 @@ fn over_budget(ctx: &Ctx, phase: Phase, allowed: usize) -> Result<(), RunError> 
     if out.len() <= allowed {
         return Ok(());
     }
-    let detail = out
+    // Grouped by reason: 255 hosts failing alike are one `HOSTS: reason`, not 255.
+    let groups = reasons::group(out.iter().map(|(h, e)| (h.as_str(), e.reason.as_str())));
+    let mut detail = groups
         .iter()
-        .take(5)
-        .map(|(h, e)| format!("{h}: {}", e.reason))
+        .take(3)
+        .map(|g| format!("{}: {}", g.hostlist, g.reason))
         .collect::<Vec<_>>()
         .join("; ");
-    let more = out.len().saturating_sub(5);
+    if groups.len() > 3 {
+        detail.push_str(&format!("; and {} more reason(s)", groups.len() - 3));
+    }
     Err(RunError::OverBudget {
         phase: phase.budget_phase(),
         excluded: out.len(),
         allowed,
-        detail: if more > 0 {
-            format!("{detail}; and {more} more")
-        } else {
-            detail
-        },
+        detail,
     })
 }
 
@@ -454,13 +456,15 @@ fn show_diffs(ctx: &Ctx, path: &str, report: &PhaseReport<steps::Prepared>) {
         .iter()
         .find_map(|h| h.output.as_ref().map(|p| p.file.clone()))
         .unwrap_or_default();
-    for g in steps::group_diffs(&per_host) {
+    let each =
+        (per_host.iter()).map(|(h, d)| (path, file.as_str(), std::slice::from_ref(h), d.as_str()));
+    for g in changes::group(each) {
         ctx.emit(RunEvent::Diff {
             path: path.into(),
             file: file.clone(),
             hosts: g.hosts,
             diff: g.diff,
-            context_varies: g.context_varies,
+            context_varies: g.context_differs,
         });
     }
 }

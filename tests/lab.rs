@@ -18,5 +18,7 @@ mod exclusion;
 mod faults;
 #[path = "lab/lifecycle.rs"]
 mod lifecycle;
+#[path = "lab/output.rs"]
+mod output;
 #[path = "lab/rollback.rs"]
 mod rollback;

@@ -302,6 +302,118 @@ mod report {
         insta::assert_snapshot!("report-resumed", r.stdout);
     }
 
+    /// A real lab run (6 hosts: one excluded by the operator, one with a skewed clock, one
+    /// whose stage step failed, a gate answered ahead of time, a probe failing until the
+    /// fire): every section of the report, in Markdown and as JSON.
+    fn story(json: bool) -> String {
+        let dir = tempfile::tempdir().expect("tmp");
+        let run = dir.path().join("20261130T200530Z-story-40a1");
+        std::fs::create_dir(&run).expect("mkdir");
+        std::fs::copy(
+            "tests/fixtures/journal/story.jsonl",
+            run.join("journal.jsonl"),
+        )
+        .expect("copy");
+        let mut args = vec!["report", run.to_str().expect("utf8")];
+        if json {
+            args.push("--json");
+        }
+        let r = cutover(&args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout
+    }
+
+    #[test]
+    fn the_report_tells_the_whole_story() {
+        let md = story(false);
+        for section in [
+            "## Timeline (UTC)",
+            "## Staged changes",
+            "## Failures",
+            "## Exclusions",
+            "## Arming and fire",
+            "## Watch",
+            "## Operator actions",
+            "## Hosts",
+        ] {
+            assert!(md.contains(section), "{section} missing:\n{md}");
+        }
+        assert!(md.contains("| lab-[1,4-5] (3) | fired, exit 0 |"), "{md}");
+        assert!(md.contains("| lab-1 | waiter | `"), "{md}");
+        assert!(
+            md.contains("probe `fired` already failing before the fire"),
+            "{md}"
+        );
+        insta::assert_snapshot!("report-story", md);
+    }
+
+    #[test]
+    fn the_json_report_has_the_same_content_under_stable_names() {
+        let v: serde_json::Value = serde_json::from_str(&story(true)).expect("json");
+        let keys: Vec<&str> = v
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "run",
+                "header",
+                "verdict",
+                "attempts",
+                "timeline",
+                "diffs",
+                "failures",
+                "exclusions",
+                "fire",
+                "watch",
+                "operator",
+                "hosts",
+                "rollback",
+                "torn_tail"
+            ]
+        );
+        assert_eq!(v["verdict"]["outcome"], "complete");
+        assert_eq!(v["diffs"][0]["hostlist"], "lab-[1,4-5]");
+        assert_eq!(v["diffs"][0]["written"], 3);
+        assert_eq!(v["exclusions"].as_array().expect("list").len(), 3);
+        assert_eq!(v["fire"]["hosts"][0]["mechanism"], "waiter");
+        assert_eq!(v["fire"]["hosts"][0]["exit"], 0);
+        assert_eq!(
+            v["watch"]["probe_failures_before_fire"][0]["probe"],
+            "fired"
+        );
+        assert_eq!(v["hosts"][0]["hostlist"], "lab-[1,4-5]");
+        insta::assert_snapshot!("report-story-json", story(true));
+    }
+
+    /// A real lab run stopped by SIGTERM in the countdown (every armed host disarmed),
+    /// then `cutover disarm` from another terminal (its side journal merged in).
+    #[test]
+    fn an_aborted_run_reports_the_signal_the_disarms_and_the_jobs_that_never_fired() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let run = dir.path().join("20261130T201505Z-aborted-c27a");
+        std::fs::create_dir(&run).expect("mkdir");
+        let copy = |from: &str, to: &str| {
+            std::fs::copy(format!("tests/fixtures/journal/{from}"), run.join(to)).expect("copy")
+        };
+        copy("aborted.jsonl", "journal.jsonl");
+        copy(
+            "aborted-disarm.jsonl",
+            "disarm-20261130T201532.227Z-17349.jsonl",
+        );
+        let r = cutover(&["report", run.to_str().expect("utf8")]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let md = r.stdout;
+        assert!(md.contains("| Verdict | **aborted** |"), "{md}");
+        assert!(md.contains("| SIGTERM received: abort"), "{md}");
+        assert!(md.contains("| disarm requested by root@vm |"), "{md}");
+        assert!(md.contains("| lab-1 | waiter | `"), "{md}");
+        insta::assert_snapshot!("report-aborted", md);
+    }
+
     #[test]
     fn a_torn_journal_still_reports_and_says_so() {
         let dir = tempfile::tempdir().expect("tmp");
@@ -314,5 +426,51 @@ mod report {
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert!(r.stdout.contains("torn"), "{}", r.stdout);
         assert!(r.stdout.contains("unfinished"), "{}", r.stdout);
+    }
+}
+
+/// Plain output replayed from real lab journals: what `cutover run --plain` printed, grouped.
+mod plain {
+    use cutover::journal::Record;
+    use cutover::run::event::RunEvent;
+    use cutover::run::print::Printer;
+
+    fn replay(fixture: &str) -> String {
+        let text =
+            std::fs::read_to_string(format!("tests/fixtures/journal/{fixture}")).expect("fixture");
+        let mut printer = Printer::default();
+        let mut out = String::new();
+        for line in text.lines() {
+            let r: Record<RunEvent> = serde_json::from_str(line).expect("record");
+            out.push_str(&printer.line(&r.event));
+        }
+        out.push_str(&printer.flush());
+        out
+    }
+
+    #[test]
+    fn a_run_with_an_excluded_a_skewed_and_a_failing_host_reads_in_groups() {
+        let out = replay("story.jsonl");
+        assert_eq!(
+            out.matches("disk full").count(),
+            1,
+            "the reason once:\n{out}"
+        );
+        assert!(
+            out.contains("   3 host(s) lab-[1,4-5]: this change (context lines differ by host"),
+            "{out}"
+        );
+        insta::assert_snapshot!("plain-story", out);
+    }
+
+    #[test]
+    fn an_aborted_run_says_its_disarms_in_one_line() {
+        let out = replay("aborted.jsonl");
+        assert!(
+            out.contains("   disarmed 3 host(s)  [lab-[1-2,4]]\n"),
+            "{out}"
+        );
+        assert!(!out.contains("Ok("), "no Rust debug text:\n{out}");
+        insta::assert_snapshot!("plain-aborted", out);
     }
 }

@@ -157,6 +157,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
                 }
                 super::out(&printer.line(&e));
             }
+            super::out(&printer.flush());
             lost
         });
         let plan_dir = plan_path.parent().map(PathBuf::from).unwrap_or_default();

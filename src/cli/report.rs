@@ -1,4 +1,5 @@
-//! `cutover report RUN`: the run's timeline as Markdown (or its records as JSON).
+//! `cutover report RUN`: the run's report as Markdown, the same report as JSON (`--json`),
+//! or the journal's raw records (`--records`).
 
 use super::CliError;
 use crate::journal::rundir::RunDir;
@@ -15,9 +16,12 @@ pub struct Args {
     /// Where run directories live.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
-    /// Print the journal's records as one JSON array instead.
-    #[arg(long)]
+    /// The same report as one JSON object (stable field names), for automation.
+    #[arg(long, conflicts_with = "records")]
     json: bool,
+    /// The journal's raw records (side journals merged in) as one JSON array.
+    #[arg(long)]
+    records: bool,
 }
 
 /// Runs `cutover report`.
@@ -25,10 +29,16 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let dir =
         RunDir::open(&args.runs_dir, &args.run).map_err(|e| CliError::Usage(e.to_string()))?;
     let (records, torn_tail) = records(&dir)?;
-    if args.json {
+    if args.records {
         println!(
             "{}",
             serde_json::to_string_pretty(&records).unwrap_or_default()
+        );
+    } else if args.json {
+        let report = crate::report::build(&dir.id, &records, torn_tail);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
         );
     } else {
         print!("{}", crate::report::markdown(&dir.id, &records, torn_tail));

@@ -9,7 +9,6 @@ use crate::journal::Record;
 use crate::journal::rundir::{INVENTORY_FILE, PLAN_FILE, RunDir};
 use crate::plan::model::Plan;
 use crate::run::event::RunEvent;
-use crate::run::print::Printer;
 use std::io::{IsTerminal, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,15 +46,17 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     };
     let gone = move || orchestrator_gone(&gone_dir);
     let Some((run, plan, inventory)) = parts else {
-        let mut view = View::Plain(Printer::default());
+        let mut printer: Box<crate::run::print::Printer> = Box::default();
         let end = follow(
             &dir.journal(),
             |r| {
-                view.show(r);
+                let text = printer.line(&r.event);
+                super::out(&text);
                 true
             },
             gone,
         )?;
+        super::out(&printer.flush());
         if let Followed::Orphaned(why) = end {
             super::out(&format!("-- {why}\n"));
             return Ok(ExitCode::from(1));

@@ -159,7 +159,7 @@ async fn arm_and_wait(
         why = super::gate::aborted(control) => Some(why),
         result = finished(&mut watch.handle) => {
             watch.handle = None;
-            Some(format!("abort before the fire: {}", match result {
+            Some(format!("the watch ended before the fire: {}", match result {
                 Ok(r) => outcome_text(&r.outcome),
                 Err(e) => format!("the watch stopped: {e}"),
             }))

@@ -1,25 +1,36 @@
 //! Plain, line-per-event output of a run (for terminals without the dashboard, CI and logs),
-//! with identical check failures grouped ("3 hosts: sudo: a password is required").
+//! readable at hundreds of hosts: every step's failures grouped by identical reason with a
+//! compact host set ("255 host(s): unreachable: …  [lab-[1-255]]"), hosts leaving the run and
+//! disarms as one line per group, and the watch's countdown at most every 10 s.
+
+mod countdown;
+mod pending;
 
 use super::event::RunEvent;
+use super::reasons;
 use crate::checks::Verdict;
 use crate::executor::{Event, nodeset};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// Turns events into text; remembers check verdicts until their step ends.
+/// Turns events into text; remembers failures until their step ends, and exclusions and
+/// disarms until the next other event, to print them grouped.
 #[derive(Debug, Default)]
 pub struct Printer {
-    verdicts: BTreeMap<String, Vec<(String, Verdict)>>,
+    failures: BTreeMap<String, Vec<(String, String)>>,
     matrix: BTreeMap<String, BTreeMap<String, char>>,
     columns: Vec<String>,
-    last_why: String,
+    pending: pending::Pending,
+    countdown: countdown::Countdown,
 }
 
 impl Printer {
     /// The text for one event (possibly empty).
     pub fn line(&mut self, e: &RunEvent) -> String {
-        let mut out = String::new();
+        if self.pending.take(e) {
+            return String::new();
+        }
+        let mut out = self.pending.flush();
         match e {
             RunEvent::Started {
                 plan,
@@ -57,10 +68,6 @@ impl Printer {
                 host,
                 verdict,
             } => {
-                self.verdicts
-                    .entry(path.clone())
-                    .or_default()
-                    .push((host.clone(), verdict.clone()));
                 if !self.columns.contains(path) {
                     self.columns.push(path.clone());
                 }
@@ -73,6 +80,18 @@ impl Printer {
                     .entry(host.clone())
                     .or_default()
                     .insert(path.clone(), mark);
+            }
+            RunEvent::Exec(Event::HostFinished {
+                phase,
+                host,
+                outcome,
+            }) => {
+                if let Some(reason) = reasons::of_outcome(outcome) {
+                    self.failures
+                        .entry(phase.0.clone())
+                        .or_default()
+                        .push((host.clone(), reason));
+                }
             }
             RunEvent::Exec(Event::PhaseFinished { phase, summary }) => {
                 let s = summary;
@@ -92,35 +111,7 @@ impl Printer {
                 );
             }
             RunEvent::Exec(_) => {}
-            RunEvent::Diff {
-                file,
-                hosts,
-                diff,
-                context_varies,
-                ..
-            } => {
-                let list = nodeset::compact(hosts);
-                if diff.is_empty() {
-                    let _ = writeln!(
-                        out,
-                        "   {} host(s) {list}: {file} already as planned (no change)",
-                        hosts.len()
-                    );
-                } else {
-                    let shown = match (*context_varies, hosts.first()) {
-                        (true, Some(first)) => {
-                            format!(" (as on {first}; context lines differ per host)")
-                        }
-                        _ => String::new(),
-                    };
-                    let _ = writeln!(
-                        out,
-                        "   {} host(s) {list}: this change{shown}\n{}",
-                        hosts.len(),
-                        indent(diff)
-                    );
-                }
-            }
+            RunEvent::Diff { .. } => {}
             RunEvent::Staged { .. }
             | RunEvent::UnitBefore { .. }
             | RunEvent::Armed { .. }
@@ -152,20 +143,7 @@ impl Printer {
                     until.format("%H:%M:%S%.3f")
                 );
             }
-            RunEvent::Disarmed { host, ok: true, .. } => {
-                let _ = writeln!(out, "   disarmed {host}");
-            }
-            RunEvent::Disarmed {
-                host,
-                ok: false,
-                detail,
-            } => {
-                let _ = writeln!(
-                    out,
-                    "   COULD NOT DISARM {host}: {} — it may still fire",
-                    detail.as_deref().unwrap_or("unknown")
-                );
-            }
+            RunEvent::Disarmed { .. } | RunEvent::Excluded { .. } => {}
             RunEvent::Restored { host, file, sha256 } => {
                 let how = sha256
                     .as_ref()
@@ -192,19 +170,6 @@ impl Printer {
             RunEvent::Watch(w) => out.push_str(&self.watch(w)),
             RunEvent::Operator { action } => {
                 let _ = writeln!(out, "-- operator: {action}");
-            }
-            RunEvent::Excluded {
-                host,
-                phase,
-                reason,
-            } => {
-                let _ = match phase {
-                    Some(p) => writeln!(
-                        out,
-                        "-- {host} leaves the run ({p}): {reason}; it is not armed and does not fire"
-                    ),
-                    None => writeln!(out, "-- {host} excluded by the operator: {reason}"),
-                };
             }
             RunEvent::Gate { step, word } => {
                 let _ = writeln!(
@@ -259,13 +224,21 @@ impl Printer {
         use crate::watch::WatchEvent;
         use crate::watch::tracker::history::{Milestone, Outcome};
         match w {
-            WatchEvent::Poll { why, .. } => {
-                let text = why.to_string();
-                if text == self.last_why || text.is_empty() {
-                    return String::new();
+            WatchEvent::Poll {
+                why,
+                reading,
+                probes,
+                ..
+            } => {
+                let taken = probes
+                    .iter()
+                    .map(|p| p.taken_at)
+                    .chain(reading.as_ref().map(|r| r.taken_at))
+                    .max();
+                match self.countdown.show(why, taken) {
+                    Some(text) => format!("   watch: not done: {text}\n"),
+                    None => String::new(),
                 }
-                self.last_why = text.clone();
-                format!("   watch: not done: {text}\n")
             }
             WatchEvent::Milestone(m) => match m {
                 Milestone::LeaderLost { at } => {
@@ -301,60 +274,68 @@ impl Printer {
         }
     }
 
-    fn grouped_failures(&mut self, path: &str) -> String {
-        let Some(list) = self.verdicts.remove(path) else {
-            return String::new();
-        };
-        let mut groups: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for (host, v) in &list {
-            if let Some(reason) = v.reason() {
-                groups.entry(reason).or_default().push(host.clone());
-            }
-        }
-        let mut sorted: Vec<_> = groups.into_iter().collect();
-        sorted.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
-        sorted
-            .iter()
-            .map(|(reason, hosts)| {
-                format!(
-                    "   {} host(s): {reason}  [{}]\n",
-                    hosts.len(),
-                    nodeset::compact(hosts)
-                )
-            })
-            .collect()
+    /// What the stream's end leaves unprinted (exclusions or disarms after the last event).
+    pub fn flush(&mut self) -> String {
+        self.pending.flush()
     }
 
-    /// Hosts with any failed check, one row each, one column per check (`.` pass, `F` fail, `E` error).
+    /// The held diffs, for when the stream goes quiet: the operator may be about to decide
+    /// on them. Exclusions and disarms stay held (another always follows them).
+    pub fn idle(&mut self) -> String {
+        self.pending.flush_diffs()
+    }
+
+    /// True while diffs are held for grouping.
+    pub fn holds_diffs(&self) -> bool {
+        self.pending.holds_diffs()
+    }
+
+    fn grouped_failures(&mut self, path: &str) -> String {
+        let Some(list) = self.failures.remove(path) else {
+            return String::new();
+        };
+        let groups = reasons::group(list.iter().map(|(h, r)| (h.as_str(), r.as_str())));
+        reasons::lines(&groups, "   ")
+    }
+
+    /// The failing hosts' check marks (`.` pass, `F` fail, `E` error), one column per check
+    /// and one row per set of hosts with the same marks.
     fn failing_matrix(&mut self) -> String {
-        let failing: Vec<_> = self
-            .matrix
-            .iter()
-            .filter(|(_, m)| m.values().any(|c| *c != '.'))
-            .collect();
-        let mut out = String::new();
-        if !failing.is_empty() {
-            let w = failing.iter().map(|(h, _)| h.len()).max().unwrap_or(4);
-            let _ = writeln!(
-                out,
-                "   {:w$}  {}",
-                "host",
-                self.columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, _)| format!("{:>3}", i + 1))
-                    .collect::<String>()
-            );
-            for (host, marks) in failing.iter().take(50) {
-                let row: String = self
-                    .columns
-                    .iter()
-                    .map(|c| format!("{:>3}", marks.get(c).copied().unwrap_or(' ')))
-                    .collect();
-                let _ = writeln!(out, "   {host:w$}  {row}");
+        let mut rows: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (host, marks) in &self.matrix {
+            if marks.values().all(|c| *c == '.') {
+                continue;
             }
-            if failing.len() > 50 {
-                let _ = writeln!(out, "   … and {} more host(s)", failing.len() - 50);
+            let row: String = self
+                .columns
+                .iter()
+                .map(|c| format!("{:>3}", marks.get(c).copied().unwrap_or(' ')))
+                .collect();
+            rows.entry(row).or_default().push(host.clone());
+        }
+        let mut out = String::new();
+        if !rows.is_empty() {
+            let mut rows: Vec<(String, String, usize)> = rows
+                .into_iter()
+                .map(|(row, hosts)| (nodeset::compact(&hosts), row, hosts.len()))
+                .collect();
+            rows.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| nodeset::natural_cmp(&a.0, &b.0)));
+            let shown = &rows[..rows.len().min(reasons::MAX_SHOWN)];
+            let w = shown.iter().map(|r| r.0.len()).max().unwrap_or(4).max(5);
+            let numbers: String = (1..=self.columns.len())
+                .map(|i| format!("{i:>3}"))
+                .collect();
+            let _ = writeln!(out, "   {:w$}  {numbers}", "hosts");
+            for (hosts, row, _) in shown {
+                let _ = writeln!(out, "   {hosts:w$}  {row}");
+            }
+            if rows.len() > shown.len() {
+                let more: usize = rows[shown.len()..].iter().map(|r| r.2).sum();
+                let _ = writeln!(
+                    out,
+                    "   … {} more pattern(s) on {more} host(s)",
+                    rows.len() - shown.len()
+                );
             }
             let legend: Vec<String> = self
                 .columns
@@ -368,10 +349,6 @@ impl Printer {
         self.columns.clear();
         out
     }
-}
-
-fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("     {l}\n")).collect()
 }
 
 /// The measured fire spread, as the operator and the report read it.

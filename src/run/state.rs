@@ -102,6 +102,9 @@ pub struct RunState {
     pub excluded: BTreeMap<String, Exclusion>,
     /// Hosts armed (verified) and not disarmed since.
     pub armed: BTreeMap<String, ArmedJob>,
+    /// Every host's last verified job, kept after a disarm or the fire (the report's
+    /// mechanism and job id per host).
+    pub jobs: BTreeMap<String, ArmedJob>,
     /// Hosts whose armed job was verified taken back.
     pub disarmed: BTreeSet<String>,
     /// Hosts whose disarm was not confirmed (they may still fire), with why.
@@ -404,13 +407,12 @@ fn apply(p: &mut RunState, event: &RunEvent) {
         } => {
             p.disarmed.remove(host);
             p.disarm_failed.remove(host);
-            p.armed.insert(
-                host.clone(),
-                ArmedJob {
-                    mechanism: *mechanism,
-                    id: id.clone(),
-                },
-            );
+            let job = ArmedJob {
+                mechanism: *mechanism,
+                id: id.clone(),
+            };
+            p.jobs.insert(host.clone(), job.clone());
+            p.armed.insert(host.clone(), job);
         }
         RunEvent::Disarmed { host, ok: true, .. } => {
             p.armed.remove(host);

@@ -299,56 +299,6 @@ fn expand_value(v: &toml::Value, secrets: &crate::redact::Secrets) -> toml::Valu
     }
 }
 
-/// Hosts that make the same change to a file, shown once.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiffGroup {
-    /// The first host's diff, standing for the group.
-    pub diff: String,
-    /// Hosts making this change, in natural order.
-    pub hosts: Vec<String>,
-    /// The hosts' diffs differ in context lines or positions only (e.g. a per-host
-    /// `node_name` next to the changed line): the change itself is the same.
-    pub context_varies: bool,
-}
-
-/// Groups diffs by the change itself (the removed and added lines), not by their context:
-/// 255 hosts flipping the same key next to per-host lines are one group. Largest first.
-pub fn group_diffs(per_host: &[(String, String)]) -> Vec<DiffGroup> {
-    let keyed: Vec<(String, &str, &str)> = per_host
-        .iter()
-        .map(|(h, d)| (change_key(d), h.as_str(), d.as_str()))
-        .collect();
-    crate::executor::fold(keyed.iter().map(|(k, h, _)| (*h, k.as_str())))
-        .into_iter()
-        .map(|g| {
-            let diffs: Vec<&str> = (keyed.iter())
-                .filter(|(_, h, _)| g.hosts.iter().any(|x| x == h))
-                .map(|(_, _, d)| *d)
-                .collect();
-            let first = keyed
-                .iter()
-                .find(|(_, h, _)| *h == g.hosts[0])
-                .map_or("", |(_, _, d)| *d);
-            DiffGroup {
-                diff: first.to_string(),
-                context_varies: diffs.iter().any(|d| *d != first),
-                hosts: g.hosts,
-            }
-        })
-        .collect()
-}
-
-/// The changed lines of a unified diff, without headers, hunk positions or context.
-fn change_key(diff: &str) -> String {
-    diff.lines()
-        .filter(|l| {
-            (l.starts_with('+') && !l.starts_with("+++ "))
-                || (l.starts_with('-') && !l.starts_with("--- "))
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// The prepare pass of a file step: read, edit in memory, diff; nothing is written.
 pub struct PrepareRunner(pub Arc<StepRunner>);
 
@@ -363,50 +313,5 @@ impl HostRunner for PrepareRunner {
             },
             () = cancel.cancelled() => HostRun::without_output(HostOutcome::Cancelled { started: true }),
         }
-    }
-}
-
-#[cfg(test)]
-mod diff_group_tests {
-    use super::group_diffs;
-
-    fn diff(node: &str, at: u32) -> String {
-        format!(
-            "--- f\n+++ f\n@@ -{at},3 +{at},3 @@\n   \"node_name\": \"{node}\",\n-  \"verify\": true\n+  \"verify\": false\n }}\n"
-        )
-    }
-
-    #[test]
-    fn the_same_change_next_to_per_host_lines_is_one_group() {
-        let per_host: Vec<(String, String)> = (1..=20)
-            .map(|i| (format!("lab-{i}"), diff(&format!("lab-{i}"), 3)))
-            .chain([("lab-21".to_string(), diff("lab-21", 9))])
-            .collect();
-        let groups = group_diffs(&per_host);
-        assert_eq!(groups.len(), 1, "{groups:#?}");
-        assert_eq!(groups[0].hosts.len(), 21);
-        assert!(groups[0].context_varies);
-        assert_eq!(
-            groups[0].diff,
-            diff("lab-1", 3),
-            "shown as on the first host"
-        );
-    }
-
-    #[test]
-    fn different_changes_stay_apart_and_identical_diffs_are_not_flagged() {
-        let other = "--- f\n+++ f\n-  \"verify\": true\n+  \"verify\": \"maybe\"\n".to_string();
-        let per_host = vec![
-            ("a".to_string(), diff("x", 3)),
-            ("b".to_string(), diff("x", 3)),
-            ("c".to_string(), other.clone()),
-            ("d".to_string(), String::new()),
-        ];
-        let groups = group_diffs(&per_host);
-        assert_eq!(groups.len(), 3);
-        assert_eq!(groups[0].hosts, ["a", "b"]);
-        assert!(!groups[0].context_varies);
-        assert!(groups.iter().any(|g| g.diff == other && g.hosts == ["c"]));
-        assert!(groups.iter().any(|g| g.diff.is_empty() && g.hosts == ["d"]));
     }
 }

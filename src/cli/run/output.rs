@@ -60,7 +60,7 @@ impl Mode {
 /// One view of the event stream.
 pub enum View {
     /// Plain lines.
-    Plain(Printer),
+    Plain(Box<Printer>),
     /// JSON lines.
     Json,
     /// The dashboard, fed through the adapter; plain lines once it has closed.
@@ -125,7 +125,7 @@ impl View {
                 // The operator closed the dashboard while the run goes on (disarming, say).
                 let mut p = Printer::default();
                 let text = p.line(&r.event);
-                *self = View::Plain(p);
+                *self = View::Plain(Box::new(p));
                 text
             }
         };
@@ -175,7 +175,7 @@ impl Sink {
                 let (view, thread) = View::dashboard(parts, run_id, commands.clone(), false);
                 (view, Some(thread))
             }
-            Mode::Plain => (View::Plain(Printer::default()), None),
+            Mode::Plain => (View::Plain(Box::default()), None),
             Mode::Json => (View::Json, None),
         };
         let prompt = mode == Mode::Plain && gates == GateMode::Ask;
@@ -193,7 +193,7 @@ impl Sink {
     pub fn consume(mut self, mut rx: UnboundedReceiver<RunEvent>) -> Option<String> {
         let mut last = None;
         let mut seq = 0;
-        while let Some(event) = rx.blocking_recv() {
+        while let Some(event) = self.next(&mut rx) {
             let ts = crate::clock::now();
             seq = self.append(ts, &event).unwrap_or(seq + 1);
             if let (RunEvent::Gate { step, word }, Some(tx)) = (&event, &self.prompt) {
@@ -209,8 +209,33 @@ impl Sink {
                 self.view.show(&Record { seq, ts, event });
             }
         }
+        if let View::Plain(p) = &mut self.view {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(p.flush().as_bytes());
+            let _ = out.flush();
+        }
         // Once the view fell back to plain lines, the last one was printed already.
         last.filter(|_| matches!(self.view, View::Dashboard { .. }))
+    }
+
+    /// The next event. Plain output holds a step's diffs to group them; once the stream has
+    /// been quiet for a moment it shows them (the run may be waiting for a decision on them).
+    fn next(&mut self, rx: &mut UnboundedReceiver<RunEvent>) -> Option<RunEvent> {
+        if let Ok(e) = rx.try_recv() {
+            return Some(e);
+        }
+        if let View::Plain(p) = &mut self.view
+            && p.holds_diffs()
+        {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            if let Ok(e) = rx.try_recv() {
+                return Some(e);
+            }
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(p.idle().as_bytes());
+            let _ = out.flush();
+        }
+        rx.blocking_recv()
     }
 
     fn append(&mut self, ts: chrono::DateTime<chrono::Utc>, e: &RunEvent) -> Option<u64> {
