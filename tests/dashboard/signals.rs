@@ -14,15 +14,14 @@ fn signal(pid: u32, name: &str) {
         .status();
 }
 
+/// This fleet's run lock, if held: in the state directory, named by the resolved hosts.
 fn lock_files(s: &crate::Setup) -> Vec<String> {
-    std::fs::read_dir(&s.runs)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".lock"))
-                .collect()
-        })
-        .unwrap_or_default()
+    let hosts: Vec<String> = (s.fleet.hosts.iter())
+        .map(|h| format!("root@{}:22", h.address))
+        .collect();
+    let name = cutover::journal::lock::lock_name(&hosts);
+    let path = cutover::journal::lock::state_dir().join(&name);
+    path.exists().then_some(name).into_iter().collect()
 }
 
 fn plain_run_is_disarmed_by(name: &str) {

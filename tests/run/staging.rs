@@ -55,10 +55,11 @@ fn preflight_stage_and_verify_change_every_host_and_journal_it() {
             .contains("\"kind\":\"finished\"")
     );
     assert_eq!(journal.matches("\"kind\":\"staged\"").count(), 12);
-    assert!(
-        !runs.join("rehearsal--rehearsal.lock").exists(),
-        "lock released"
-    );
+    let hosts: Vec<String> = (s.fleet.hosts.iter())
+        .map(|h| format!("root@{}:22", h.address))
+        .collect();
+    let lock = cutover::journal::lock::state_dir().join(cutover::journal::lock::lock_name(&hosts));
+    assert!(!lock.exists(), "lock released");
 }
 
 #[test]
