@@ -7,5 +7,6 @@ pub mod parse;
 pub mod raw;
 pub mod runbook;
 pub mod schema;
+pub mod template;
 pub mod timeline;
 pub mod validate;

@@ -398,7 +398,12 @@ async fn stage_step(
         let prepare = Arc::new(PrepareRunner(runner.clone()));
         let hosts = ctx.state().in_run(&step.hosts);
         let report = execute(ctx, pass, s, hosts, prepare, control, budget).await;
-        show_diffs(ctx, &s.path, &report);
+        let written = match &step.item.kind {
+            StepKind::EditFile { path, .. } => path.as_str(),
+            StepKind::Upload { dest, .. } => dest.as_str(),
+            _ => "",
+        };
+        show_diffs(ctx, (&s.path, written), &report);
         stopped(control, &report)?;
         over_budget(ctx, phase, step.allowed_failures)?;
         let mut prepared = runner.prepared.lock().unwrap_or_else(|e| e.into_inner());
@@ -436,21 +441,36 @@ async fn gate(
     }
 }
 
-fn show_diffs(ctx: &Ctx, path: &str, report: &PhaseReport<steps::Prepared>) {
+fn show_diffs(ctx: &Ctx, (path, written): (&str, &str), report: &PhaseReport<steps::Prepared>) {
     let per_host: Vec<(String, String)> = report
         .hosts
         .iter()
         .filter_map(|h| h.output.as_ref().map(|p| (h.host.clone(), p.diff.clone())))
         .collect();
-    let file = report
+    let files: std::collections::HashMap<&str, &str> = report
         .hosts
         .iter()
-        .find_map(|h| h.output.as_ref().map(|p| p.file.clone()))
-        .unwrap_or_default();
+        .filter_map(|h| {
+            h.output
+                .as_ref()
+                .map(|p| (h.host.as_str(), p.file.as_str()))
+        })
+        .collect();
     for (diff, hosts) in steps::group_diffs(&per_host) {
+        let mut rendered: Vec<&str> = hosts
+            .iter()
+            .filter_map(|h| files.get(h.as_str()).copied())
+            .collect();
+        rendered.sort_unstable();
+        rendered.dedup();
+        let shared = match rendered.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        };
+        let diff = steps::rendered_header(&diff, written, shared);
         ctx.emit(RunEvent::Diff {
             path: path.into(),
-            file: file.clone(),
+            file: shared.map_or_else(|| written.to_string(), str::to_string),
             hosts,
             diff,
         });

@@ -100,9 +100,11 @@ pub fn mode(text: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("`{text}` is not an octal file mode like \"0644\""))
 }
 
-/// An absolute path on a host, or one starting with a host variable (`{{ vars.root }}/etc/x`).
+/// An absolute path on a host, or one starting with a host variable or field
+/// (`{{ vars.root }}/etc/x`), whose rendered value the staging step checks is absolute.
 pub fn abs_path(text: &str) -> Result<String, String> {
-    let templated = text.starts_with("{{ vars.") || text.starts_with("{{vars.");
+    let inner = text.strip_prefix("{{").map(str::trim_start).unwrap_or("");
+    let templated = inner.starts_with("vars.") || inner.starts_with("host.");
     if (text.starts_with('/') || templated) && !text.contains('\0') {
         Ok(text.to_string())
     } else {
