@@ -2,6 +2,7 @@
 
 pub mod diagnostic;
 pub mod digest;
+mod hints;
 pub mod model;
 pub mod parse;
 pub mod raw;

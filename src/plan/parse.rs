@@ -147,6 +147,9 @@ pub fn parse(text: &str) -> Parsed {
         doc_span: root.span(),
     };
     let raw = cx.plan(root.get_ref());
+    for d in &mut cx.diags {
+        super::hints::type_hint(d, text);
+    }
     Parsed {
         raw: Some(raw),
         failed: cx.failed,
@@ -370,12 +373,9 @@ fn kind_hint(tag: &str) -> String {
 fn toml_diagnostic(e: &toml::de::Error) -> Diagnostic {
     let message = e.message().trim().replace('\n', " ");
     if let Some(rest) = message.strip_prefix("unexpected keys in table: ") {
-        let keys = rest.split(", available keys:").next().unwrap_or(rest);
+        let (keys, available) = rest.split_once(", available keys:").unwrap_or((rest, ""));
         let d = Diagnostic::error(format!("unknown field `{keys}`"), e.span());
-        return d.with_hint(format!(
-            "this kind takes only the common fields: {}",
-            COMMON_KEYS.join(", ")
-        ));
+        return d.with_hint(super::hints::unexpected_keys(keys, available, &COMMON_KEYS));
     }
     let d = Diagnostic::error(message.clone(), e.span());
     match unknown_name(&message) {
