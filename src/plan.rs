@@ -2,6 +2,7 @@
 
 pub mod diagnostic;
 pub mod digest;
+pub mod format;
 mod hints;
 pub mod model;
 pub mod parse;

@@ -283,3 +283,42 @@ mod report {
         assert!(r.stdout.contains("unfinished"), "{}", r.stdout);
     }
 }
+
+mod fmt {
+    use super::*;
+
+    #[test]
+    fn shipped_plans_and_valid_fixtures_are_formatted() {
+        let mut args = vec!["fmt".to_string(), "--check".to_string()];
+        for dir in ["plans", "tests/fixtures/plans/valid"] {
+            args.extend(toml_files(dir).iter().map(|p| p.display().to_string()));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = cutover(&args);
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    }
+
+    #[test]
+    fn check_names_a_file_that_would_change_and_fmt_fixes_it_keeping_comments() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let plan = dir.path().join("messy.toml");
+        let messy = "# why\n[plan]\n  name=\"x\"    # slug\n\n\n[action]\nat = 2030-01-01T00:00:00Z\nrun =  \"true\"\n";
+        std::fs::write(&plan, messy).expect("write");
+        let path = plan.display().to_string();
+        let r = cutover(&["fmt", "--check", &path]);
+        assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains("messy.toml: not formatted"),
+            "{}",
+            r.stdout
+        );
+        assert_eq!(std::fs::read_to_string(&plan).expect("read"), messy);
+        let r = cutover(&["fmt", &path]);
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        assert_eq!(
+            std::fs::read_to_string(&plan).expect("read"),
+            "# why\n[plan]\nname = \"x\"    # slug\n\n[action]\nat = 2030-01-01T00:00:00Z\nrun = \"true\"\n"
+        );
+        assert_eq!(cutover(&["fmt", "--check", &path]).code, 0);
+    }
+}
