@@ -322,3 +322,42 @@ mod fmt {
         assert_eq!(cutover(&["fmt", "--check", &path]).code, 0);
     }
 }
+
+mod templates {
+    use super::*;
+
+    #[test]
+    fn render_shows_rendered_values_and_labels_when_hosts_share_them() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(
+            dir.path().join("inv.toml"),
+            "[inventory]\nname = \"t\"\n\n[[hosts]]\nnames = \"web-[1-3]\"\naddresses = \"10.0.0.[1-3]\"\nvars = { root = \"/srv\" }\n",
+        )
+        .expect("inv");
+        let plan = dir.path().join("plan.toml");
+        std::fs::write(
+            &plan,
+            "[plan]\nname = \"t\"\n\n[inventory]\npath = \"inv.toml\"\n\n[[stage]]\nstep = \"edit_file\"\npath = \"{{ vars.root }}/etc/app.conf\"\nreplace = { pattern = \"a\", with = \"b\" }\n\n[action]\nat = 2030-01-01T00:00:00Z\nrun = \"echo {{ host.name }} >> {{ vars.root }}/restarts\"\n",
+        )
+        .expect("plan");
+        let r = cutover(&["render", &plan.display().to_string(), "--now", FIXTURE_NOW]);
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains("### 1. edit /srv/etc/app.conf"),
+            "{}",
+            r.stdout
+        );
+        assert!(
+            r.stdout
+                .contains("- Rendered, the same on all 3 hosts:\n  - `path`: `/srv/etc/app.conf`"),
+            "{}",
+            r.stdout
+        );
+        assert!(
+            r.stdout
+                .contains("| web-1 | `echo web-1 >> /srv/restarts` |"),
+            "{}",
+            r.stdout
+        );
+    }
+}
