@@ -50,6 +50,10 @@ fn values_are_quoted_for_where_they_stand() {
         r#"echo 'x it'\''s a "$dir"'"#
     );
     // Each reads back, through a real shell's word splitting, as the value itself.
+    assert_eq!(
+        shell("echo \"$(cat {{ vars.odd }})\""),
+        format!("echo \"$(cat {})\"", shlex::try_quote(odd).unwrap())
+    );
     for cmd in [
         "{{ vars.odd }}",
         "\"x {{ vars.odd }}\"",

@@ -234,7 +234,7 @@ impl V<'_> {
             other => {
                 self.error(
                     &p("kind"),
-                    format!("unknown probe kind `{other}`: use http, tcp or command"),
+                    values::unknown("probe kind", other, &["http", "tcp", "command"]),
                 );
                 ProbeKind::Command { run: String::new() }
             }
@@ -331,15 +331,20 @@ impl V<'_> {
             let cond = match c.as_str() {
                 "quorum" => Condition::Quorum,
                 "all_probes" => Condition::AllProbes,
-                other => {
-                    match other.strip_prefix("probe:") {
-                        Some(name) => Condition::Probe(name.to_string()),
-                        None => {
-                            self.error(&path, format!("unknown condition `{other}`: use quorum, all_probes or probe:NAME"));
-                            continue;
-                        }
+                other => match other.strip_prefix("probe:") {
+                    Some(name) => Condition::Probe(name.to_string()),
+                    None => {
+                        self.error(
+                            &path,
+                            values::unknown(
+                                "condition",
+                                other,
+                                &["quorum", "all_probes", "probe:NAME"],
+                            ),
+                        );
+                        continue;
                     }
-                }
+                },
             };
             self.condition_refs(&path, &cond, has_quorum, names);
             out.push(cond);
@@ -389,7 +394,14 @@ impl V<'_> {
                 other => match other.strip_prefix("probe:") {
                     Some(n) => AbortCondition::ProbeFailing(n.to_string()),
                     None => {
-                        self.error(&path, format!("unknown abort condition `{other}`: use quorum_lost, drift or probe:NAME"));
+                        self.error(
+                            &path,
+                            values::unknown(
+                                "abort condition",
+                                other,
+                                &["quorum_lost", "drift", "probe:NAME"],
+                            ),
+                        );
                         continue;
                     }
                 },
