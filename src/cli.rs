@@ -7,6 +7,7 @@ mod check;
 mod demo;
 mod disarm;
 mod exec;
+mod fmt;
 mod hostkeys;
 mod inventory;
 mod lab;
@@ -55,6 +56,8 @@ enum Command {
     Render(render::Args),
     /// Print the JSON Schema of the plan format (for taplo / Even Better TOML).
     Schema,
+    /// Normalise plan files' layout, keeping every comment (`--check`: exit 1 if any would change).
+    Fmt(fmt::Args),
     /// Run a command on many hosts at once, output folded by identical result.
     Exec(exec::Args),
     /// Collect host keys into a reviewable known_hosts file.
@@ -98,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => watch::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Schema => schema::run(),
+        Command::Fmt(args) => fmt::run(&args),
         Command::Exec(args) => exec::run(&args),
         Command::Hostkeys(cmd) => hostkeys::run(&cmd),
         Command::Inventory(cmd) => inventory::run(&cmd),

@@ -401,7 +401,12 @@ async fn stage_step(
         let prepare = Arc::new(PrepareRunner(runner.clone()));
         let hosts = ctx.state().in_run(&step.hosts);
         let report = execute(ctx, pass, s, hosts, prepare, control, budget).await;
-        show_diffs(ctx, &s.path, &report);
+        let written = match &step.item.kind {
+            StepKind::EditFile { path, .. } => path.as_str(),
+            StepKind::Upload { dest, .. } => dest.as_str(),
+            _ => "",
+        };
+        show_diffs(ctx, (&s.path, written), &report);
         stopped(control, &report)?;
         over_budget(ctx, phase, step.allowed_failures)?;
         let changes =
@@ -445,25 +450,38 @@ async fn gate(
     }
 }
 
-fn show_diffs(ctx: &Ctx, path: &str, report: &PhaseReport<steps::Prepared>) {
+fn show_diffs(ctx: &Ctx, (path, written): (&str, &str), report: &PhaseReport<steps::Prepared>) {
     let per_host: Vec<(String, String)> = report
         .hosts
         .iter()
         .filter_map(|h| h.output.as_ref().map(|p| (h.host.clone(), p.diff.clone())))
         .collect();
-    let file = report
+    let files: std::collections::HashMap<&str, &str> = report
         .hosts
         .iter()
-        .find_map(|h| h.output.as_ref().map(|p| p.file.clone()))
-        .unwrap_or_default();
-    let each =
-        (per_host.iter()).map(|(h, d)| (path, file.as_str(), std::slice::from_ref(h), d.as_str()));
+        .filter_map(|h| {
+            h.output
+                .as_ref()
+                .map(|p| (h.host.as_str(), p.file.as_str()))
+        })
+        .collect();
+    let each = (per_host.iter()).map(|(h, d)| (path, written, std::slice::from_ref(h), d.as_str()));
     for g in changes::group(each) {
+        let mut rendered: Vec<&str> = (g.hosts.iter())
+            .filter_map(|h| files.get(h.as_str()).copied())
+            .collect();
+        rendered.sort_unstable();
+        rendered.dedup();
+        let shared = match rendered.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        };
+        let diff = steps::rendered_header(&g.diff, written, shared);
         ctx.emit(RunEvent::Diff {
             path: path.into(),
-            file: file.clone(),
+            file: shared.map_or_else(|| written.to_string(), str::to_string),
             hosts: g.hosts,
-            diff: g.diff,
+            diff,
             context_varies: g.context_differs,
         });
     }

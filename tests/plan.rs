@@ -474,3 +474,81 @@ mod plain {
         insta::assert_snapshot!("plain-aborted", out);
     }
 }
+
+mod fmt {
+    use super::*;
+
+    #[test]
+    fn shipped_plans_and_valid_fixtures_are_formatted() {
+        let mut args = vec!["fmt".to_string(), "--check".to_string()];
+        for dir in ["plans", "tests/fixtures/plans/valid"] {
+            args.extend(toml_files(dir).iter().map(|p| p.display().to_string()));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = cutover(&args);
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    }
+
+    #[test]
+    fn check_names_a_file_that_would_change_and_fmt_fixes_it_keeping_comments() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let plan = dir.path().join("messy.toml");
+        let messy = "# why\n[plan]\n  name=\"x\"    # slug\n\n\n[action]\nat = 2030-01-01T00:00:00Z\nrun =  \"true\"\n";
+        std::fs::write(&plan, messy).expect("write");
+        let path = plan.display().to_string();
+        let r = cutover(&["fmt", "--check", &path]);
+        assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains("messy.toml: not formatted"),
+            "{}",
+            r.stdout
+        );
+        assert_eq!(std::fs::read_to_string(&plan).expect("read"), messy);
+        let r = cutover(&["fmt", &path]);
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        assert_eq!(
+            std::fs::read_to_string(&plan).expect("read"),
+            "# why\n[plan]\nname = \"x\"    # slug\n\n[action]\nat = 2030-01-01T00:00:00Z\nrun = \"true\"\n"
+        );
+        assert_eq!(cutover(&["fmt", "--check", &path]).code, 0);
+    }
+}
+
+mod templates {
+    use super::*;
+
+    #[test]
+    fn render_shows_rendered_values_and_labels_when_hosts_share_them() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(
+            dir.path().join("inv.toml"),
+            "[inventory]\nname = \"t\"\n\n[[hosts]]\nnames = \"web-[1-3]\"\naddresses = \"10.0.0.[1-3]\"\nvars = { root = \"/srv\" }\n",
+        )
+        .expect("inv");
+        let plan = dir.path().join("plan.toml");
+        std::fs::write(
+            &plan,
+            "[plan]\nname = \"t\"\n\n[inventory]\npath = \"inv.toml\"\n\n[[stage]]\nstep = \"edit_file\"\npath = \"{{ vars.root }}/etc/app.conf\"\nreplace = { pattern = \"a\", with = \"b\" }\n\n[action]\nat = 2030-01-01T00:00:00Z\nrun = \"echo {{ host.name }} >> {{ vars.root }}/restarts\"\n",
+        )
+        .expect("plan");
+        let r = cutover(&["render", &plan.display().to_string(), "--now", FIXTURE_NOW]);
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains("### 1. edit /srv/etc/app.conf"),
+            "{}",
+            r.stdout
+        );
+        assert!(
+            r.stdout
+                .contains("- Rendered, the same on all 3 hosts:\n  - `path`: `/srv/etc/app.conf`"),
+            "{}",
+            r.stdout
+        );
+        assert!(
+            r.stdout
+                .contains("| web-1 | `echo web-1 >> /srv/restarts` |"),
+            "{}",
+            r.stdout
+        );
+    }
+}

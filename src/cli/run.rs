@@ -95,10 +95,17 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             "the plan or inventory changed since review: digest is {digest}, expected {expected}; nothing was run"
         )));
     }
+    let mode = Mode::choose(args.view.plain, args.view.json, args.dry_run);
+    refuse_unanswerable_gates(args, &plan, mode)?;
     let secrets = super::start::secrets(&plan, &args.plan.plan)?;
     let excluded = excluded_hosts(&args.exclude, &inventory)?;
     let now = crate::clock::now();
-    let fire_at = fire_time(args, &plan, inventory.production, now)?;
+    let fire_at = fire_time(
+        args,
+        &plan,
+        (inventory.production, inventory.hosts.len()),
+        now,
+    )?;
     let operator = format!(
         "{}@{}",
         fleet::local_user(),
@@ -119,7 +126,6 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             .to_string(),
         commit: true,
     };
-    let mode = Mode::choose(args.view.plain, args.view.json, args.dry_run);
     if mode == Mode::Json {
         eprint!("{}", Printer::default().line(&started));
     } else {
@@ -200,6 +206,35 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         rollback_on_failure: args.rollback_on_failure,
     };
     super::start::carry_out(start, journal, first)
+}
+
+/// Refuses, before anything runs, a plan with a gate nobody can answer here (no terminal,
+/// or `--json`) and no `--gate WORD` answering it ahead of time.
+fn refuse_unanswerable_gates(args: &Args, plan: &Plan, mode: Mode) -> Result<(), CliError> {
+    let missing = crate::run::gate::unanswerable(
+        plan,
+        output::gate_mode(mode),
+        &args.gate,
+        args.dry_run,
+        args.stop_after_verify,
+    );
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let steps: Vec<String> = missing
+        .iter()
+        .map(|g| format!("{} waits for `{}`", g.step, g.word))
+        .collect();
+    let mut words: Vec<String> = missing
+        .iter()
+        .map(|g| format!("--gate {}", g.word))
+        .collect();
+    words.dedup();
+    Err(CliError::Usage(format!(
+        "the plan has gates nobody can answer here (no terminal, or --json): {}; pass {} to answer them ahead of time, or run it on a terminal; nothing was run",
+        steps.join("; "),
+        words.join(" ")
+    )))
 }
 
 /// The hosts `--exclude` names; a selector that matches nothing is refused (a typo must not
@@ -312,7 +347,7 @@ pub(super) fn take_lock(
 fn fire_time(
     args: &Args,
     plan: &Plan,
-    production: bool,
+    (production, hosts): (bool, usize),
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<chrono::DateTime<chrono::Utc>, CliError> {
     let Some(at) = &args.at else {
@@ -326,11 +361,26 @@ fn fire_time(
     let deadline = fire - chrono::Duration::from_std(plan.action.arm_deadline).unwrap_or_default();
     if deadline <= now {
         return Err(CliError::Usage(format!(
-            "--at {at} leaves no time to arm: arming must end {} before the fire time; pick a later time or a shorter arm_deadline",
-            crate::plan::timeline::human(plan.action.arm_deadline)
+            "--at {at} leaves no time to arm: arming must end {} before the fire time; it needs at least now+{} (or a shorter arm_deadline)",
+            crate::plan::timeline::human(plan.action.arm_deadline),
+            crate::plan::timeline::human(minimum_lead(plan, hosts))
         )));
     }
     Ok(fire)
+}
+
+/// The shortest `--at now+…` that leaves time to arm: the arming deadline, plus the
+/// estimated arming time of `hosts` hosts, rounded up to 10 s (a whole minute for `at`).
+fn minimum_lead(plan: &Plan, hosts: usize) -> std::time::Duration {
+    let arming = crate::plan::timeline::arming_estimate(hosts, &plan.execution).total();
+    let lead = plan.action.arm_deadline + arming;
+    let step = if plan.action.mechanism == Mechanism::At {
+        60
+    } else {
+        10
+    };
+    let secs = lead.as_secs() + u64::from(lead.subsec_nanos() > 0);
+    std::time::Duration::from_secs(secs.div_ceil(step).max(1) * step)
 }
 
 /// Asks for confirmation (`--yes`; production: the inventory name, or `--confirm NAME`).

@@ -26,6 +26,9 @@ fn context(host: &Host) -> Value {
     h.insert("name", Value::from(host.name.clone()));
     h.insert("address", Value::from(host.address.clone()));
     h.insert("port", Value::from(host.port));
+    if let Some(user) = &host.user {
+        h.insert("user", Value::from(user.clone()));
+    }
     h.insert(
         "groups",
         host.groups.iter().cloned().map(Value::from).collect(),

@@ -19,9 +19,23 @@ use toml::de::{DeString, DeTable, DeValue};
 #[derive(Debug, Clone, Default)]
 pub struct SpanIndex {
     keys: BTreeMap<String, (Range<usize>, Range<usize>)>,
+    /// The document, to find a part of a string value in it.
+    text: String,
 }
 
 impl SpanIndex {
+    /// Where `part` (a byte range of `value`, the string at `path`) is written in the file:
+    /// found by its own text inside the value's span, so escapes and multi-line strings do
+    /// not shift it. `None` when it cannot be found (the caller falls back to the value).
+    pub fn inside(&self, path: &str, value: &str, part: Range<usize>) -> Option<Range<usize>> {
+        let span = self.keys.get(path).map(|(_, v)| v.clone())?;
+        let needle = value.get(part.clone())?;
+        let nth = value[..part.start].matches(needle).count();
+        let source = self.text.get(span.clone())?;
+        let (at, _) = source.match_indices(needle).nth(nth)?;
+        Some(span.start + at..span.start + at + needle.len())
+    }
+
     /// The span of the value at `path`, falling back to its closest recorded parent.
     pub fn value(&self, path: &str) -> Option<Range<usize>> {
         self.lookup(path).map(|(_, v)| v)
@@ -126,6 +140,7 @@ pub fn parse(text: &str) -> Parsed {
             diagnostics,
         };
     }
+    spans.text = text.to_string();
     spans.record("", root.get_ref());
     let mut cx = Cx {
         diags: Vec::new(),
@@ -133,6 +148,9 @@ pub fn parse(text: &str) -> Parsed {
         doc_span: root.span(),
     };
     let raw = cx.plan(root.get_ref());
+    for d in &mut cx.diags {
+        super::hints::type_hint(d, text);
+    }
     Parsed {
         raw: Some(raw),
         failed: cx.failed,
@@ -360,12 +378,9 @@ fn kind_hint(tag: &str) -> String {
 fn toml_diagnostic(e: &toml::de::Error) -> Diagnostic {
     let message = e.message().trim().replace('\n', " ");
     if let Some(rest) = message.strip_prefix("unexpected keys in table: ") {
-        let keys = rest.split(", available keys:").next().unwrap_or(rest);
+        let (keys, available) = rest.split_once(", available keys:").unwrap_or((rest, ""));
         let d = Diagnostic::error(format!("unknown field `{keys}`"), e.span());
-        return d.with_hint(format!(
-            "this kind takes only the common fields: {}",
-            COMMON_KEYS.join(", ")
-        ));
+        return d.with_hint(super::hints::unexpected_keys(keys, available, &COMMON_KEYS));
     }
     let d = Diagnostic::error(message.clone(), e.span());
     match unknown_name(&message) {

@@ -1,7 +1,8 @@
 //! The plan as a Markdown runbook for the merge request: deterministic, same input same bytes.
 
 use super::digest::digest;
-use super::model::{Action, Check, Plan, Step, StepSettings, Watch};
+use super::model::{Action, Check, Plan, Step, StepSettings, Targets, Watch};
+use super::template::{self, Quoting, fields};
 use super::timeline::{arming_estimate, human};
 use crate::inventory::{Host, Inventory};
 use crate::remote::{self, Script};
@@ -256,7 +257,83 @@ fn phase(md: &mut String, title: &str, items: &[Item<'_>], inv: Option<&Inventor
             );
         }
         script_block(md, &script, settings.sudo);
+        let listed = match item {
+            Item::Check(c) => fields::listed(&c.kind, fields::check),
+            Item::Step(s) => fields::listed(&s.kind, fields::step),
+        };
+        rendered_values(md, &listed, &settings.targets, settings.once, inv);
     }
+}
+
+/// Rows of rendered values shown per step: a reviewer checks the pattern, not 255 rows.
+const MAX_RENDERED_ROWS: usize = 12;
+
+/// The values templated fields take on the hosts, one block per group of hosts that get
+/// the same values, so a reviewer reads what runs, not only the template.
+fn rendered_values(
+    md: &mut String,
+    listed: &[(String, String, Quoting)],
+    targets: &Targets,
+    once: bool,
+    inv: Option<&Inventory>,
+) {
+    let templated: Vec<_> = listed
+        .iter()
+        .filter(|(_, text, _)| {
+            template::parse(text)
+                .0
+                .iter()
+                .any(|r| r.namespace != template::Namespace::Secrets)
+        })
+        .collect();
+    let Some(hosts) = inv.and_then(|i| i.select(&targets.selectors).ok()) else {
+        return;
+    };
+    if templated.is_empty() || hosts.is_empty() {
+        return;
+    }
+    let hosts = &hosts[..if once { 1 } else { hosts.len() }];
+    let mut groups: Vec<(Vec<String>, Vec<&Host>)> = Vec::new();
+    for h in hosts {
+        let values: Vec<String> = templated
+            .iter()
+            .map(|(_, text, q)| {
+                template::render(text, h, *q).unwrap_or_else(|e| format!("<error: {e}>"))
+            })
+            .collect();
+        match groups.iter_mut().find(|(v, _)| *v == values) {
+            Some((_, members)) => members.push(h),
+            None => groups.push((values, vec![h])),
+        }
+    }
+    if let [(values, members)] = groups.as_slice() {
+        let _ = writeln!(md, "- Rendered, the same on all {} hosts:", members.len());
+        for ((key, _, _), value) in templated.iter().zip(values) {
+            let _ = writeln!(md, "  - `{key}`: `{value}`");
+        }
+        md.push('\n');
+        return;
+    }
+    let keys: Vec<String> = templated.iter().map(|(k, _, _)| format!("`{k}`")).collect();
+    let _ = writeln!(md, "- Rendered per host:\n");
+    let _ = writeln!(md, "  | Hosts | {} |", keys.join(" | "));
+    let _ = writeln!(md, "  |---|{}", "---|".repeat(keys.len()));
+    for (values, members) in groups.iter().take(MAX_RENDERED_ROWS) {
+        let cells: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
+        let _ = writeln!(md, "  | {} | {} |", host_list(members), cells.join(" | "));
+    }
+    if groups.len() > MAX_RENDERED_ROWS {
+        let rest: usize = groups[MAX_RENDERED_ROWS..]
+            .iter()
+            .map(|(_, m)| m.len())
+            .sum();
+        let _ = writeln!(
+            md,
+            "  | … {rest} more hosts in {} groups | |",
+            groups.len() - MAX_RENDERED_ROWS
+        );
+    }
+    md.push('\n');
 }
 
 fn settings_line(s: &StepSettings, inv: Option<&Inventory>) -> String {
@@ -339,6 +416,8 @@ fn action(md: &mut String, a: &Action, inv: Option<&Inventory>) {
         "```sh\n{}\n```\n",
         remote::fired_command(&a.run, a.sudo)
     );
+    let listed = [("run".to_string(), a.run.clone(), Quoting::Shell)];
+    rendered_values(md, &listed, &a.targets, false, inv);
 }
 
 fn watch(md: &mut String, w: Option<&Watch>, plan: &Plan) {

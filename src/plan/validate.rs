@@ -6,6 +6,7 @@ mod action;
 mod hostile;
 mod secrets;
 mod steps;
+mod templates;
 pub mod values;
 mod watch;
 
@@ -130,6 +131,7 @@ pub fn validate(
     if let Some(p) = &plan {
         v.secret_references(p);
         v.hostile_text(p);
+        v.templates(p);
     }
     let failed = v
         .diags
@@ -150,6 +152,17 @@ struct V<'a> {
 impl V<'_> {
     fn error(&mut self, path: &str, message: impl Into<String>) -> &mut Diagnostic {
         let d = Diagnostic::error(message, self.spans.value(path));
+        self.push(d, path)
+    }
+
+    /// An error at `span` (inside the value at `path`), quiet like `error` under failed paths.
+    fn error_at(
+        &mut self,
+        path: &str,
+        span: Option<std::ops::Range<usize>>,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let d = Diagnostic::error(message, span.or_else(|| self.spans.value(path)));
         self.push(d, path)
     }
 

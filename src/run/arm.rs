@@ -95,7 +95,7 @@ impl ArmRunner {
         }
         let mechanism = self.mechanism(host).await?;
         let dir = self.ctx.job_dir(host);
-        let wrapper = self.wrapper(&dir);
+        let wrapper = self.wrapper(host, &dir);
         let sha = self
             .step(host, install_script(&dir, &wrapper, rearm))
             .await?
@@ -137,8 +137,8 @@ impl ArmRunner {
     }
 
     /// The job wrapper for this run on a host: the same bytes (and hash) every time.
-    fn wrapper(&self, dir: &str) -> String {
-        wrapper(&self.ctx, &self.action, self.fire, dir)
+    fn wrapper(&self, host: &str, dir: &str) -> String {
+        wrapper(&self.ctx, host, &self.action, self.fire, dir)
     }
 
     async fn mechanism(&self, host: &str) -> Result<Concrete, HostOutcome> {
@@ -167,11 +167,11 @@ impl ArmRunner {
     }
 }
 
-/// The job wrapper of `action` firing at `fire`, in job directory `dir`: the same bytes (and
+/// The job wrapper of `action` for `host` (its templates rendered) firing at `fire`, in job directory `dir`: the same bytes (and
 /// hash) every time, so arming, resume and the T-minus check agree on it.
-pub fn wrapper(ctx: &Ctx, action: &Action, fire: DateTime<Utc>, dir: &str) -> String {
+pub fn wrapper(ctx: &Ctx, host: &str, action: &Action, fire: DateTime<Utc>, dir: &str) -> String {
     let fire_ns = fire.timestamp_nanos_opt().unwrap_or(i64::MAX);
-    let run = ctx.secrets.shell(&action.run);
+    let run = ctx.secrets.shell(&ctx.shell_for(host, &action.run));
     let command = crate::remote::fired_command(&run, action.sudo);
     job_script(&Job {
         dir,

@@ -7,6 +7,7 @@ use crate::checks::{Observed, Verdict, evaluate};
 use crate::executor::{CancelToken, HostOutcome, HostRun, HostRunner};
 use crate::fleet::FleetError;
 use crate::plan::model::{Check, CheckKind};
+use crate::plan::template::fields;
 use crate::remote::{self, Script};
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,7 +53,11 @@ impl HostRunner for CheckRunner {
 impl CheckRunner {
     async fn verdict(&self, host: &str) -> Verdict {
         let s = &self.check.settings;
-        match &self.check.kind {
+        let kind = match self.ctx.rendered(host, &self.check.kind, fields::check) {
+            Ok(k) => k,
+            Err(e) => return Verdict::fail(e),
+        };
+        match &kind {
             CheckKind::Clock {
                 max_offset,
                 ntp_synchronized,
@@ -73,41 +78,8 @@ impl CheckRunner {
                 url,
                 expect_status,
                 body_matches,
-            } => {
-                http(
-                    &self.ctx,
-                    host,
-                    url,
-                    *expect_status,
-                    body_matches.as_deref(),
-                    s.timeout,
-                )
-                .await
-            }
+            } => http(url, *expect_status, body_matches.as_deref(), s.timeout).await,
             CheckKind::Tcp { port } => tcp(&self.ctx, host, *port, s.timeout).await,
-            CheckKind::File {
-                path,
-                sha256,
-                contains,
-                absent,
-            } if crate::edit::template::is_template(path) => {
-                let Some(h) = self.ctx.hosts.get(host) else {
-                    return Verdict::Error {
-                        reason: "unknown host".into(),
-                    };
-                };
-                let path = match crate::edit::template::render(path, h) {
-                    Ok(p) => p,
-                    Err(e) => return Verdict::fail(format!("path: {e}")),
-                };
-                let kind = CheckKind::File {
-                    path,
-                    sha256: sha256.clone(),
-                    contains: contains.clone(),
-                    absent: absent.clone(),
-                };
-                self.remote_verdict(host, &kind).await
-            }
             kind => self.remote_verdict(host, kind).await,
         }
     }
@@ -197,23 +169,7 @@ fn ns(t: chrono::DateTime<chrono::Utc>) -> i128 {
     i128::from(t.timestamp_nanos_opt().unwrap_or(0))
 }
 
-async fn http(
-    ctx: &Ctx,
-    host: &str,
-    url: &str,
-    expect: u16,
-    body: Option<&str>,
-    timeout: Duration,
-) -> Verdict {
-    let Some(h) = ctx.hosts.get(host) else {
-        return Verdict::Error {
-            reason: "unknown host".into(),
-        };
-    };
-    let url = match crate::edit::template::render(url, h) {
-        Ok(u) => u,
-        Err(e) => return Verdict::fail(format!("url: {e}")),
-    };
+async fn http(url: &str, expect: u16, body: Option<&str>, timeout: Duration) -> Verdict {
     let client = match reqwest::Client::builder().timeout(timeout).build() {
         Ok(c) => c,
         Err(e) => {
@@ -222,7 +178,7 @@ async fn http(
             };
         }
     };
-    let resp = match client.get(&url).send().await {
+    let resp = match client.get(url).send().await {
         Ok(r) => r,
         Err(e) => return Verdict::fail(format!("GET {url}: {e}")),
     };

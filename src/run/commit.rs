@@ -144,7 +144,14 @@ impl JobCheck {
         };
         let dir = self.ctx.job_dir(host);
         let sha = crate::remote::files::sha256_hex(
-            wrapper(&self.ctx, &self.plan.action, self.plan.times.fire, &dir).as_bytes(),
+            wrapper(
+                &self.ctx,
+                host,
+                &self.plan.action,
+                self.plan.times.fire,
+                &dir,
+            )
+            .as_bytes(),
         );
         let script = format!(
             "[ ! -e {d}/disarmed ] || {{ echo 'the run was disarmed on this host' >&2; exit 1; }}\n{}",

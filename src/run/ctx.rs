@@ -176,6 +176,39 @@ impl Ctx {
         format!("{}/{}", self.cutover_base(host), self.run_id)
     }
 
+    /// `item` with its host and variable templates rendered for `host` (`fields` names
+    /// which of its fields hold templates and how each is quoted).
+    pub fn rendered<T: Clone>(
+        &self,
+        host: &str,
+        item: &T,
+        fields: impl FnOnce(&mut T) -> Vec<crate::plan::template::fields::Field<'_>>,
+    ) -> Result<T, String> {
+        let h = self
+            .hosts
+            .get(host)
+            .ok_or_else(|| format!("{host} is not in the inventory"))?;
+        crate::plan::template::fields::rendered(item, fields, h).map_err(|e| e.to_string())
+    }
+
+    /// A plan's shell command rendered for `host`; one that cannot be rendered becomes a
+    /// command that refuses to run, naming why (fail closed: `check` reports it first).
+    pub fn shell_for(&self, host: &str, command: &str) -> String {
+        let rendered = self.hosts.get(host).map_or_else(
+            || Err(format!("{host} is not in the inventory")),
+            |h| {
+                crate::plan::template::render(command, h, crate::plan::template::Quoting::Shell)
+                    .map_err(|e| e.to_string())
+            },
+        );
+        rendered.unwrap_or_else(|e| {
+            format!(
+                "echo {} >&2\nexit 125\n",
+                crate::remote::quote(&format!("cutover refused to run this command: {e}"))
+            )
+        })
+    }
+
     /// Runs a script on a host.
     pub async fn run(
         &self,

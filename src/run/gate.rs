@@ -116,6 +116,61 @@ impl Gates {
     }
 }
 
+/// A gate of the plan that nobody will be able to answer: where it is and its word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unanswerable {
+    /// The step, as `RunEvent::Gate` names it (`stage[1] (restart)`, `action (fire)`).
+    pub step: String,
+    /// The word the operator would type.
+    pub word: String,
+}
+
+/// The gates a run of `plan` would reach that nobody can answer in `mode` and that no
+/// `--gate` word answers ahead of time: refused before anything runs, so a gate never
+/// fails a run after staging changed its hosts. Gates are skipped in a dry run, and the
+/// action's and post's gates after `--stop-after-verify`.
+pub fn unanswerable(
+    plan: &crate::plan::model::Plan,
+    mode: GateMode,
+    preanswered: &[String],
+    dry_run: bool,
+    stop_after_verify: bool,
+) -> Vec<Unanswerable> {
+    if mode == GateMode::Ask || dry_run {
+        return Vec::new();
+    }
+    let checks = plan
+        .preflight
+        .iter()
+        .chain(&plan.verify)
+        .map(|c| &c.settings);
+    let stage = plan.stage.iter().map(|s| &s.settings);
+    let post = plan.post.iter().map(|s| &s.settings);
+    let mut reached: Vec<(String, &String)> = checks
+        .chain(stage)
+        .filter_map(|s| Some((format!("{} ({})", s.path, s.name), s.gate.as_ref()?)))
+        .collect();
+    if !stop_after_verify {
+        reached.extend(
+            plan.action
+                .gate
+                .iter()
+                .map(|w| (format!("action ({})", plan.action.name), w)),
+        );
+        reached.extend(
+            post.filter_map(|s| Some((format!("{} ({})", s.path, s.name), s.gate.as_ref()?))),
+        );
+    }
+    reached
+        .into_iter()
+        .filter(|(_, word)| !preanswered.contains(word))
+        .map(|(step, word)| Unanswerable {
+            step,
+            word: word.clone(),
+        })
+        .collect()
+}
+
 /// Completes once an abort is requested, with its reason (at once if one already was).
 pub async fn aborted(control: &Control) -> String {
     let mut rx = control.subscribe();

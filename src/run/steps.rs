@@ -4,9 +4,10 @@
 use super::checks::unreachable;
 use super::ctx::{Ctx, failure_reason};
 use super::event::{Original, RunEvent};
-use crate::edit::{self, template};
+use crate::edit;
 use crate::executor::{CancelToken, HostOutcome, HostRun, HostRunner};
 use crate::plan::model::{Edit, Step, StepKind};
+use crate::plan::template::fields;
 use crate::remote::files::{Backup, parse_read, read_script, sha256_hex, write_script_with};
 use crate::remote::{self, Script, restore};
 use std::collections::HashMap;
@@ -64,7 +65,11 @@ fn failed(reason: String) -> HostOutcome {
 impl StepRunner {
     async fn apply(&self, host: &str) -> Result<String, HostOutcome> {
         let s = &self.step.settings;
-        match remote::step(&self.step.kind) {
+        let kind = self
+            .ctx
+            .rendered(host, &self.step.kind, fields::step)
+            .map_err(failed)?;
+        match remote::step(&kind) {
             Script::Remote(script) if self.ctx.dry_run => Ok(format!(
                 "would run: {}",
                 script.lines().next().unwrap_or("")
@@ -183,12 +188,20 @@ impl StepRunner {
             .hosts
             .get(host)
             .ok_or_else(|| failed("unknown host".into()))?;
-        let (path, mode) = match &self.step.kind {
+        let kind = self
+            .ctx
+            .rendered(host, &self.step.kind, fields::step)
+            .map_err(failed)?;
+        let (file, mode) = match &kind {
             StepKind::EditFile { path, .. } => (path.clone(), None),
             StepKind::Upload { dest, mode, .. } => (dest.clone(), Some(*mode)),
             _ => return Err(failed("internal: not a file step".into())),
         };
-        let file = template::render(&path, h).map_err(|e| failed(format!("path: {e}")))?;
+        if !file.starts_with('/') {
+            return Err(failed(format!(
+                "`{file}` is not an absolute path on {host}"
+            )));
+        }
         let s = &self.step.settings;
         let r = self
             .ctx
@@ -212,11 +225,17 @@ impl StepRunner {
         let before = overlaid
             .or_else(|| current.map(|c| c.content))
             .unwrap_or_default();
-        let content = self.new_content(h, &file, &before)?;
-        // The header names the path as the plan writes it, so hosts with templated paths
-        // (`{{ vars.root }}/etc/x`) still group by identical change.
+        let content = self.new_content(h, &kind, &file, &before)?;
+        // The header names the path as the plan writes it, so hosts whose paths differ only
+        // by their variables still group by identical change; `show_diffs` then names the
+        // rendered path wherever a group's hosts share it.
+        let written = match &self.step.kind {
+            StepKind::EditFile { path, .. } => path.clone(),
+            StepKind::Upload { dest, .. } => dest.clone(),
+            _ => file.clone(),
+        };
         let diff = edit::unified_diff(
-            &path,
+            &written,
             &String::from_utf8_lossy(&before),
             &String::from_utf8_lossy(&content),
         );
@@ -232,10 +251,11 @@ impl StepRunner {
     fn new_content(
         &self,
         h: &crate::inventory::Host,
+        kind: &StepKind,
         file: &str,
         before: &[u8],
     ) -> Result<Vec<u8>, HostOutcome> {
-        match &self.step.kind {
+        match kind {
             StepKind::EditFile { edit: e, .. } => {
                 let text = std::str::from_utf8(before).map_err(|_| {
                     failed(format!(
@@ -299,6 +319,31 @@ fn expand_value(v: &toml::Value, secrets: &crate::redact::Secrets) -> toml::Valu
     }
 }
 
+/// A grouped diff's header with the plan's path (`written`) replaced by the path its hosts
+/// share once rendered (`rendered`), or marked as rendered per host when they differ.
+pub fn rendered_header(diff: &str, written: &str, rendered: Option<&str>) -> String {
+    let name = match rendered {
+        Some(file) => file.to_string(),
+        None if written.contains("{{") => format!("{written} (rendered per host)"),
+        None => return diff.to_string(),
+    };
+    let mut out = String::with_capacity(diff.len());
+    for (i, line) in diff.split_inclusive('\n').enumerate() {
+        match line
+            .strip_prefix("--- ")
+            .or_else(|| line.strip_prefix("+++ "))
+        {
+            Some(rest) if i < 2 && rest.trim_end() == written => {
+                out.push_str(&line[..4]);
+                out.push_str(&name);
+                out.push('\n');
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
 /// The prepare pass of a file step: read, edit in memory, diff; nothing is written.
 pub struct PrepareRunner(pub Arc<StepRunner>);
 
@@ -313,5 +358,23 @@ impl HostRunner for PrepareRunner {
             },
             () = cancel.cancelled() => HostRun::without_output(HostOutcome::Cancelled { started: true }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grouped_diff_names_the_rendered_path_its_hosts_share() {
+        let diff = edit::unified_diff("{{ vars.root }}/x", "a\n", "b\n");
+        let shared = rendered_header(&diff, "{{ vars.root }}/x", Some("/srv/x"));
+        assert!(shared.starts_with("--- /srv/x\n+++ /srv/x\n"), "{shared}");
+        let differ = rendered_header(&diff, "{{ vars.root }}/x", None);
+        assert!(
+            differ.starts_with("--- {{ vars.root }}/x (rendered per host)\n"),
+            "{differ}"
+        );
+        assert_eq!(rendered_header(&diff, "/etc/x", None), diff);
     }
 }

@@ -70,10 +70,12 @@ fn a_gate_without_a_terminal_fails_the_run_unless_answered_ahead_of_time() {
             text + &String::from_utf8_lossy(&out.stderr),
         )
     };
+    // Refused before anything runs (a usage error), not after staging.
     let (code, stdout) = run(&[]);
-    assert_eq!(code, Some(1), "{stdout}");
+    assert_eq!(code, Some(2), "{stdout}");
     assert!(
-        stdout.contains("pass --gate go to answer it ahead of time"),
+        stdout.contains("pass --gate go to answer them ahead of time")
+            && stdout.contains("nothing was run"),
         "{stdout}"
     );
     for h in &s.fleet.hosts {

@@ -15,6 +15,7 @@ mod commit;
 mod disarm;
 mod reconnect;
 mod staging;
+mod templates;
 mod watching;
 
 const CONFIG: &str = "{\n  \"datacenter\": \"gprd\",\n  \"verify_incoming\": true,\n  \"verify_outgoing\": true\n}\n";

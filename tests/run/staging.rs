@@ -239,3 +239,67 @@ fn changing_an_upload_source_after_review_changes_the_digest_and_is_refused() {
     assert!(r.stderr.contains("changed since review"), "{}", r.stderr);
     assert_eq!(config(&s.fleet.hosts[0].dir), CONFIG, "nothing was staged");
 }
+
+/// Every file under each host's directory (but sshd's own log) with its sha256, to compare
+/// before and after.
+fn tree(s: &Setup) -> Vec<(PathBuf, String)> {
+    fn walk(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.filter_map(|e| e.ok()) {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.file_name().is_some_and(|n| n != "sshd.log") {
+                let content = std::fs::read(&p).unwrap_or_default();
+                out.push((p.clone(), cutover::remote::files::sha256_hex(&content)));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for h in &s.fleet.hosts {
+        walk(&h.dir, &mut out);
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_gate_nobody_can_answer_is_refused_before_any_host_changes() {
+    let s = setup(3, PREFLIGHT);
+    let plan = std::fs::read_to_string(&s.plan).unwrap().replace(
+        "mechanism = \"waiter\"\n",
+        "mechanism = \"waiter\"\ngate = \"arm\"\n",
+    );
+    std::fs::write(&s.plan, plan).unwrap();
+    let before = tree(&s);
+    let r = run(&s, &["--yes"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("action (")
+            && r.stderr.contains("pass --gate arm")
+            && r.stderr.contains("nothing was run"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(tree(&s), before, "a host changed before the refusal");
+    assert!(
+        !s.fleet.dir().join("runs").exists()
+            || std::fs::read_dir(s.fleet.dir().join("runs"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+    // Answered ahead of time, the same gate does not stop the run from starting.
+    let r = run(&s, &["--yes", "--gate", "arm", "--stop-after-verify"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn an_at_too_close_for_the_arming_deadline_names_the_minimum() {
+    let s = setup(2, "");
+    let r = run(&s, &["--yes", "--at", "now+2s"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("needs at least now+10s"), "{}", r.stderr);
+}

@@ -11,7 +11,10 @@ impl V<'_> {
     pub(super) fn check(&mut self, list: &str, i: usize, raw: &RawCheck, ex: &Execution) -> Check {
         let path = format!("{list}[{i}]");
         let default_name = check_name(&raw.kind);
-        let settings = self.settings(&path, &raw.common, ex, default_name, false);
+        let mut settings = self.settings(&path, &raw.common, ex, default_name, false);
+        if raw.common.name.is_none() {
+            settings.name = self.rendered_label(&settings);
+        }
         let kind = self.check_kind(&path, &raw.kind);
         Check { settings, kind }
     }
@@ -22,7 +25,11 @@ impl V<'_> {
             raw.kind,
             RawStepKind::Local { .. } | RawStepKind::WaitFor { .. }
         );
-        let settings = self.settings(&path, &raw.common, ex, step_name(&raw.kind), sudo_default);
+        let mut settings =
+            self.settings(&path, &raw.common, ex, step_name(&raw.kind), sudo_default);
+        if raw.common.name.is_none() {
+            settings.name = self.rendered_label(&settings);
+        }
         let kind = self.step_kind(&path, &raw.kind);
         Step { settings, kind }
     }
@@ -45,6 +52,26 @@ impl V<'_> {
             );
         }
         step
+    }
+
+    /// A default label that names a templated path (`edit {{ vars.root }}/etc/x`), rendered
+    /// when every target host renders it the same; as written otherwise.
+    fn rendered_label(&self, s: &StepSettings) -> String {
+        let Some(hosts) = self
+            .cx
+            .inventory
+            .and_then(|inv| inv.select(&s.targets.selectors).ok())
+        else {
+            return s.name.clone();
+        };
+        let take = if s.once { 1 } else { hosts.len() };
+        let mut labels = hosts.iter().take(take).map(|h| {
+            crate::plan::template::render(&s.name, h, crate::plan::template::Quoting::Plain).ok()
+        });
+        match labels.next().flatten() {
+            Some(first) if labels.all(|l| l.as_deref() == Some(first.as_str())) => first,
+            _ => s.name.clone(),
+        }
     }
 
     fn settings(

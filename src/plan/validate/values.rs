@@ -45,8 +45,10 @@ pub fn mechanism(text: &str) -> Result<Mechanism, String> {
         "at" => Ok(Mechanism::At),
         "waiter" => Ok(Mechanism::Waiter),
         "auto" => Ok(Mechanism::Auto),
-        _ => Err(format!(
-            "unknown mechanism `{text}`: use systemd, at, waiter or auto"
+        _ => Err(unknown(
+            "mechanism",
+            text,
+            &["systemd", "at", "waiter", "auto"],
         )),
     }
 }
@@ -57,7 +59,7 @@ pub fn key_format(text: &str) -> Result<KeyFormat, String> {
         "json" => Ok(KeyFormat::Json),
         "toml" => Ok(KeyFormat::Toml),
         "ini" => Ok(KeyFormat::Ini),
-        _ => Err(format!("unknown format `{text}`: use json, toml or ini")),
+        _ => Err(unknown("format", text, &["json", "toml", "ini"])),
     }
 }
 
@@ -67,9 +69,24 @@ pub fn quorum_source(text: &str) -> Result<QuorumSource, String> {
         "etcd" => Ok(QuorumSource::Etcd),
         "consul" => Ok(QuorumSource::Consul),
         "command" => Ok(QuorumSource::Command),
-        _ => Err(format!(
-            "unknown quorum source `{text}`: use etcd, consul or command"
+        _ => Err(unknown(
+            "quorum source",
+            text,
+            &["etcd", "consul", "command"],
         )),
+    }
+}
+
+/// "unknown WHAT `text`", with "did you mean" when one of `known` is close, and the list.
+pub fn unknown(what: &str, text: &str, known: &[&str]) -> String {
+    let list = match known {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    };
+    match crate::plan::diagnostic::did_you_mean(text, known.iter().copied()) {
+        Some(k) => format!("unknown {what} `{text}`: did you mean `{k}`? (use {list})"),
+        None => format!("unknown {what} `{text}`: use {list}"),
     }
 }
 
@@ -100,9 +117,11 @@ pub fn mode(text: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("`{text}` is not an octal file mode like \"0644\""))
 }
 
-/// An absolute path on a host, or one starting with a host variable (`{{ vars.root }}/etc/x`).
+/// An absolute path on a host, or one starting with a host variable or field
+/// (`{{ vars.root }}/etc/x`), whose rendered value the staging step checks is absolute.
 pub fn abs_path(text: &str) -> Result<String, String> {
-    let templated = text.starts_with("{{ vars.") || text.starts_with("{{vars.");
+    let inner = text.strip_prefix("{{").map(str::trim_start).unwrap_or("");
+    let templated = inner.starts_with("vars.") || inner.starts_with("host.");
     if (text.starts_with('/') || templated) && !text.contains('\0') {
         Ok(text.to_string())
     } else {
@@ -150,6 +169,18 @@ pub fn gate(text: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_values_suggest_the_closest_known_one() {
+        assert_eq!(
+            mechanism("sytemd").unwrap_err(),
+            "unknown mechanism `sytemd`: did you mean `systemd`? (use systemd, at, waiter or auto)"
+        );
+        assert_eq!(
+            quorum_source("zookeeper").unwrap_err(),
+            "unknown quorum source `zookeeper`: use etcd, consul or command"
+        );
+    }
 
     #[test]
     fn durations() {

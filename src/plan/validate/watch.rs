@@ -180,8 +180,16 @@ impl V<'_> {
     fn probe(&mut self, i: usize, raw: &RawProbe) -> Probe {
         let path = format!("watch.probe[{i}]");
         let p = |f: &str| format!("{path}.{f}");
+        // Without `targets` a probe that needs a host (command, tcp, or a URL naming
+        // `{{ host.* }}` / `{{ vars.* }}`) runs on every host; any other http probe runs
+        // once, from the orchestrator.
+        let per_host = match raw.kind.as_str() {
+            "http" => raw.url.as_deref().is_some_and(names_a_host),
+            _ => true,
+        };
         let targets = match &raw.targets {
             Some(t) => self.targets(&p("targets"), values::targets(Some(t))),
+            None if per_host => self.targets(&p("targets"), vec!["all".to_string()]),
             None => Targets {
                 text: Vec::new(),
                 selectors: Vec::new(),
@@ -232,9 +240,6 @@ impl V<'_> {
                 if raw.run.is_none() {
                     self.error(&path, "a command probe needs `run`");
                 }
-                if raw.targets.is_none() {
-                    self.error(&path, "a command probe needs `targets` to run on");
-                }
                 ProbeKind::Command {
                     run: raw.run.clone().unwrap_or_default(),
                 }
@@ -242,12 +247,16 @@ impl V<'_> {
             other => {
                 self.error(
                     &p("kind"),
-                    format!("unknown probe kind `{other}`: use http, tcp or command"),
+                    values::unknown("probe kind", other, &["http", "tcp", "command"]),
                 );
                 ProbeKind::Command { run: String::new() }
             }
         };
-        let sample = raw.sample.as_ref().and_then(|s| self.sample(&path, raw, s));
+        let has_targets = !targets.text.is_empty();
+        let sample = raw
+            .sample
+            .as_ref()
+            .and_then(|s| self.sample(&path, has_targets, s));
         let interval = raw.interval.as_ref().map(|t| {
             let d = self.duration(&p("interval"), Some(t), MIN_POLL_INTERVAL);
             if d < MIN_POLL_INTERVAL {
@@ -270,9 +279,9 @@ impl V<'_> {
 
     /// A probe's `sample`: a count of at least one host or a percentage above 0%, on a probe
     /// that has targets to sample from.
-    fn sample(&mut self, path: &str, raw: &RawProbe, s: &RawSample) -> Option<Sample> {
+    fn sample(&mut self, path: &str, has_targets: bool, s: &RawSample) -> Option<Sample> {
         let at = format!("{path}.sample");
-        if raw.targets.is_none() {
+        if !has_targets {
             let d = self.error(&at, "`sample` needs `targets` to sample from");
             V::hint(
                 d,
@@ -340,7 +349,20 @@ impl V<'_> {
                 other => match other.strip_prefix("probe:") {
                     Some(name) => Condition::Probe(name.to_string()),
                     None => {
-                        self.error(&path, format!("unknown condition `{other}`: use quorum, all_probes, probe:NAME, term_increased or leader_changed"));
+                        self.error(
+                            &path,
+                            values::unknown(
+                                "condition",
+                                other,
+                                &[
+                                    "quorum",
+                                    "all_probes",
+                                    "probe:NAME",
+                                    "term_increased",
+                                    "leader_changed",
+                                ],
+                            ),
+                        );
                         continue;
                     }
                 },
@@ -399,7 +421,14 @@ impl V<'_> {
                 other => match other.strip_prefix("probe:") {
                     Some(n) => AbortCondition::ProbeFailing(n.to_string()),
                     None => {
-                        self.error(&path, format!("unknown abort condition `{other}`: use quorum_lost, drift or probe:NAME"));
+                        self.error(
+                            &path,
+                            values::unknown(
+                                "abort condition",
+                                other,
+                                &["quorum_lost", "drift", "probe:NAME"],
+                            ),
+                        );
                         continue;
                     }
                 },
@@ -417,4 +446,12 @@ impl V<'_> {
         }
         out
     }
+}
+
+/// True when a probe URL names a host field or variable, so it is probed per host.
+fn names_a_host(url: &str) -> bool {
+    crate::plan::template::parse(url)
+        .0
+        .iter()
+        .any(|r| r.namespace != crate::plan::template::Namespace::Secrets)
 }

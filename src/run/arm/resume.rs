@@ -15,7 +15,7 @@ impl ArmRunner {
         };
         let mechanism = job.mechanism;
         let dir = self.ctx.job_dir(host);
-        let sha = crate::remote::files::sha256_hex(self.wrapper(&dir).as_bytes());
+        let sha = crate::remote::files::sha256_hex(self.wrapper(host, &dir).as_bytes());
         let script = verify_script(mechanism, &self.ctx.run_id, &dir, &sha);
         let verified = self.step(host, script).await.unwrap_or_default();
         if verified.trim() != "verified" {

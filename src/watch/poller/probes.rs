@@ -4,9 +4,9 @@
 use super::WatchSetup;
 use crate::checks::Verdict;
 use crate::clock::Clock;
-use crate::edit::template;
 use crate::inventory::Host;
 use crate::plan::model::ProbeKind;
+use crate::plan::template;
 use crate::watch::WatchError;
 use crate::watch::probe::{HttpCheck, HttpObserved, ProbeVerdict, command_verdict, tcp_verdict};
 use crate::watch::remote::RemoteRunner;
@@ -122,7 +122,7 @@ async fn run_one(job: &Job, p: &Compiled, host: Option<&Host>) -> Verdict {
                 };
             };
             let url = match host {
-                Some(h) => match template::render(url, h) {
+                Some(h) => match template::render(url, h, template::Quoting::Plain) {
                     Ok(u) => u,
                     Err(e) => {
                         return Verdict::Error {
@@ -141,7 +141,12 @@ async fn run_one(job: &Job, p: &Compiled, host: Option<&Host>) -> Verdict {
             reason: "a tcp probe needs targets".into(),
         },
         (ProbeKind::Command { run }, Some(h)) => match &job.runner {
-            Some(r) => command_verdict(&r.run(h, run, job.timeout).await),
+            Some(r) => match template::render(run, h, template::Quoting::Shell) {
+                Ok(run) => command_verdict(&r.run(h, &run, job.timeout).await),
+                Err(e) => Verdict::Error {
+                    reason: e.to_string(),
+                },
+            },
             None => Verdict::Error {
                 reason: "no SSH runner for command probes".into(),
             },

@@ -3,6 +3,7 @@
 
 use crate::inventory::Host;
 use crate::plan::model::{Quorum, QuorumSource};
+use crate::plan::template::Quoting;
 use crate::watch::reading::{QuorumReading, parse_command_output};
 use crate::watch::remote::RemoteRunner;
 use crate::watch::{consul, etcd};
@@ -166,10 +167,14 @@ async fn remote(
 ) -> Option<QuorumReading> {
     let runner = ctx.runner?;
     for host in ctx.hosts {
-        let Ok(out) = runner.run(host, script, ctx.timeout).await else {
+        let name = host.name.as_str();
+        let script = match crate::plan::template::render(script, host, Quoting::Shell) {
+            Ok(s) => s,
+            Err(e) => return Some(QuorumReading::failed(at, name, e.to_string())),
+        };
+        let Ok(out) = runner.run(host, &script, ctx.timeout).await else {
             continue;
         };
-        let name = host.name.as_str();
         let parsed = match source {
             QuorumSource::Etcd => etcd::parse_etcdctl_status(&out.stdout, &out.stderr, at, name),
             QuorumSource::Consul => consul::parse_list_peers(&out.stdout, &out.stderr, at, name),
