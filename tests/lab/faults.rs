@@ -115,7 +115,7 @@ fn an_agent_that_re_enables_itself_is_caught_before_anything_fires() {
 #[test]
 fn three_drifted_hosts_in_three_batches_are_all_named() {
     let lab = Lab::up(
-        "127.0.52",
+        "127.0.58",
         &[
             "--hosts",
             "30",
