@@ -4,10 +4,8 @@
 use super::CliError;
 use crate::arm::mechanism::Concrete;
 use crate::fleet::{self, Fleet};
-use crate::journal::rundir::{INVENTORY_FILE, PLAN_FILE, RunDir};
+use crate::journal::rundir::RunDir;
 use crate::journal::writer::{Durability, Writer};
-use crate::plan::parse::parse;
-use crate::plan::validate::{Context, validate};
 use crate::run::arm::Disarm;
 use crate::run::ctx::Ctx;
 use crate::run::event::RunEvent;
@@ -70,35 +68,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let dir = RunDir::open(&args.runs_dir, &args.run).map_err(|e| usage(e.to_string()))?;
     let records = super::report::records(&dir)?.0;
     let state = fold(&records);
-    let plan_path = records
-        .iter()
-        .find_map(|r| match &r.event {
-            RunEvent::Started { plan_path, .. } => Some(PathBuf::from(plan_path)),
-            _ => None,
-        })
-        .unwrap_or_else(|| dir.path.join(PLAN_FILE));
-    let plan_text = super::read(&dir.path.join(PLAN_FILE))?;
-    let inv_text = super::read(&dir.path.join(INVENTORY_FILE))?;
-    let inventory = crate::inventory::parse(
-        &inv_text,
-        crate::inventory::detect_format(&dir.path.join(INVENTORY_FILE), &inv_text),
-        INVENTORY_FILE,
-    )
-    .map_err(|e| usage(e.to_string()))?;
-    let parsed = parse(&plan_text);
-    let raw = parsed
-        .raw
-        .ok_or_else(|| usage("the run's plan snapshot does not parse".into()))?;
-    let (plan, _) = validate(
-        &raw,
-        &parsed.spans,
-        Context {
-            now: chrono::DateTime::UNIX_EPOCH,
-            inventory: None,
-            failed: &[],
-        },
-    );
-    let plan = plan.ok_or_else(|| usage("the run's plan snapshot does not validate".into()))?;
+    let (plan, inventory, plan_path) = super::load::run_snapshots(&dir)?;
     let fire_at = state.fire_at.unwrap_or(plan.action.at.to_utc());
     let compiled = crate::compile::compile(&plan, &inventory, fire_at, String::new())
         .map_err(|e| usage(e.to_string()))?;

@@ -190,3 +190,51 @@ pub fn relative_to(plan: &Path, path: &str) -> PathBuf {
         plan.parent().unwrap_or(Path::new(".")).join(p)
     }
 }
+
+/// The plan and inventory the run started with (its snapshots), and the plan file's path
+/// (secrets, uploads and known_hosts are relative to it).
+pub(super) fn run_snapshots(
+    dir: &crate::journal::rundir::RunDir,
+) -> Result<
+    (
+        crate::plan::model::Plan,
+        crate::inventory::Inventory,
+        PathBuf,
+    ),
+    CliError,
+> {
+    let usage = |e: String| CliError::Usage(e);
+    let records = super::report::records(dir)?.0;
+    let plan_path = records
+        .iter()
+        .find_map(|r| match &r.event {
+            crate::run::event::RunEvent::Started { plan_path, .. } => {
+                Some(PathBuf::from(plan_path))
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| dir.path.join(crate::journal::rundir::PLAN_FILE));
+    let plan_text = super::read(&dir.path.join(crate::journal::rundir::PLAN_FILE))?;
+    let inv_text = super::read(&dir.path.join(crate::journal::rundir::INVENTORY_FILE))?;
+    let inventory = crate::inventory::parse(
+        &inv_text,
+        crate::inventory::detect_format(
+            &dir.path.join(crate::journal::rundir::INVENTORY_FILE),
+            &inv_text,
+        ),
+        crate::journal::rundir::INVENTORY_FILE,
+    )
+    .map_err(|e| usage(e.to_string()))?;
+    let parsed = parse(&plan_text);
+    let raw = parsed
+        .raw
+        .ok_or_else(|| usage("the run's plan snapshot does not parse".into()))?;
+    let cx = Context {
+        now: chrono::DateTime::UNIX_EPOCH,
+        inventory: None,
+        failed: &[],
+    };
+    let (plan, _) = validate(&raw, &parsed.spans, cx);
+    let plan = plan.ok_or_else(|| usage("the run's plan snapshot does not validate".into()))?;
+    Ok((plan, inventory, plan_path))
+}

@@ -9,10 +9,8 @@
 use super::CliError;
 use crate::fleet::{self, Fleet};
 use crate::journal::lock::{self, Holder, LockError, RunLock};
-use crate::journal::rundir::{INVENTORY_FILE, PLAN_FILE, RunDir};
+use crate::journal::rundir::RunDir;
 use crate::journal::writer::{Durability, Writer};
-use crate::plan::parse::parse;
-use crate::plan::validate::{Context, validate};
 use crate::run::ctx::Ctx;
 use crate::run::event::RunEvent;
 use crate::run::rollback::Report;
@@ -43,7 +41,7 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let usage = |e: String| CliError::Usage(e);
     let dir = RunDir::open(&args.runs_dir, &args.run).map_err(|e| usage(e.to_string()))?;
-    let (plan, inventory, plan_path) = snapshots(&dir)?;
+    let (plan, inventory, plan_path) = super::load::run_snapshots(&dir)?;
     let records = super::report::records(&dir)?.0;
     let state = fold(&records);
     let fire_at = state.fire_at.unwrap_or(plan.action.at.to_utc());
@@ -165,49 +163,6 @@ fn journal_and_print(
         super::out(&printer.line(&e));
     }
     lost
-}
-
-/// The plan and inventory the run started with (its snapshots), and the plan file's path
-/// (secrets, uploads and known_hosts are relative to it).
-fn snapshots(
-    dir: &RunDir,
-) -> Result<
-    (
-        crate::plan::model::Plan,
-        crate::inventory::Inventory,
-        PathBuf,
-    ),
-    CliError,
-> {
-    let usage = |e: String| CliError::Usage(e);
-    let records = super::report::records(dir)?.0;
-    let plan_path = records
-        .iter()
-        .find_map(|r| match &r.event {
-            RunEvent::Started { plan_path, .. } => Some(PathBuf::from(plan_path)),
-            _ => None,
-        })
-        .unwrap_or_else(|| dir.path.join(PLAN_FILE));
-    let plan_text = super::read(&dir.path.join(PLAN_FILE))?;
-    let inv_text = super::read(&dir.path.join(INVENTORY_FILE))?;
-    let inventory = crate::inventory::parse(
-        &inv_text,
-        crate::inventory::detect_format(&dir.path.join(INVENTORY_FILE), &inv_text),
-        INVENTORY_FILE,
-    )
-    .map_err(|e| usage(e.to_string()))?;
-    let parsed = parse(&plan_text);
-    let raw = parsed
-        .raw
-        .ok_or_else(|| usage("the run's plan snapshot does not parse".into()))?;
-    let cx = Context {
-        now: chrono::DateTime::UNIX_EPOCH,
-        inventory: None,
-        failed: &[],
-    };
-    let (plan, _) = validate(&raw, &parsed.spans, cx);
-    let plan = plan.ok_or_else(|| usage("the run's plan snapshot does not validate".into()))?;
-    Ok((plan, inventory, plan_path))
 }
 
 /// Takes the run lock: a rollback never runs beside a live orchestrator of the run. A lock
