@@ -80,7 +80,7 @@ fn at_255_hosts_one_wrong_key_or_all_wrong_keys_stay_under_20_lines_per_phase() 
     let lab = Lab::up("127.0.170", &["--hosts", "255"]);
     // lab-7's recorded key is lab-255's: a HOST KEY CHANGED on one host.
     let one = wrong_key(&lab, 7);
-    let r = lab.run(&plan(&lab, &one, "\"10%\"", ""), "180s");
+    let r = lab.run(&plan(&lab, &one, "\"10%\"", ""), "100s");
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_short(&r);
     let changed: Vec<&str> = r

@@ -72,7 +72,8 @@ fn failed_verify(lab: &Lab) -> super::harness::Run {
     for h in HOSTS {
         assert!(
             !agent_enabled_and_active(lab, h),
-            "{h}: staging disabled the agent"
+            "{h}: staging disabled the agent:\n{}",
+            r.stdout
         );
         assert!(
             std::fs::read_to_string(config(lab, h))

@@ -165,3 +165,10 @@ fn diffs_wait_for_the_write_decision() {
     snap("diffs_awaiting_write_120x40", &d, now, 120, 40);
     snap("diffs_awaiting_write_80x24", &d, now, 80, 24);
 }
+
+#[test]
+fn a_rollback_after_a_failed_verify_with_an_excluded_host() {
+    let (d, now) = scenarios::rolled_back();
+    snap("rolled_back_120x40", &d, now, 120, 40);
+    snap("rolled_back_80x24", &d, now, 80, 24);
+}

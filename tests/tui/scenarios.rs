@@ -307,3 +307,64 @@ pub fn diffs_awaiting_write() -> (Dashboard, DateTime<Utc>) {
     feed(&mut d, now, msgs);
     (d, now)
 }
+
+/// Verify failed at T-20:00 with one host over budget (it left the run), nothing armed; the
+/// operator rolled the staged hosts back: one could not be (its backup was changed).
+pub fn rolled_back() -> (Dashboard, DateTime<Utc>) {
+    let now = t(-20 * 60);
+    let mut d = fleet(40);
+    pass(&mut d, now, "preflight", HostState::Verified);
+    pass(&mut d, now, "stage", HostState::Staged);
+    start(&mut d, now, "verify");
+    let names: Vec<String> = d.hosts.iter().map(|h| h.name.clone()).collect();
+    let why = "left the run in verify: chef-client is running".to_string();
+    feed(
+        &mut d,
+        now,
+        [
+            host(
+                &names[6],
+                HostState::Failed {
+                    reason: why.clone(),
+                },
+            ),
+            Msg::Log {
+                level: Level::Warn,
+                text: format!("{} {why}", names[6]),
+            },
+            Msg::PhaseFinished {
+                phase: "verify".into(),
+                error: Some("1 host(s) out of the run, 0 allowed".into()),
+            },
+            Msg::Finished {
+                outcome: Outcome::Failed {
+                    reason: "verify failed: nothing was armed; `cutover rollback` undoes staging"
+                        .into(),
+                },
+            },
+        ],
+    );
+    let later = t(-18 * 60);
+    for n in names.iter().filter(|n| *n != &names[12]) {
+        feed(
+            &mut d,
+            later,
+            [Msg::Log {
+                level: Level::Info,
+                text: format!("{n} rolled back"),
+            }],
+        );
+    }
+    feed(
+        &mut d,
+        later,
+        [Msg::Log {
+            level: Level::Error,
+            text: format!(
+                "{} NOT rolled back: /etc/consul.d/consul.json.cutover-bak is not the original staging read (sha256 differs); restore it by hand",
+                names[12]
+            ),
+        }],
+    );
+    (d, later)
+}
