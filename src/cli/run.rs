@@ -282,18 +282,15 @@ fn confirmation(args: &Args, inv: &crate::inventory::Inventory, who: &str) -> Op
     Some(format!("confirmed the run with {how} ({who})"))
 }
 
-/// The run lock for `compiled`'s hosts: in the user's state directory (not the current
-/// one), named by the resolved hosts (`user@address:port`), not by plan or inventory names.
+/// The run lock for the hosts `compiled` may change: in the user's state directory (not the
+/// current one), named by the resolved hosts (`user@address:port`), not by plan or inventory
+/// names.
 pub(super) fn lock_path(
     compiled: &RunPlan,
     inventory: &crate::inventory::Inventory,
 ) -> Result<PathBuf, CliError> {
-    let names = (compiled.preflight.iter().flat_map(|c| &c.hosts))
-        .chain(compiled.stage.iter().flat_map(|s| &s.hosts))
-        .chain(compiled.verify.iter().flat_map(|c| &c.hosts))
-        .chain(compiled.post.iter().flat_map(|s| &s.hosts))
-        .chain(&compiled.action_hosts);
-    let resolved: Vec<String> = names
+    // The hosts it may change, as its leases do: a run that only reads a host does not own it.
+    let resolved: Vec<String> = (crate::run::leased_hosts(compiled).iter())
         .filter_map(|n| inventory.host(n))
         .map(|h| {
             let user = h.user.clone().unwrap_or_else(fleet::local_user);

@@ -3,24 +3,6 @@
 
 use super::diagnostic::{Diagnostic, did_you_mean};
 
-/// Keys whose value is a duration string (`"30s"`, `"2m"`).
-const DURATION_KEYS: [&str; 14] = [
-    "timeout",
-    "arm_window",
-    "arm_deadline",
-    "reverify_before",
-    "stable_for",
-    "poll_interval",
-    "interval",
-    "connect_timeout",
-    "keepalive",
-    "command_timeout",
-    "max_offset",
-    "max_latency",
-    "settle",
-    "at",
-];
-
 /// The hint for "unexpected keys in table: KEYS, available keys: FIELDS" (a kind's table):
 /// the closest field of the kind or of the common fields, else the list of both.
 pub fn unexpected_keys(keys: &str, available: &str, common: &[&str]) -> String {
@@ -65,7 +47,7 @@ pub fn type_hint(d: &mut Diagnostic, text: &str) {
         format!("{key} must be a number, without quotes, e.g. {key} = 0.5")
     } else if expected.contains("bool") {
         format!("{key} must be true or false, without quotes, e.g. {key} = true")
-    } else if expected.contains("string") && DURATION_KEYS.contains(&key) {
+    } else if expected.contains("string") && super::schema::DURATION_KEYS.contains(&key) {
         format!("{key} is a duration in quotes, e.g. {key} = \"{found}s\" (units: ms, s, m, h)")
     } else if expected.contains("string") {
         format!("{key} must be a string in quotes, e.g. {key} = \"{found}\"")

@@ -38,8 +38,9 @@ fn close_tagged_tables(schema: &mut serde_json::Value) {
 /// A duration as `humantime` reads it: `"30s"`, `"2m"`, `"500ms"`, `"1h 30m"`.
 pub const DURATION_PATTERN: &str = r"^\s*([0-9]+(\.[0-9]+)?\s*(nsec|ns|usec|us|µs|msec|ms|seconds|second|secs|sec|s|minutes|minute|mins|min|m|hours|hour|hrs|hr|h|days|day|d|weeks|week|w|months|month|M|years|year|y)\s*)+$";
 
-/// Keys whose values are durations, wherever they appear.
-const DURATION_KEYS: [&str; 13] = [
+/// Keys whose values are durations, wherever they appear (the schema's pattern, and the
+/// parser's hint for a duration written without quotes).
+pub(super) const DURATION_KEYS: [&str; 13] = [
     "timeout",
     "arm_window",
     "arm_deadline",
