@@ -190,11 +190,23 @@ pub fn verify_script(m: Concrete, run_id: &str, dir: &str, job_sha: &str) -> Str
             "job=$(cat {d}/at.job) && atq | awk '{{print $1}}' | grep -qx \"$job\" && at -c \"$job\" | grep -qF {d}/job.sh || exit 1"
         ),
         Concrete::Waiter => format!(
-            "pid=$(cat {d}/waiter.pid) && tr '\\0' ' ' < /proc/$pid/cmdline 2>/dev/null | grep -qF ' {w} ' || exit 1",
-            w = waiter_name(run_id)
+            "{ours}\nread -r pid < {d}/waiter.pid && ours \"$pid\" || exit 1",
+            ours = ours_fn(run_id, dir)
         ),
     };
     format!("{hash}\n{queued}\necho verified")
+}
+
+/// A shell function `ours PID`: whether PID is this run's waiter, by shell builtins only.
+/// `read` drops the NULs between a process's arguments, so the waiter's name runs straight
+/// into its directory (its next argument), which no other run's waiter can match: the name
+/// `cutover-waiter-r1` followed by `/var/tmp/cutover/r1` is not inside `…-r10/…/r10`.
+fn ours_fn(run_id: &str, dir: &str) -> String {
+    format!(
+        "ours() {{ c=; IFS= read -r c < /proc/$1/cmdline 2>/dev/null; case \"$c\" in *'{w}'{d}*) return 0;; esac; return 1; }}",
+        w = waiter_name(run_id),
+        d = quote(dir)
+    )
 }
 
 /// The disarm script: idempotent; prints `disarmed` only when nothing remains queued.
@@ -211,12 +223,12 @@ pub fn disarm_script(m: Concrete, run_id: &str, dir: &str) -> String {
         Concrete::At => format!(
             "if [ -s {d}/at.job ]; then job=$(cat {d}/at.job); atrm \"$job\" 2>/dev/null || true; ! atq | awk '{{print $1}}' | grep -qx \"$job\" || exit 1; fi"
         ),
-        // Forks are what a disarm of hundreds of hosts at once costs: the pid is read and
-        // its liveness judged with shell builtins (a zombie counts as gone); only the check
-        // that the pid is this run's waiter, before it is signalled, runs `tr` and `grep`.
+        // Forks are what a disarm of hundreds of hosts at once costs: the pid is read, checked
+        // to be this run's waiter and its liveness judged with shell builtins (a zombie counts
+        // as gone); only the wait for it to go after the signal forks (`sleep`).
         Concrete::Waiter => format!(
-            "ours() {{ tr '\\0' ' ' < /proc/$1/cmdline 2>/dev/null | grep -qF ' {w} '; }}\nalive() {{ IFS= read -r st < /proc/$1/stat 2>/dev/null || return 1; case \"${{st##*) }}\" in Z*|X*) return 1;; esac; }}\nif [ -s {d}/waiter.pid ] && read -r pid < {d}/waiter.pid && ours \"$pid\"; then kill -TERM -- \"-$pid\" 2>/dev/null || kill -TERM \"$pid\"; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do alive \"$pid\" || break; sleep 0.05; done; alive \"$pid\" && exit 1; fi",
-            w = waiter_name(run_id)
+            "{ours}\nalive() {{ IFS= read -r st < /proc/$1/stat 2>/dev/null || return 1; case \"${{st##*) }}\" in Z*|X*) return 1;; esac; }}\nif [ -s {d}/waiter.pid ] && read -r pid < {d}/waiter.pid && ours \"$pid\"; then kill -TERM -- \"-$pid\" 2>/dev/null || kill -TERM \"$pid\"; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do alive \"$pid\" || break; sleep 0.05; done; alive \"$pid\" && exit 1; fi",
+            ours = ours_fn(run_id, dir)
         ),
     };
     // The tombstone first: a job that wakes later anyway (an arming command that finished
@@ -415,7 +427,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
         let mut other = std::process::Command::new("sh")
-            .args(["-c", "sleep 30", "sh", "cutover-waiter-r10", &d])
+            .args(["-c", "sleep 30; :", "sh", "cutover-waiter-r10", &d])
             .spawn()
             .unwrap();
         struct Reap<'a>(&'a mut std::process::Child);
@@ -449,6 +461,11 @@ mod tests {
             String::from_utf8_lossy(&theirs.stderr)
         );
         assert!(!verify("r1").status.success(), "r1 matched r10's waiter");
+        assert!(!verify("r").status.success(), "r matched r10's waiter");
+        assert!(
+            !ours_fn("r1", &d).contains("tr ") && !ours_fn("r1", &d).contains("grep"),
+            "the check forks nothing"
+        );
         let disarm = disarm_script(Concrete::Waiter, "r1", &d);
         let _ = std::process::Command::new("sh")
             .args(["-c", &disarm])
