@@ -208,6 +208,12 @@ pub struct Watch {
     pub probe_failures_before_fire: Vec<ProbeFailure>,
     /// How the watch ended, in words.
     pub outcome: Option<String>,
+    /// What the watch itself asked of the fleet: its sources and their rates, in words.
+    pub load: Option<String>,
+    /// Polls made, and the slowest one's duration in milliseconds (the watch's own lag).
+    pub polls: usize,
+    /// The slowest poll, in milliseconds.
+    pub slowest_poll_ms: u64,
 }
 
 /// A probe that failed on some of its targets.

@@ -1,12 +1,13 @@
 //! Watching the cutover land: quorum readings and probes turned into fail-closed verdicts, and a
 //! tracker that decides completion, timeout or abort and says why it is not done yet.
 //!
-//! Pure core: `reading`, `verdict`, `etcd`, `consul`, `probe`, `sample`, `tracker` (no I/O, no
-//! clock).
+//! Pure core: `reading`, `verdict`, `etcd`, `consul`, `probe`, `sample`, `tracker`, `load` (no
+//! I/O, no clock).
 //! Shell: `poller` (HTTP from the orchestrator, SSH through `RemoteRunner`, the clock by handle).
 
 pub mod consul;
 pub mod etcd;
+pub mod load;
 pub mod poller;
 pub mod probe;
 pub mod reading;
@@ -76,6 +77,11 @@ pub enum WatchError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "event")]
 pub enum WatchEvent {
+    /// The watch began: what it will poll, and how much it asks of the fleet a second.
+    Started {
+        /// Its sources and rates.
+        load: load::Load,
+    },
     /// One poll finished.
     Poll {
         /// The reading this poll brought (`None`: the source gave nothing).
@@ -86,6 +92,9 @@ pub enum WatchEvent {
         probes: Vec<ProbeVerdict>,
         /// Why the cutover is not done yet.
         why: WhyNotDone,
+        /// How long the poll took, all its requests together (the watch's own lag).
+        #[serde(default)]
+        took: std::time::Duration,
     },
     /// A leader change, green change or the end.
     Milestone(Milestone),

@@ -46,6 +46,9 @@ pub fn report(run_id: &str, records: &[Record<RunEvent>], torn_tail: bool) -> Re
         },
         watch: Watch {
             outcome: walk.watch_outcome,
+            load: walk.watch_load,
+            polls: walk.polls,
+            slowest_poll_ms: walk.slowest_poll_ms,
             milestones: walk.milestones,
             probe_failures_before_fire: walk.probe_failures.into_values().collect(),
         },
@@ -87,6 +90,9 @@ struct Walk {
     spread: Option<crate::arm::receipt::Spread>,
     commit_window_ms: Option<f64>,
     watch_outcome: Option<String>,
+    watch_load: Option<String>,
+    polls: usize,
+    slowest_poll_ms: u64,
     probe_failures: BTreeMap<String, ProbeFailure>,
     /// Every host a batch named.
     seen: BTreeSet<String>,
@@ -249,7 +255,13 @@ impl Walk {
                 self.row(at, text.clone());
                 self.milestones.push(Entry::new(at, text));
             }
-            WatchEvent::Poll { probes, .. } => {
+            WatchEvent::Started { load } => {
+                self.watch_load = Some(load.to_string());
+            }
+            WatchEvent::Poll { probes, took, .. } => {
+                self.polls += 1;
+                let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+                self.slowest_poll_ms = self.slowest_poll_ms.max(ms);
                 if fire_at.is_none_or(|f| at >= f) {
                     return;
                 }

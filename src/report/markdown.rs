@@ -261,6 +261,15 @@ fn watch(md: &mut String, w: &Watch) {
     if let Some(o) = &w.outcome {
         let _ = writeln!(md, "Outcome: **{}**\n", cell(o));
     }
+    if let Some(load) = &w.load {
+        let _ = writeln!(
+            md,
+            "The watch's own load: {}; {} poll(s), the slowest {} ms.\n",
+            cell(load),
+            w.polls,
+            w.slowest_poll_ms
+        );
+    }
     for p in &w.probe_failures_before_fire {
         let _ = writeln!(
             md,

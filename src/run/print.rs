@@ -22,6 +22,9 @@ pub struct Printer {
     columns: Vec<String>,
     pending: pending::Pending,
     countdown: countdown::Countdown,
+    /// Watch polls seen, and the slowest: the watch's own lag, shown when it completes.
+    polls: usize,
+    slowest_poll: std::time::Duration,
 }
 
 impl Printer {
@@ -224,12 +227,16 @@ impl Printer {
         use crate::watch::WatchEvent;
         use crate::watch::tracker::history::{Milestone, Outcome};
         match w {
+            WatchEvent::Started { load } => format!("   watch: polling {load}\n"),
             WatchEvent::Poll {
                 why,
                 reading,
                 probes,
+                took,
                 ..
             } => {
+                self.slowest_poll = self.slowest_poll.max(*took);
+                self.polls += 1;
                 let taken = probes
                     .iter()
                     .map(|p| p.taken_at)
@@ -263,14 +270,30 @@ impl Printer {
                 ),
                 Milestone::Finished {
                     outcome: Outcome::Complete { at },
-                } => format!("watch: COMPLETE at {}\n", at.format("%H:%M:%S%.3f")),
+                } => format!(
+                    "watch: COMPLETE at {}{}\n",
+                    at.format("%H:%M:%S%.3f"),
+                    self.lag()
+                ),
                 Milestone::Finished {
                     outcome: Outcome::TimedOut { why, .. },
-                } => format!("watch: TIMED OUT: {why}\n"),
+                } => format!("watch: TIMED OUT: {why}{}\n", self.lag()),
                 Milestone::Finished {
                     outcome: Outcome::Abort { reason, .. },
                 } => format!("watch: ABORT: {reason}\n"),
             },
+        }
+    }
+
+    /// ` (N polls, the slowest X ms)`, when the journal recorded how long polls took.
+    fn lag(&self) -> String {
+        match self.slowest_poll.is_zero() {
+            true => String::new(),
+            false => format!(
+                " ({} polls, the slowest {} ms)",
+                self.polls,
+                self.slowest_poll.as_millis()
+            ),
         }
     }
 

@@ -69,7 +69,7 @@ pub fn start(ctx: &Arc<Ctx>, plan: &RunPlan, watch: &Watch) -> Result<Started, S
         finished: 0,
         expected,
     });
-    let poller = Poller::new(setup, Arc::new(crate::clock::SystemClock), Some(runner))
+    let poller = Poller::new(setup, ctx.clock.clone(), Some(runner))
         .map_err(|e| format!("cannot start the watch: {e}"))?
         .with_actions(progress);
     let (tx, mut rx) = tokio::sync::mpsc::channel(256);

@@ -5,6 +5,7 @@ mod probes;
 mod quorum;
 mod schedule;
 
+use super::load::{Load, Source, Via};
 use super::remote::RemoteRunner;
 use super::tracker::history::History;
 use super::tracker::{ActionProgress, Observation, Outcome, Tracker, TrackerConfig};
@@ -117,6 +118,7 @@ impl Poller {
             self.probes.iter().map(|p| p.interval),
             MIN_POLL_INTERVAL,
         );
+        let _ = events.send(WatchEvent::Started { load: self.load() }).await;
         loop {
             let started = self.clock.instant();
             let taken_at = self.clock.now();
@@ -144,6 +146,7 @@ impl Poller {
             };
             let (reading, probes) = tokio::join!(quorum, self.poll_probes(taken_at, &due));
             let now = self.clock.now();
+            let took = self.clock.instant().saturating_duration_since(started);
             let obs = Observation {
                 quorum: reading.clone(),
                 probes: probes.clone(),
@@ -158,6 +161,7 @@ impl Poller {
                     verdict,
                     probes,
                     why,
+                    took,
                 })
                 .await;
             for m in milestones {
@@ -171,6 +175,37 @@ impl Poller {
             }
             let spent = self.clock.instant().saturating_duration_since(started);
             tokio::time::sleep(tick.saturating_sub(spent)).await;
+        }
+    }
+
+    /// What the watch will ask of the fleet and the cluster, per poll and per second.
+    pub fn load(&self) -> Load {
+        let quorum = self.setup.watch.quorum.as_ref().map(|q| {
+            let kind = match q.source {
+                QuorumSource::Etcd => "etcd quorum",
+                QuorumSource::Consul => "consul quorum",
+                QuorumSource::Command => "quorum command",
+            };
+            // Over HTTP every endpoint is asked each poll; over SSH one member answers (the
+            // next only when it does not).
+            let (via, asks, of) = match (q.source, q.endpoints.len()) {
+                (QuorumSource::Command, _) | (_, 0) => {
+                    let n = self.setup.quorum_hosts.len();
+                    (Via::Ssh, n.min(1), n)
+                }
+                (_, n) => (Via::Http, n, n),
+            };
+            Source {
+                what: kind.to_string(),
+                via,
+                asks,
+                of,
+                every: self.setup.watch.poll_interval.max(MIN_POLL_INTERVAL),
+            }
+        });
+        let probes = self.probes.iter().map(|p| p.load(&self.setup));
+        Load {
+            sources: quorum.into_iter().chain(probes).collect(),
         }
     }
 

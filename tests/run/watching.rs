@@ -19,13 +19,33 @@ fn events(journal: &str, kind: &str) -> Vec<serde_json::Value> {
 fn the_watch_counts_stable_for_only_after_every_action_finished() {
     let s = setup(3, PREFLIGHT);
     // The probe passes the moment the action starts; on host-02 the action then runs 6 s more.
-    let plan = std::fs::read_to_string(&s.plan).unwrap().replace(
-        "run = \"echo fired >> \\\"$HOME/fired\\\"\"",
-        "run = 'echo fired >> \"$HOME/fired\"; if [ \"$CUTOVER_HOST\" = host-02 ]; then sleep 6; fi'",
-    );
+    let plan = std::fs::read_to_string(&s.plan)
+        .unwrap()
+        .replace(
+            "run = \"echo fired >> \\\"$HOME/fired\\\"\"",
+            "run = 'echo fired >> \"$HOME/fired\"; if [ \"$CUTOVER_HOST\" = host-02 ]; then sleep 6; fi'",
+        )
+        // The probe samples two of the three hosts, on its own interval.
+        .replace(
+            "targets = \"all\"\n",
+            "targets = \"all\"\nsample = 2\ninterval = \"250ms\"\n",
+        );
     std::fs::write(&s.plan, plan).unwrap();
     let out = run(&s, &["--yes", "--at", "now+10s"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // The watch says what it asks of the fleet, and at the end how long its polls took.
+    assert!(
+        out.stdout.contains(
+            "   watch: polling probe up on 2 of 3 hosts over SSH every 250ms: 8 SSH requests a second\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(" polls, the slowest "),
+        "{}",
+        out.stdout
+    );
     let journal = journal_text(&s);
     let slowest = events(&journal, "receipt")
         .iter()

@@ -131,6 +131,15 @@ async fn etcdctl_and_command_probes_through_the_runner() {
         "{:?}",
         result.outcome
     );
+    // First, what the watch will ask a second: one member over SSH for the quorum, the
+    // command probe on all three, the port on one.
+    let Some(WatchEvent::Started { load }) = rx.recv().await else {
+        panic!("no start event")
+    };
+    assert_eq!(
+        load.to_string(),
+        "etcd quorum on 1 of 3 hosts over SSH every 200ms; probe data-dir on 3 host(s) over SSH every 200ms; probe client-port on 1 host(s) by TCP connect every 200ms: 5 TCP, 20 SSH requests a second"
+    );
     let Some(WatchEvent::Poll {
         reading: Some(r),
         probes,

@@ -65,6 +65,18 @@ fn events_round_trip_through_json_for_the_journal() {
             verdict: Some(QuorumVerdict::Unsafe(Unsafe::NoLeader)),
             probes: vec![],
             why,
+            took: Duration::from_millis(120),
+        },
+        WatchEvent::Started {
+            load: cutover::watch::load::Load {
+                sources: vec![cutover::watch::load::Source {
+                    what: "probe health".into(),
+                    via: cutover::watch::load::Via::Ssh,
+                    asks: 20,
+                    of: 255,
+                    every: Duration::from_secs(2),
+                }],
+            },
         },
     ];
     for e in events {

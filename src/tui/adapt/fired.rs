@@ -100,6 +100,9 @@ impl Adapter {
                 quorum.into_iter().chain(probes.iter().map(probe)).collect()
             }
             RunEvent::Watch(WatchEvent::Milestone(m)) => self.milestone(m),
+            RunEvent::Watch(WatchEvent::Started { load }) => {
+                vec![log(Level::Info, format!("watch: polling {load}"))]
+            }
             _ => Vec::new(),
         }
     }

@@ -8,6 +8,7 @@ use crate::inventory::Host;
 use crate::plan::model::ProbeKind;
 use crate::plan::template;
 use crate::watch::WatchError;
+use crate::watch::load::{Source, Via};
 use crate::watch::probe::{HttpCheck, HttpObserved, ProbeVerdict, command_verdict, tcp_verdict};
 use crate::watch::remote::RemoteRunner;
 use crate::watch::sample::spread;
@@ -51,6 +52,28 @@ pub(super) fn compile(setup: &WatchSetup) -> Result<Vec<Compiled>, WatchError> {
             })
         })
         .collect()
+}
+
+impl Compiled {
+    /// What this probe asks each poll: its sampled targets (the orchestrator once when it has
+    /// none), by the way it travels.
+    pub(super) fn load(&self, setup: &WatchSetup) -> Source {
+        let of = setup.probe_hosts.get(&self.name).map_or(0, Vec::len);
+        let via = match self.kind {
+            ProbeKind::Http { .. } => Via::Http,
+            ProbeKind::Tcp { .. } => Via::Tcp,
+            ProbeKind::Command { .. } if self.hosts.is_empty() => Via::Local,
+            ProbeKind::Command { .. } => Via::Ssh,
+        };
+        let asks = self.hosts.len().max(1);
+        Source {
+            what: format!("probe {}", self.name),
+            via,
+            asks,
+            of: of.max(asks),
+            every: self.interval,
+        }
+    }
 }
 
 /// Everything one target's probe task needs, owned.
