@@ -488,7 +488,8 @@ pub struct Probe {
     pub interval: Option<Duration>,
 }
 
-/// How many of a probe's targets it polls: a fixed count or a fraction, at least one host.
+/// How many of a probe's targets it polls: a fixed count, a fraction, or a count from every
+/// inventory group among the targets; at least one host.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sample {
@@ -496,13 +497,17 @@ pub enum Sample {
     Count(usize),
     /// This fraction of the hosts, 0 < f ≤ 1, rounded up.
     Fraction(f64),
+    /// This many hosts of every group a target belongs to (all of a smaller group), so each
+    /// rack, zone or role is seen.
+    PerGroup(usize),
 }
 
 impl Sample {
-    /// How many of `total` hosts the sample takes: at least one when there is any.
+    /// How many of `total` hosts a count or a fraction takes: at least one when there is any.
+    /// A per-group sample depends on the groups: it is the count for one group here.
     pub fn size(self, total: usize) -> usize {
         let n = match self {
-            Sample::Count(n) => n,
+            Sample::Count(n) | Sample::PerGroup(n) => n,
             Sample::Fraction(f) => (f * total as f64 - 1e-9).ceil().max(0.0) as usize,
         };
         n.clamp(total.min(1), total)

@@ -484,7 +484,7 @@ pub struct RawProbe {
     pub interval: Option<String>,
 }
 
-/// A probe sample as written: a count of hosts or a percentage string.
+/// A probe sample as written: a count of hosts, a percentage string, or a count per group.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum RawSample {
@@ -492,4 +492,9 @@ pub enum RawSample {
     Count(i64),
     /// A percentage such as `"10%"`.
     Text(String),
+    /// `{ per_group = 2 }`: this many hosts of every inventory group among the targets.
+    PerGroup {
+        /// Hosts per group.
+        per_group: i64,
+    },
 }

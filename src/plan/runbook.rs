@@ -488,11 +488,21 @@ fn conditions(c: &[super::model::Condition]) -> String {
 
 fn probe_text(p: &super::model::Probe) -> String {
     use super::model::ProbeKind;
+    use super::model::Sample;
+    let sample = match p.sample {
+        None => String::new(),
+        Some(Sample::Count(n)) => format!(" (a sample of {n} host(s) spread over them)"),
+        Some(Sample::Fraction(f)) => format!(" (a sample of {}% spread over them)", f * 100.0),
+        Some(Sample::PerGroup(n)) => format!(" (a sample of {n} host(s) of every group)"),
+    };
+    let every = p.interval.map_or(String::new(), |i| {
+        format!(", every {}", humantime::format_duration(i))
+    });
     let on = if p.targets.text.is_empty() {
-        "from the orchestrator".to_string()
+        format!("from the orchestrator{every}")
     } else {
         format!(
-            "on `{}`, {}% must pass",
+            "on `{}`{sample}, {}% must pass{every}",
             p.targets.text.join(", "),
             p.min_pass * 100.0
         )

@@ -300,6 +300,13 @@ impl V<'_> {
                     .then_some(Sample::Fraction(f))
                     .ok_or(format!("sample {t} must be above 0%"))
             }),
+            RawSample::PerGroup { per_group } => usize::try_from(*per_group)
+                .ok()
+                .filter(|n| *n > 0)
+                .map(Sample::PerGroup)
+                .ok_or(format!(
+                    "sample per_group = {per_group} must be 1 or more hosts"
+                )),
         };
         match parsed {
             Ok(sample) => Some(sample),
@@ -307,7 +314,7 @@ impl V<'_> {
                 let d = self.error(&at, e);
                 V::hint(
                     d,
-                    "write a host count (sample = 20) or a percentage (sample = \"10%\")",
+                    "write a host count (sample = 20), a percentage (sample = \"10%\") or a count per group (sample = { per_group = 2 })",
                 );
                 None
             }

@@ -44,7 +44,7 @@ pub(super) fn compile(setup: &WatchSetup) -> Result<Vec<Compiled>, WatchError> {
                 min_pass: p.min_pass,
                 kind: p.kind.clone(),
                 http,
-                hosts: spread(&targets, p.sample),
+                hosts: spread(&targets, p.sample, |h| h.groups.iter().cloned().collect()),
                 interval: p
                     .interval
                     .unwrap_or(setup.watch.poll_interval)
