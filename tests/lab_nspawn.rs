@@ -601,6 +601,17 @@ fn the_demo_completes_on_real_systemd_hosts() {
         .unwrap();
     let dir = tmp.path().join("lab");
     let runs = tmp.path().join("runs");
+    let (d, r) = (
+        dir.to_str().unwrap().to_string(),
+        runs.to_str().unwrap().to_string(),
+    );
+    // Kept after the run, to read the members; the guard takes it down if an assertion fails.
+    let lab = Lab {
+        tmp,
+        dir: dir.clone(),
+        subnet: "10.253.46".into(),
+        hosts: 3,
+    };
     let (code, out, err) = cutover(&[
         "demo",
         "--backend",
@@ -611,12 +622,81 @@ fn the_demo_completes_on_real_systemd_hosts() {
         "--subnet",
         "10.253.46",
         "--dir",
-        dir.to_str().unwrap(),
+        &d,
         "--runs-dir",
-        runs.to_str().unwrap(),
+        &r,
+        "--keep",
     ]);
     assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("3 etcd members"), "{out}");
     assert!(out.contains("run complete"), "{out}");
     assert!(out.contains("3 fired"), "{out}");
-    assert!(!dir.exists(), "the demo tore its lab down");
+    // The simultaneous restart took the leader away and the watch saw the election.
+    assert!(out.contains(": NO LEADER"), "{out}");
+    let elected: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains(": leader lab-") && l.contains("leaderless for"))
+        .collect();
+    assert!(!elected.is_empty(), "{out}");
+    eprintln!("{}", elected.join("\n"));
+    let inventory = std::fs::read_to_string(dir.join("inventory.toml")).unwrap();
+    assert!(
+        inventory.contains("3 etcd members on the servers"),
+        "{inventory}"
+    );
+    let (code, status, _) = cutover(&["lab", "status", "--dir", &d]);
+    assert_eq!(code, 0);
+    assert!(status.contains("etcd on 3"), "{status}");
+    assert_eq!(status.matches("etcd healthy").count(), 3, "{status}");
+
+    for i in 1..=lab.hosts {
+        let (code, unit) = lab.ssh(
+            i,
+            "root",
+            "systemctl is-active etcd; systemctl is-enabled etcd",
+        );
+        assert_eq!((code, unit.as_str()), (0, "active\nenabled\n"), "lab-{i}");
+        let (_, receipt) = lab.ssh(i, "root", "cat /var/tmp/cutover/*/receipt");
+        let planned = receipt_field(&receipt, "planned_ns").unwrap_or_else(|| panic!("{receipt}"));
+        let (_, journal) = lab.ssh(
+            i,
+            "root",
+            "journalctl -q --no-pager -o short-unix -u etcd.service",
+        );
+        let at = |what: &str| -> Vec<i64> {
+            journal
+                .lines()
+                .filter(|l| l.contains(&format!("systemd[1]: {what} etcd.service")))
+                .filter_map(|l| l.split_whitespace().next()?.parse::<f64>().ok())
+                .map(|t| (t * 1e9) as i64)
+                .collect()
+        };
+        let (stops, starts) = (at("Stopping"), at("Started"));
+        let stop = stops
+            .iter()
+            .copied()
+            .find(|t| *t >= planned)
+            .unwrap_or_else(|| panic!("lab-{i}: no restart of etcd at the fire:\n{journal}"));
+        assert!(
+            stop - planned < 3_000_000_000,
+            "lab-{i}: etcd stopped {} ms after the fire time:\n{journal}",
+            (stop - planned) / 1_000_000
+        );
+        assert!(
+            starts.iter().any(|t| *t > stop),
+            "lab-{i}: etcd started again after the restart:\n{journal}"
+        );
+        eprintln!(
+            "lab-{i}: etcd stopped {:.1} ms after the fire time",
+            (stop - planned) as f64 / 1e6
+        );
+    }
+
+    let names = lab.names();
+    let (code, out, err) = cutover(&["lab", "down", "--dir", &d]);
+    assert_eq!(code, 0, "{out}{err}");
+    let left = leftovers(&dir, &names);
+    assert!(left.is_empty(), "lab down left: {left:#?}");
+    assert!(!dir.exists(), "lab down removed the lab");
+    drop(lab);
 }

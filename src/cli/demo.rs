@@ -92,8 +92,8 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         None => std::env::temp_dir().join(format!("cutover-demo-{}", std::process::id())),
     };
     let nspawn = args.backend == Backend::Nspawn;
-    // Real hosts run real units (`consul`, `chef-client`) but no etcd yet; their own /24.
-    let etcd = if nspawn { None } else { etcd_choice(args) };
+    // Real hosts run real units (`consul`, `chef-client`, and etcd members as `etcd.service`).
+    let etcd = etcd_choice(args);
     let spec = LabSpec {
         hosts: args.hosts,
         etcd,

@@ -32,7 +32,8 @@ pub struct UpArgs {
     /// Number of hosts (lab-1 .. lab-N).
     #[arg(long, default_value_t = 5)]
     pub hosts: usize,
-    /// Run an etcd cluster of 3 or 5 members on the first hosts (needs the `etcd` binary).
+    /// Run an etcd cluster of 3 or 5 members on the first hosts (needs the `etcd` binary; on
+    /// nspawn each member is an `etcd.service` unit running the machine's binary).
     #[arg(long)]
     pub etcd: Option<usize>,
     /// SSH servers: embedded (no system package needed), sshd (real OpenSSH), or nspawn (real

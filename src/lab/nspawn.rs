@@ -2,7 +2,8 @@
 //! systemd as PID 1 (journald, logind, dbus, sshd, sudo, atd, timesyncd) from one shared,
 //! read-only Debian root built once (`rootfs`), with its own overlay, machine-id, host key,
 //! cgroup and network namespace on a bridge (`net`), users `root`, `ops` (NOPASSWD sudo) and
-//! `dev` (sudo asks a password), all authorizing the lab's client key.
+//! `dev` (sudo asks a password), all authorizing the lab's client key. With `--etcd`, each
+//! member runs etcd as a systemd unit (`member`).
 //!
 //! Root only. Everything it creates is named from the lab directory (`Names`), so `lab down`
 //! removes exactly that: processes by recorded pid and by the lab's own cgroups, mounts,
@@ -10,6 +11,7 @@
 
 pub mod delay;
 pub mod host;
+pub mod member;
 pub mod net;
 pub mod rootfs;
 
@@ -140,14 +142,17 @@ pub fn check_prerequisites() -> Result<(), LabError> {
     Ok(())
 }
 
-/// Builds (or reuses) the root, then creates the network and boots every host; records each
-/// supervisor in `started`. Returns every host's public host key line, in order.
+/// Builds (or reuses) the root, then creates the network and boots every host (etcd members
+/// with their unit and `etcd`, the controller's binary); records each supervisor in `started`.
+/// Returns every host's public host key line, in order.
 pub fn start(
     spec: &LabSpec,
     hosts: &[LabHost],
     client_pub: &str,
+    etcd: Option<&Path>,
     started: &mut Vec<Recorded>,
 ) -> Result<Vec<String>, LabError> {
+    let etcd_bind = etcd.map(member::bind).transpose()?;
     check_prerequisites()?;
     net::check_subnet_free(spec)?;
     let lower = rootfs::ensure(&rootfs::Recipe::local()?)?;
@@ -160,10 +165,17 @@ pub fn start(
         let i = n + 1;
         net::host(&names, i, h)?;
         keys.push(host::prepare(spec, h, &lower, client_pub)?);
+        let binds: Vec<host::Bind> = match (&etcd_bind, h.etcd_member) {
+            (Some(b), true) => {
+                member::install(spec, h)?;
+                vec![b.clone()]
+            }
+            _ => Vec::new(),
+        };
         apply_faults(spec, &names, i, h, &h.faults, started)?;
         let cgroups = names.cgroups(&hier, i);
         host::make_cgroups(&cgroups)?;
-        let pid = host::start(&names, i, h, &cgroups)?;
+        let pid = host::start(&names, i, h, &cgroups, &binds)?;
         started.push(Recorded {
             pid,
             what: format!("systemd-nspawn {}", h.name),

@@ -182,15 +182,12 @@ impl LabSpec {
             .collect()
     }
 
-    /// The `nspawn` rules: one /24 in 10.0.0.0/8, no etcd yet, only network faults.
+    /// The `nspawn` rules: one /24 in 10.0.0.0/8, only network faults.
     fn validate_nspawn(&self) -> Result<(), String> {
         if self.hosts > MAX_NSPAWN_HOSTS {
             return Err(format!(
                 "--backend nspawn takes at most {MAX_NSPAWN_HOSTS} hosts (one /24)"
             ));
-        }
-        if self.etcd.is_some() {
-            return Err("--etcd is not supported with --backend nspawn yet".into());
         }
         if self.base().is_none() {
             return Err(format!(

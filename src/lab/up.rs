@@ -31,7 +31,7 @@ pub fn up(spec: LabSpec, exe: &Path) -> Result<LabState, LabError> {
     state.save()?;
     let started = match &tools {
         Some(tools) => start(&mut state, exe, tools, etcd_bin.as_deref()),
-        None => start_nspawn(&mut state),
+        None => start_nspawn(&mut state, etcd_bin.as_deref()),
     };
     match started {
         Ok(()) => Ok(state),
@@ -87,16 +87,16 @@ fn start(
     };
     state.save()?;
     result?;
-    wait_etcd(&hosts)
+    wait_etcd(&hosts, "hosts/*/var/log/consul.log")
 }
 
-/// The `nspawn` backend: the client key, then the hosts (which bring their own host keys),
-/// then known_hosts and the inventory.
-fn start_nspawn(state: &mut LabState) -> Result<(), LabError> {
+/// The `nspawn` backend: the client key, then the hosts (which bring their own host keys and
+/// etcd units), then known_hosts and the inventory, then a healthy etcd cluster.
+fn start_nspawn(state: &mut LabState, etcd_bin: Option<&Path>) -> Result<(), LabError> {
     let spec = state.spec.clone();
     let hosts = spec.lab_hosts();
     let client = keys::generate(&spec.client_key_path())?;
-    let result = nspawn::start(&spec, &hosts, &client, &mut state.pids);
+    let result = nspawn::start(&spec, &hosts, &client, etcd_bin, &mut state.pids);
     state.save()?;
     let host_keys = result?;
     let known: Vec<(String, String)> = hosts
@@ -110,7 +110,16 @@ fn start_nspawn(state: &mut LabState) -> Result<(), LabError> {
         })
         .collect();
     tree::write(&spec.known_hosts_path(), &inventory::known_hosts(&known))?;
-    tree::write(&spec.inventory_path(), &inventory::inventory(&spec))
+    tree::write(&spec.inventory_path(), &inventory::inventory(&spec))?;
+    // A blackholed member is out of reach from here; the others must still elect.
+    let reachable: Vec<LabHost> = hosts
+        .into_iter()
+        .filter(|h| !h.has(|f| *f == Fault::Blackhole))
+        .collect();
+    wait_etcd(
+        &reachable,
+        &format!("`journalctl -u {}` on the member", etcd::UNIT),
+    )
 }
 
 /// The `etcd` binary when the lab asks for a cluster; missing etcd fails before anything starts.
@@ -145,7 +154,7 @@ fn build(
     write_keys_and_inventory(spec, hosts)
 }
 
-fn wait_etcd(hosts: &[LabHost]) -> Result<(), LabError> {
+fn wait_etcd(hosts: &[LabHost], logs: &str) -> Result<(), LabError> {
     let members: Vec<&LabHost> = hosts.iter().filter(|h| h.etcd_member).collect();
     let sick = etcd::wait_healthy(&members);
     if sick.is_empty() {
@@ -154,7 +163,7 @@ fn wait_etcd(hosts: &[LabHost]) -> Result<(), LabError> {
     Err(LabError::Start {
         what: "the etcd cluster".into(),
         reason: format!(
-            "not healthy after {:?}: {} (logs in hosts/*/var/log/consul.log)",
+            "not healthy after {:?}: {} (logs: {logs})",
             etcd::READY_TIMEOUT,
             sick.join(", ")
         ),

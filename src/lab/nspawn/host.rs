@@ -3,6 +3,7 @@
 //! detached supervisor that boots `systemd-nspawn` and boots it again after a reboot (exit 133).
 //!
 //! `supervisor_script` and `hosts_file` are pure; the rest writes, mounts, starts and stops.
+//! Files of the controller a host needs (the `etcd` binary) are bind-mounted read-only.
 
 use super::{LabError, Names, run};
 use crate::lab::procs;
@@ -54,6 +55,16 @@ pub fn hosts_file(spec: &LabSpec, me: &LabHost) -> String {
     out
 }
 
+/// A controller file the container sees read-only at a path of its own (`--bind-ro`), e.g. the
+/// machine's `etcd` binary, so the shared root needs no rebuild for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    /// The file on the controller.
+    pub source: PathBuf,
+    /// Where the host sees it.
+    pub target: String,
+}
+
 /// The supervisor: joins its own cgroups (else every container shares one), then boots the
 /// container, again after a reboot (exit 133) unless `lab down` left a `stop` file.
 pub fn supervisor_script(
@@ -62,13 +73,21 @@ pub fn supervisor_script(
     h: &LabHost,
     dirs: &Dirs,
     cgroups: &[PathBuf],
+    binds: &[Bind],
 ) -> String {
     let join: String = cgroups
         .iter()
         .map(|c| format!("echo $$ > '{}/cgroup.procs'\n", c.display()))
         .collect();
+    let binds: String = binds
+        .iter()
+        .map(|b| {
+            let arg = format!("--bind-ro={}:{}", b.source.display(), b.target);
+            format!(" {}", crate::remote::quote(&arg))
+        })
+        .collect();
     format!(
-        "{join}while :; do\n  systemd-nspawn --quiet --boot --directory='{root}' --machine={machine} --hostname={name} --network-namespace-path=/run/netns/{ns} --register=no --keep-unit --resolv-conf=off --timezone=off --link-journal=no --console=pipe </dev/null &\n  echo $! > '{state}/nspawn.pid'\n  wait $!; rc=$?\n  [ $rc = 133 ] && [ ! -e '{state}/stop' ] || exit $rc\ndone\n",
+        "{join}while :; do\n  systemd-nspawn --quiet --boot --directory='{root}' --machine={machine} --hostname={name} --network-namespace-path=/run/netns/{ns} --register=no --keep-unit --resolv-conf=off --timezone=off --link-journal=no --console=pipe{binds} </dev/null &\n  echo $! > '{state}/nspawn.pid'\n  wait $!; rc=$?\n  [ $rc = 133 ] && [ ! -e '{state}/stop' ] || exit $rc\ndone\n",
         root = dirs.root.display(),
         machine = names.machine(i),
         name = h.name,
@@ -128,9 +147,15 @@ pub fn make_cgroups(cgroups: &[PathBuf]) -> Result<(), LabError> {
 }
 
 /// Starts the host's supervisor, detached; returns its pid.
-pub fn start(names: &Names, i: usize, h: &LabHost, cgroups: &[PathBuf]) -> Result<u32, LabError> {
+pub fn start(
+    names: &Names,
+    i: usize,
+    h: &LabHost,
+    cgroups: &[PathBuf],
+    binds: &[Bind],
+) -> Result<u32, LabError> {
     let d = Dirs::of(h);
-    let script = supervisor_script(names, i, h, &d, cgroups);
+    let script = supervisor_script(names, i, h, &d, cgroups, binds);
     let sh = procs::find("sh").unwrap_or_else(|| PathBuf::from("/bin/sh"));
     let args = vec!["-c".to_string(), script];
     procs::spawn_detached(&sh, &args, &d.state.join("console.log"), &[]).map_err(|e| {
@@ -364,9 +389,14 @@ mod tests {
         let names = Names::of(&s);
         let h = &s.lab_hosts()[0];
         let cg = vec![PathBuf::from("/sys/fs/cgroup/unified/x/lab-1")];
-        let script = supervisor_script(&names, 1, h, &Dirs::of(h), &cg);
+        let etcd = Bind {
+            source: "/usr/bin/etcd".into(),
+            target: "/usr/local/bin/etcd".into(),
+        };
+        let script = supervisor_script(&names, 1, h, &Dirs::of(h), &cg, &[etcd]);
         assert!(script.starts_with("echo $$ > '/sys/fs/cgroup/unified/x/lab-1/cgroup.procs'\n"));
         assert!(script.contains("--register=no --keep-unit"));
+        assert!(script.contains(" '--bind-ro=/usr/bin/etcd:/usr/local/bin/etcd' </dev/null &"));
         assert!(script.contains("--directory='/tmp/l/hosts/lab-1/root'"));
         assert!(script.contains(&format!("/run/netns/{}", names.netns(1))));
         assert!(
