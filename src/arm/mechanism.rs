@@ -105,9 +105,10 @@ fn arm_body(m: Concrete, run_id: &str, dir: &str, at: DateTime<Utc>) -> String {
             t = at.format("%Y%m%d%H%M.%S"),
         ),
         Concrete::Waiter => format!(
-            "fire={fire}\nbase=$(nice 2>/dev/null || echo 0)\nif command -v bash >/dev/null 2>&1 && [ -n \"$(bash -c 'echo $EPOCHREALTIME' 2>/dev/null)\" ]; then\nset -- bash -c '{BASH_WAITER}'; prio=-10\nelse\nset -- sh -c '{SH_WAITER}'; prio=\nfi\nif {SYSTEMD_BOOTED}; then\n{SUDO}$s systemctl reset-failed {unit}.service >/dev/null 2>&1\nesc=$(printf '%s' \"$3\" | sed 's/\\$/$$/g')\nout=$($s systemd-run --quiet --collect --unit={unit} --uid=\"$(id -u)\" --gid=\"$(id -g)\" ${{prio:+--nice=$prio}} -- \"$1\" \"$2\" \"$esc\" {unit} {d} \"$fire\" \"$base\" 2>&1) || {{ echo \"cutover: systemd-run: $out\" >&2; exit 1; }}\nelse\nsetsid ${{prio:+nice -n $prio}} \"$@\" {unit} {d} \"$fire\" \"$base\" </dev/null >/dev/null 2>&1 &\nfi\nfor i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do [ -s {d}/waiter.pid ] && break; sleep 0.05; done\n[ -s {d}/waiter.pid ] || exit 1\necho armed=$(cat {d}/waiter.pid)",
+            "fire={fire}\nbase=$(nice 2>/dev/null || echo 0)\nif command -v bash >/dev/null 2>&1 && [ -n \"$(bash -c 'echo $EPOCHREALTIME' 2>/dev/null)\" ]; then\nset -- bash -c '{BASH_WAITER}'; prio=-10\nelse\nset -- sh -c '{SH_WAITER}'; prio=\nfi\nif {SYSTEMD_BOOTED}; then\n{SUDO}$s systemctl reset-failed {unit}.service >/dev/null 2>&1\nesc=$(printf '%s' \"$3\" | sed 's/\\$/$$/g')\nout=$($s systemd-run --quiet --collect --unit={unit} --uid=\"$(id -u)\" --gid=\"$(id -g)\" ${{prio:+--nice=$prio}} -- \"$1\" \"$2\" \"$esc\" {unit} {d} \"$fire\" \"$base\" 2>&1) || {{ echo \"cutover: systemd-run: $out\" >&2; exit 1; }}\nelse\nsetsid ${{prio:+nice -n $prio}} \"$@\" {unit} {d} \"$fire\" \"$base\" </dev/null >/dev/null 2>&1 &\nfi\n{wait}\n[ -s {d}/waiter.pid ] || {{ echo 'cutover: the waiter did not start within 10 s' >&2; exit 1; }}\necho armed=$(cat {d}/waiter.pid)",
             fire = at.timestamp_nanos_opt().unwrap_or(i64::MAX),
             unit = waiter_name(run_id),
+            wait = wait_for_pid(&d),
         ),
     }
 }
@@ -170,6 +171,16 @@ pub fn probe_script(m: crate::plan::model::Mechanism) -> String {
 /// with (argument 3), so the action itself runs at normal priority.
 /// Argument 1 is the job dir, 2 the fire time in ns. No single quotes: it is quoted in `'…'`.
 const BASH_WAITER: &str = "d=$1; fire_us=$(( $2 / 1000 )); base=${3:-0}; read -r -a st < /proc/$$/stat 2>/dev/null; n=${st[18]:-$base}; echo $$ > \"$d/waiter.pid\"; rm -f \"$d/tick\"; mkfifo \"$d/tick\" && exec 3<>\"$d/tick\" || exit 1; while :; do now=${EPOCHREALTIME//[!0-9]/}; rem=$(( fire_us - now )); (( rem <= 0 )) && break; if (( rem > 2000000 )); then sleep $(( (rem - 1000000) / 1000000 )); else printf -v t \"%d.%06d\" $(( rem / 1000000 )) $(( rem % 1000000 )); read -r -t \"$t\" -u 3 _; fi; done; woke=${EPOCHREALTIME//[!0-9]/}000; (( n < base )) && exec nice -n $(( base - n )) /bin/sh \"$d/job.sh\" \"$woke\"; exec /bin/sh \"$d/job.sh\" \"$woke\"";
+
+/// Waits for the waiter to write its pid: 50 ms polls for the first second, then 250 ms, up to
+/// 10 s. A waiter is a shell starting up, and hundreds of them starting at once on a busy host
+/// (or a lab of thousands on one machine) can take well over a second; the arming deadline,
+/// not this wait, bounds how long arming may take.
+fn wait_for_pid(d: &str) -> String {
+    format!(
+        "i=0; while [ ! -s {d}/waiter.pid ] && [ $i -lt 56 ]; do if [ $i -lt 20 ]; then sleep 0.05; else sleep 0.25; fi; i=$((i+1)); done"
+    )
+}
 
 /// The POSIX sh waiter for hosts without bash: `sleep` to about a second before, then a
 /// fractional `sleep`; the job wrapper reads the wake time itself (one fork later).
