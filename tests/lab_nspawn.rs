@@ -668,19 +668,37 @@ fn spawn_run(lab: &Lab, plan: &Path, at: &str) -> std::process::Child {
         .unwrap()
 }
 
-/// Polls the lab's journals until `done` holds of them; panics after `within`.
+/// Polls the lab's journals until `done` holds of them; panics with the run's output if it
+/// ends first or after `within`.
 fn await_journal(
     lab: &Lab,
+    run: &mut std::process::Child,
     what: &str,
     within: Duration,
     done: impl Fn(&[serde_json::Value]) -> bool,
 ) {
     let deadline = cutover::clock::instant() + within;
     while !done(&journal_events(lab)) {
-        assert!(
-            cutover::clock::instant() < deadline,
-            "{what}: not seen within {within:?}"
-        );
+        let ended = run.try_wait().unwrap().is_some();
+        if ended || cutover::clock::instant() > deadline {
+            let _ = run.kill();
+            let mut out = String::new();
+            for pipe in [
+                run.stdout
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn std::io::Read>),
+                run.stderr
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn std::io::Read>),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let mut pipe = pipe;
+                let _ = std::io::Read::read_to_string(&mut pipe, &mut out);
+            }
+            panic!("{what}: not seen within {within:?} (the run ended: {ended}):\n{out}");
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -762,17 +780,27 @@ fn a_rate_shapes_a_transfer_and_a_host_blackholed_mid_staging_leaves_the_run() {
         );
     assert!(text.contains("keepalive") && text.contains("sleep 3"));
     std::fs::write(&plan, text).unwrap();
-    let child = spawn_run(&lab, &plan, "now+40s");
-    await_journal(&lab, "the slow stage step", Duration::from_secs(60), |ev| {
-        ev.iter()
-            .any(|e| e["kind"] == "step" && e["path"] == "stage[0]")
-    });
+    let mut child = spawn_run(&lab, &plan, "now+40s");
+    await_journal(
+        &lab,
+        &mut child,
+        "the slow stage step",
+        Duration::from_secs(60),
+        |ev| {
+            ev.iter()
+                .any(|e| e["kind"] == "step" && e["path"] == "stage[0]")
+        },
+    );
     let dark = cutover::clock::instant();
     let (code, out, err) = cutover(&["lab", "fault", "lab-2", "blackhole", "--dir", &d]);
     assert_eq!(code, 0, "{out}{err}");
-    await_journal(&lab, "lab-2 excluded", Duration::from_secs(60), |ev| {
-        !hosts_of(ev, "excluded").is_empty()
-    });
+    await_journal(
+        &lab,
+        &mut child,
+        "lab-2 excluded",
+        Duration::from_secs(60),
+        |ev| !hosts_of(ev, "excluded").is_empty(),
+    );
     let noticed = dark.elapsed();
     let (code, out) = finish(child);
     eprintln!("blackholed lab-2 left the run {noticed:?} after going dark");
@@ -811,25 +839,32 @@ fn a_rate_shapes_a_transfer_and_a_host_blackholed_mid_staging_leaves_the_run() {
 #[test]
 fn a_host_that_reboots_after_arming_is_caught_at_t_minus_and_nothing_fires() {
     let lab = Lab::up("10.253.49", 2, &[]);
-    let boot_id = |i: usize| lab.ssh(i, "root", "cat /proc/sys/kernel/random/boot_id").1;
-    let before = boot_id(2);
+    let boot_id = |i: usize| match lab.ssh(i, "root", "cat /proc/sys/kernel/random/boot_id") {
+        (0, id) => Some(id.trim().to_string()),
+        _ => None,
+    };
+    let before = boot_id(2).unwrap();
     let plan = lab.plan("systemd", "reboot");
     let fire = cutover::clock::instant() + Duration::from_secs(25);
-    let child = spawn_run(&lab, &plan, "now+25s");
-    await_journal(&lab, "both hosts armed", Duration::from_secs(60), |ev| {
-        hosts_of(ev, "armed").len() == 2
-    });
+    let mut child = spawn_run(&lab, &plan, "now+25s");
+    await_journal(
+        &lab,
+        &mut child,
+        "both hosts armed",
+        Duration::from_secs(60),
+        |ev| hosts_of(ev, "armed").len() == 2,
+    );
     // The reboot ends the SSH session: its exit code is not the point.
     lab.ssh(2, "root", "systemctl reboot");
     let deadline = cutover::clock::instant() + Duration::from_secs(20);
     loop {
         let id = boot_id(2);
-        if !id.is_empty() && id != before && !id.contains("ssh:") {
+        if id.as_ref().is_some_and(|id| *id != before) {
             break;
         }
         assert!(
             cutover::clock::instant() < deadline,
-            "lab-2 did not come back from its reboot: {id}"
+            "lab-2 did not come back from its reboot: {id:?}"
         );
         std::thread::sleep(Duration::from_millis(300));
     }
@@ -852,7 +887,9 @@ fn a_host_that_reboots_after_arming_is_caught_at_t_minus_and_nothing_fires() {
     assert_ne!(code, 0, "{out}");
     let events = journal_events(&lab);
     assert!(
-        out.contains("the armed job is gone") && out.contains("lab-2"),
+        out.contains("the armed systemd job is gone or changed (exit 1: timer cutover-")
+            && out.contains("timer is no longer active (inactive): stopped, or lost in a reboot")
+            && out.contains("[lab-2]"),
         "the run names the host and why:\n{out}"
     );
     assert!(
