@@ -815,6 +815,12 @@ fn a_rate_shapes_a_transfer_and_a_host_blackholed_mid_staging_leaves_the_run() {
     assert_eq!(excluded.len(), 1, "{excluded:?}");
     assert_eq!(excluded[0]["host"], "lab-2");
     assert_eq!(excluded[0]["phase"], "stage");
+    let reason = excluded[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the connection dropped")
+            && out.contains("1 host(s): no exit status: the connection dropped  [lab-2]"),
+        "the reason, shown: {reason}\n{out}"
+    );
     assert!(
         out.contains("lab-2 leaves the run (stage)"),
         "the output says which host left and why:\n{out}"
