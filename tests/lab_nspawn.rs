@@ -780,7 +780,7 @@ fn a_rate_shapes_a_transfer_and_a_host_blackholed_mid_staging_leaves_the_run() {
         );
     assert!(text.contains("keepalive") && text.contains("sleep 3"));
     std::fs::write(&plan, text).unwrap();
-    let mut child = spawn_run(&lab, &plan, "now+40s");
+    let mut child = spawn_run(&lab, &plan, "now+30s");
     await_journal(
         &lab,
         &mut child,
@@ -851,8 +851,8 @@ fn a_host_that_reboots_after_arming_is_caught_at_t_minus_and_nothing_fires() {
     };
     let before = boot_id(2).unwrap();
     let plan = lab.plan("systemd", "reboot");
-    let fire = cutover::clock::instant() + Duration::from_secs(25);
-    let mut child = spawn_run(&lab, &plan, "now+25s");
+    let fire = cutover::clock::instant() + Duration::from_secs(20);
+    let mut child = spawn_run(&lab, &plan, "now+20s");
     await_journal(
         &lab,
         &mut child,
