@@ -101,8 +101,9 @@ pub fn start(names: &Names, i: usize, h: &LabHost, shaping: Shaping) -> Result<u
     Ok(pid)
 }
 
-/// Bytes of each packet copied to the delayer: an IPv4 header, never used, but with fewer
-/// than the packet the kernel sends its whole length (`Message::get_original_len`).
+/// Bytes of each packet copied to a delayer that shapes a rate: an IPv4 header, never used,
+/// but with fewer than the packet the kernel sends its whole length
+/// (`Message::get_original_len`).
 const COPY_RANGE: u16 = 20;
 
 /// The netfilter hook number of packets arriving for the host (`NF_INET_LOCAL_IN`).
@@ -131,9 +132,15 @@ impl Held {
 pub fn serve(queue: u16, shaping: Shaping) -> std::io::Result<()> {
     let mut q = nfq::Queue::open()?;
     q.bind(queue)?;
-    // A range of 0 copies only metadata, without the packet's length a rate needs: copy the
-    // first bytes, and the kernel tells the whole length of every longer packet.
-    q.set_copy_range(queue, COPY_RANGE)?;
+    // A range of 0 copies only metadata, without the packet's length a rate needs: then copy
+    // the first bytes, and the kernel tells the whole length of every longer packet (a delay
+    // alone needs no length, and keeps the cheaper metadata-only copy).
+    let range = if shaping.kbit.is_some() {
+        COPY_RANGE
+    } else {
+        0
+    };
+    q.set_copy_range(queue, range)?;
     q.set_queue_max_len(queue, 65_536)?;
     q.set_fail_open(queue, true)?;
     let delay = Duration::from_millis(shaping.millis);
