@@ -700,3 +700,297 @@ fn the_demo_completes_on_real_systemd_hosts() {
     assert!(!dir.exists(), "lab down removed the lab");
     drop(lab);
 }
+
+/// The events of every journal record of the lab's runs.
+fn journal_events(lab: &Lab) -> Vec<serde_json::Value> {
+    std::fs::read_dir(lab.runs())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("journal.jsonl")).ok())
+        .flat_map(|j| {
+            j.lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .map(|r| r["event"].clone())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The hosts of the journal's `kind` records, sorted.
+fn hosts_of(events: &[serde_json::Value], kind: &str) -> Vec<String> {
+    let mut hosts: Vec<String> = events
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .filter_map(|e| e["host"].as_str().map(str::to_string))
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+/// `cutover run PLAN --at AT --yes` in the background, its output piped.
+fn spawn_run(lab: &Lab, plan: &Path, at: &str) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("cutover"))
+        .args([
+            "run",
+            plan.to_str().unwrap(),
+            "--at",
+            at,
+            "--yes",
+            "--runs-dir",
+        ])
+        .arg(lab.runs())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Polls the lab's journals until `done` holds of them; panics with the run's output if it
+/// ends first or after `within`.
+fn await_journal(
+    lab: &Lab,
+    run: &mut std::process::Child,
+    what: &str,
+    within: Duration,
+    done: impl Fn(&[serde_json::Value]) -> bool,
+) {
+    let deadline = cutover::clock::instant() + within;
+    while !done(&journal_events(lab)) {
+        let ended = run.try_wait().unwrap().is_some();
+        if ended || cutover::clock::instant() > deadline {
+            let _ = run.kill();
+            let mut out = String::new();
+            for pipe in [
+                run.stdout
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn std::io::Read>),
+                run.stderr
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn std::io::Read>),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let mut pipe = pipe;
+                let _ = std::io::Read::read_to_string(&mut pipe, &mut out);
+            }
+            panic!("{what}: not seen within {within:?} (the run ended: {ended}):\n{out}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits for a background run; its exit code and output.
+fn finish(child: std::process::Child) -> (i32, String) {
+    let out = child.wait_with_output().unwrap();
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn a_rate_shapes_a_transfer_and_a_host_blackholed_mid_staging_leaves_the_run() {
+    let lab = Lab::up("10.253.48", 3, &[]);
+    let d = lab.dir.to_str().unwrap().to_string();
+    let timed = |cmd: &str| {
+        let t = cutover::clock::instant();
+        let (code, out) = lab.ssh(3, "ops", cmd);
+        assert_eq!(code, 0, "{cmd}: {out}");
+        t.elapsed()
+    };
+    // 400 kB each way at 2000 kbit/s (250 kB/s): about 1.6 s on the wire, plus headers.
+    let down = "head -c 400000 /dev/zero";
+    let free = timed(down);
+    let (code, out, err) = cutover(&["lab", "fault", "lab-3", "rate:2000", "--dir", &d]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("lab-3: rate:2000"), "{out}");
+    let (_, status, _) = cutover(&["lab", "status", "--dir", &d]);
+    assert!(
+        status.contains("rate:2000"),
+        "the lab records the fault: {status}"
+    );
+    let shaped_down = timed(down);
+    let shaped_up = {
+        let t = cutover::clock::instant();
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "head -c 400000 /dev/zero | ssh -i {key} -o UserKnownHostsFile={kh} -o StrictHostKeyChecking=yes -o BatchMode=yes ops@{addr} 'wc -c'",
+                key = lab.dir.join("client_key").display(),
+                kh = lab.dir.join("known_hosts").display(),
+                addr = lab.addr(3)
+            ))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "400000");
+        t.elapsed()
+    };
+    eprintln!(
+        "400 kB: unshaped {free:?}, at 2000 kbit/s from the host {shaped_down:?}, to it {shaped_up:?}"
+    );
+    for (dir, took) in [("from the host", shaped_down), ("to the host", shaped_up)] {
+        assert!(
+            took >= Duration::from_millis(1500) && took < Duration::from_millis(2500) + free,
+            "400 kB {dir} at 2000 kbit/s took {took:?} (unshaped {free:?})"
+        );
+    }
+    let (code, out, err) = cutover(&["lab", "fault", "lab-3", "clear", "--dir", &d]);
+    assert_eq!(code, 0, "{out}{err}");
+    let cleared = timed(down);
+    assert!(
+        cleared < Duration::from_millis(1000),
+        "cleared: {cleared:?}"
+    );
+
+    // A run whose stage step is slow; lab-2 goes dark while it runs.
+    let plan = lab.plan("systemd", "dark");
+    let text = std::fs::read_to_string(&plan)
+        .unwrap()
+        .replace("max_failures = 0", "max_failures = 1")
+        .replace(
+            "connect_timeout = \"5s\"",
+            "connect_timeout = \"3s\"\nkeepalive = \"1s\"",
+        )
+        .replace(
+            "run = \"touch /var/tmp/staged-dark\"",
+            "run = \"sleep 3; touch /var/tmp/staged-dark\"",
+        );
+    assert!(text.contains("keepalive") && text.contains("sleep 3"));
+    std::fs::write(&plan, text).unwrap();
+    let mut child = spawn_run(&lab, &plan, "now+30s");
+    await_journal(
+        &lab,
+        &mut child,
+        "the slow stage step",
+        Duration::from_secs(60),
+        |ev| {
+            ev.iter()
+                .any(|e| e["kind"] == "step" && e["path"] == "stage[0]")
+        },
+    );
+    let dark = cutover::clock::instant();
+    let (code, out, err) = cutover(&["lab", "fault", "lab-2", "blackhole", "--dir", &d]);
+    assert_eq!(code, 0, "{out}{err}");
+    await_journal(
+        &lab,
+        &mut child,
+        "lab-2 excluded",
+        Duration::from_secs(60),
+        |ev| !hosts_of(ev, "excluded").is_empty(),
+    );
+    let noticed = dark.elapsed();
+    let (code, out) = finish(child);
+    eprintln!("blackholed lab-2 left the run {noticed:?} after going dark");
+    assert_eq!(code, 0, "one host within the budget of 1:\n{out}");
+    assert!(
+        noticed < Duration::from_secs(15),
+        "keepalives notice a dark host long before the command timeout (30s): {noticed:?}"
+    );
+    let events = journal_events(&lab);
+    let excluded: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["kind"] == "excluded").collect();
+    assert_eq!(excluded.len(), 1, "{excluded:?}");
+    assert_eq!(excluded[0]["host"], "lab-2");
+    assert_eq!(excluded[0]["phase"], "stage");
+    let reason = excluded[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the connection dropped")
+            && out.contains("1 host(s): no exit status: the connection dropped  [lab-2]"),
+        "the reason, shown: {reason}\n{out}"
+    );
+    assert!(
+        out.contains("lab-2 leaves the run (stage)"),
+        "the output says which host left and why:\n{out}"
+    );
+    assert_eq!(hosts_of(&events, "armed"), ["lab-1", "lab-3"], "{out}");
+    assert_eq!(hosts_of(&events, "receipt"), ["lab-1", "lab-3"], "{out}");
+    for i in [1, 3] {
+        assert_eq!(lab.ssh(i, "ops", "cat /var/tmp/fired-dark").1.trim(), "ops");
+    }
+    cutover(&["lab", "fault", "lab-2", "clear", "--dir", &d]);
+    let (_, left) = lab.ssh(
+        2,
+        "root",
+        "ls /var/tmp/fired-dark 2>&1; systemctl list-timers --all --no-legend 'cutover-*' | wc -l",
+    );
+    assert!(
+        left.contains("No such file") && left.trim().ends_with('0'),
+        "lab-2 neither fired nor stayed armed: {left}"
+    );
+}
+
+#[test]
+fn a_host_that_reboots_after_arming_is_caught_at_t_minus_and_nothing_fires() {
+    let lab = Lab::up("10.253.49", 2, &[]);
+    let boot_id = |i: usize| match lab.ssh(i, "root", "cat /proc/sys/kernel/random/boot_id") {
+        (0, id) => Some(id.trim().to_string()),
+        _ => None,
+    };
+    let before = boot_id(2).unwrap();
+    let plan = lab.plan("systemd", "reboot");
+    let fire = cutover::clock::instant() + Duration::from_secs(20);
+    let mut child = spawn_run(&lab, &plan, "now+20s");
+    await_journal(
+        &lab,
+        &mut child,
+        "both hosts armed",
+        Duration::from_secs(60),
+        |ev| hosts_of(ev, "armed").len() == 2,
+    );
+    // The reboot ends the SSH session: its exit code is not the point.
+    lab.ssh(2, "root", "systemctl reboot");
+    let deadline = cutover::clock::instant() + Duration::from_secs(20);
+    loop {
+        let id = boot_id(2);
+        if id.as_ref().is_some_and(|id| *id != before) {
+            break;
+        }
+        assert!(
+            cutover::clock::instant() < deadline,
+            "lab-2 did not come back from its reboot: {id:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (_, timers) = lab.ssh(
+        2,
+        "root",
+        "systemctl list-timers --all --no-legend 'cutover-*' | wc -l",
+    );
+    assert_eq!(
+        timers.trim(),
+        "0",
+        "the reboot took the transient timer with it"
+    );
+    let (code, out) = finish(child);
+    let tail: Vec<&str> = out.lines().rev().take(12).collect();
+    eprintln!(
+        "the run ends with exit {code}:\n{}",
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    );
+    assert_ne!(code, 0, "{out}");
+    let events = journal_events(&lab);
+    assert!(
+        out.contains("the armed systemd job is gone or changed (exit 1: timer cutover-")
+            && out.contains("timer is no longer active (inactive): stopped, or lost in a reboot")
+            && out.contains("[lab-2]"),
+        "the run names the host and why:\n{out}"
+    );
+    assert!(
+        hosts_of(&events, "receipt").is_empty(),
+        "nothing fired:\n{out}"
+    );
+    // Past the fire time, neither host fired, and lab-1 was disarmed too (all or nothing).
+    std::thread::sleep(
+        (fire + Duration::from_secs(2)).saturating_duration_since(cutover::clock::instant()),
+    );
+    for i in 1..=lab.hosts {
+        let (_, left) = lab.ssh(i, "root", "ls /var/tmp/fired-reboot 2>&1; systemctl list-timers --all --no-legend 'cutover-*' | wc -l");
+        assert!(
+            left.contains("No such file") && left.trim().ends_with('0'),
+            "host {i} neither fired nor stayed armed: {left}\n{out}"
+        );
+    }
+}

@@ -106,7 +106,7 @@ pub fn write_plan(
     rate: f64,
 ) -> std::io::Result<PathBuf> {
     let plan = format!(
-        "[plan]\nname = \"bench-{mechanism}-{n}\"\n\n[inventory]\npath = \"{inv}\"\n\n[ssh]\nidentities = [\"{key}\"]\nknown_hosts = [\"{kh}\"]\n\n[execution]\nbatch_size = {batch}\nconnect_rate = {rate}\ncommand_timeout = \"60s\"\n\n[action]\nat = 2099-01-01T00:00:00Z\nrun = \"true\"\nsudo = false\nmechanism = \"{mechanism}\"\narm_deadline = \"3s\"\nreverify_before = \"2s\"\n",
+        "[plan]\nname = \"bench-{mechanism}-{n}\"\n\n[inventory]\npath = \"{inv}\"\n\n[ssh]\nidentities = [\"{key}\"]\nknown_hosts = [\"{kh}\"]\n\n[execution]\nbatch_size = {batch}\nconnect_rate = {rate}\ncommand_timeout = \"60s\"\n\n[action]\nat = 2030-01-01T00:00:00Z\nrun = \"true\"\nsudo = false\nmechanism = \"{mechanism}\"\narm_deadline = \"3s\"\nreverify_before = \"2s\"\n",
         inv = inventory(dir, n).display(),
         key = hosts.key.display(),
         kh = hosts.known_hosts.display(),

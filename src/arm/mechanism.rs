@@ -192,16 +192,17 @@ pub fn verify_script(m: Concrete, run_id: &str, dir: &str, job_sha: &str) -> Str
     let hash = format!(
         "echo '{job_sha}  '{d}/job.sh | sha256sum -c --status || {{ echo 'job.sh changed' >&2; exit 1; }}"
     );
+    // Each says on stderr what is gone: the T-minus check shows it as the host's reason.
     let queued = match m {
         Concrete::Systemd => format!(
-            "[ \"$(systemctl show -p ActiveState --value {}.timer)\" = active ] || exit 1",
-            unit_name(run_id)
+            "st=$(systemctl show -p ActiveState --value {u}.timer 2>/dev/null)\n[ \"$st\" = active ] || {{ echo \"timer {u}.timer is no longer active (${{st:-unknown}}): stopped, or lost in a reboot\" >&2; exit 1; }}",
+            u = unit_name(run_id)
         ),
         Concrete::At => format!(
-            "job=$(cat {d}/at.job) && atq | awk '{{print $1}}' | grep -qx \"$job\" && at -c \"$job\" | grep -qF {d}/job.sh || exit 1"
+            "job=$(cat {d}/at.job) && atq | awk '{{print $1}}' | grep -qx \"$job\" && at -c \"$job\" | grep -qF {d}/job.sh || {{ echo \"at job ${{job:-?}} is no longer queued (removed, or lost with the spool)\" >&2; exit 1; }}"
         ),
         Concrete::Waiter => format!(
-            "{ours}\nread -r pid < {d}/waiter.pid && ours \"$pid\" || exit 1",
+            "{ours}\nread -r pid < {d}/waiter.pid && ours \"$pid\" || {{ echo \"waiter ${{pid:-?}} is no longer running (killed, or lost in a reboot)\" >&2; exit 1; }}",
             ours = ours_fn(run_id, dir)
         ),
     };

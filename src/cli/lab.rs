@@ -20,8 +20,8 @@ pub enum Command {
     /// Run the embedded SSH servers of a lab (started detached by `lab up`).
     #[command(hide = true)]
     Serve(DirArg),
-    /// Delay the packets of NFQUEUE `--queue` (started inside a host's namespace by a `delay`
-    /// fault of an nspawn lab).
+    /// Delay and shape the packets of NFQUEUE `--queue` (started inside a host's namespace by
+    /// a `delay` or `rate` fault of an nspawn lab).
     #[command(hide = true)]
     Delay(DelayArgs),
 }
@@ -51,7 +51,7 @@ pub struct UpArgs {
     #[arg(long)]
     pub port: Option<u16>,
     /// Inject a fault: HOST=KIND[:ARG], e.g. lab-2=clock-skew:3s, or with nspawn
-    /// lab-2=blackhole|loss:PCT|delay:MS|partition:HOST,... (repeatable).
+    /// lab-2=blackhole|loss:PCT|delay:MS|rate:KBIT|partition:HOST,... (repeatable).
     #[arg(long = "fault", value_name = "HOST=KIND[:ARG]")]
     pub faults: Vec<String>,
     /// A lab file of faults: `[faults]` then `lab-2 = ["sudo-password"]`.
@@ -64,7 +64,7 @@ pub struct UpArgs {
 pub struct FaultArgs {
     /// The host, e.g. lab-2.
     pub host: String,
-    /// blackhole, loss:PCT, delay:MS, partition:HOST[,HOST...], or clear.
+    /// blackhole, loss:PCT, delay:MS, rate:KBIT (kbit/s), partition:HOST[,HOST...], or clear.
     pub kind: String,
     /// The lab's directory.
     #[arg(long, default_value = DEFAULT_DIR)]
@@ -77,9 +77,12 @@ pub struct DelayArgs {
     /// NFQUEUE number.
     #[arg(long)]
     pub queue: u16,
-    /// Milliseconds each packet is held.
-    #[arg(long)]
+    /// Milliseconds each packet the host sends is held.
+    #[arg(long, default_value_t = 0)]
     pub ms: u64,
+    /// Rate of each direction in kbit/s (a token bucket), if shaped.
+    #[arg(long)]
+    pub kbit: Option<u64>,
     /// The namespace it serves (for `lab down` to recognise it).
     #[arg(long)]
     pub netns: String,
@@ -154,11 +157,14 @@ pub fn run(cmd: &Command) -> Result<ExitCode, CliError> {
         }
         Command::Serve(d) => serve(&absolute(&d.dir)?),
         Command::Delay(d) => {
-            crate::lab::nspawn::delay::serve(d.queue, std::time::Duration::from_millis(d.ms))
-                .map_err(|source| CliError::Io {
-                    path: format!("NFQUEUE {} in {}", d.queue, d.netns),
-                    source,
-                })?;
+            let shaping = crate::lab::nspawn::delay::Shaping {
+                millis: d.ms,
+                kbit: d.kbit,
+            };
+            crate::lab::nspawn::delay::serve(d.queue, shaping).map_err(|source| CliError::Io {
+                path: format!("NFQUEUE {} in {}", d.queue, d.netns),
+                source,
+            })?;
             Ok(ExitCode::SUCCESS)
         }
     }

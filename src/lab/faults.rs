@@ -52,6 +52,13 @@ pub enum Fault {
         /// Added one-way latency in milliseconds.
         millis: u64,
     },
+    /// `nspawn` only: the host's traffic, each direction on its own, is shaped to this rate by
+    /// a token bucket in the NFQUEUE delayer that holds packets until they fit (a slow WAN
+    /// link), never drops them.
+    Rate {
+        /// Kilobits (1000 bits) per second, [`MIN_RATE_KBIT`]..=[`MAX_RATE_KBIT`].
+        kbit: u64,
+    },
     /// `nspawn` only: the host and these hosts cannot reach each other (both directions).
     Partition {
         /// The hosts on the other side.
@@ -59,10 +66,17 @@ pub enum Fault {
     },
 }
 
+/// The slowest `rate` fault: 8 kbit/s, one full-size packet every 1.5 s, still a link that
+/// SSH's handshake and keepalives survive.
+pub const MIN_RATE_KBIT: u64 = 8;
+/// The fastest `rate` fault: 1 Gbit/s, about what a userspace delayer can keep up with.
+pub const MAX_RATE_KBIT: u64 = 1_000_000;
+
 /// Fault kinds as typed on the command line, for help and errors.
-pub const KINDS: &str = "sudo-password, clock-skew[:DUR], agent-reenables[:DUR], slow[:DUR], unreachable, no-scheduler, hostile-output; with --backend nspawn: blackhole, loss:PCT, delay:MS, partition:HOST[,HOST...]";
+pub const KINDS: &str = "sudo-password, clock-skew[:DUR], agent-reenables[:DUR], slow[:DUR], unreachable, no-scheduler, hostile-output; with --backend nspawn: blackhole, loss:PCT, delay:MS, rate:KBIT, partition:HOST[,HOST...]";
 /// The network fault kinds of `nspawn` hosts.
-pub const NETWORK_KINDS: &str = "blackhole, loss:PCT, delay:MS, partition:HOST[,HOST...]";
+pub const NETWORK_KINDS: &str =
+    "blackhole, loss:PCT, delay:MS, rate:KBIT, partition:HOST[,HOST...]";
 
 impl Fault {
     /// Parses `KIND[:ARG]`, e.g. `clock-skew:3s`.
@@ -113,6 +127,17 @@ impl Fault {
                         format!("fault `{text}`: expected delay:MS (1..=10000, e.g. delay:40 or delay:40ms)")
                     })?,
             },
+            "rate" => Fault::Rate {
+                kbit: arg
+                    .map(|a| a.strip_suffix("kbit").unwrap_or(a).trim())
+                    .and_then(|a| a.parse::<u64>().ok())
+                    .filter(|k| (MIN_RATE_KBIT..=MAX_RATE_KBIT).contains(k))
+                    .ok_or_else(|| {
+                        format!(
+                            "fault `{text}`: expected rate:KBIT, kilobits per second in {MIN_RATE_KBIT}..={MAX_RATE_KBIT} (e.g. rate:512 or rate:512kbit)"
+                        )
+                    })?,
+            },
             "partition" => Fault::Partition {
                 from: arg
                     .map(|a| {
@@ -133,6 +158,7 @@ impl Fault {
                 | Fault::Slow { .. }
                 | Fault::Loss { .. }
                 | Fault::Delay { .. }
+                | Fault::Rate { .. }
                 | Fault::Partition { .. }
         );
         if arg.is_some() && !takes_arg {
@@ -145,7 +171,11 @@ impl Fault {
     pub fn is_network(&self) -> bool {
         matches!(
             self,
-            Fault::Blackhole | Fault::Loss { .. } | Fault::Delay { .. } | Fault::Partition { .. }
+            Fault::Blackhole
+                | Fault::Loss { .. }
+                | Fault::Delay { .. }
+                | Fault::Rate { .. }
+                | Fault::Partition { .. }
         )
     }
 
@@ -173,6 +203,7 @@ impl std::fmt::Display for Fault {
             Fault::Blackhole => f.write_str("blackhole"),
             Fault::Loss { percent } => write!(f, "loss:{percent}"),
             Fault::Delay { millis } => write!(f, "delay:{millis}"),
+            Fault::Rate { kbit } => write!(f, "rate:{kbit}"),
             Fault::Partition { from } => write!(f, "partition:{}", from.join(",")),
         }
     }
@@ -254,7 +285,13 @@ mod tests {
 
     #[test]
     fn network_faults_parse_and_print_as_typed() {
-        for t in ["blackhole", "loss:30", "delay:80", "partition:lab-2,lab-3"] {
+        for t in [
+            "blackhole",
+            "loss:30",
+            "delay:80",
+            "rate:512",
+            "partition:lab-2,lab-3",
+        ] {
             let f = Fault::parse(t).unwrap();
             assert!(f.is_network(), "{t}");
             assert_eq!(f.to_string(), t);
@@ -267,5 +304,31 @@ mod tests {
         assert!(Fault::parse("loss").is_err());
         assert!(Fault::parse("partition:").is_err());
         assert!(!Fault::SudoPassword.is_network());
+    }
+
+    #[test]
+    fn a_rate_is_kilobits_per_second_within_bounds() {
+        assert_eq!(
+            Fault::parse("rate:512kbit").unwrap(),
+            Fault::Rate { kbit: 512 }
+        );
+        assert_eq!(
+            Fault::parse(" rate: 2000 ").unwrap().to_string(),
+            "rate:2000"
+        );
+        for bad in [
+            "rate",
+            "rate:",
+            "rate:7",
+            "rate:1000001",
+            "rate:fast",
+            "rate:1mbit",
+        ] {
+            let e = Fault::parse(bad).unwrap_err();
+            assert!(
+                e.contains("expected rate:KBIT") && e.contains("8..=1000000"),
+                "{bad}: {e}"
+            );
+        }
     }
 }

@@ -209,7 +209,7 @@ fn raise_inotify_limit() -> Result<(), LabError> {
 }
 
 /// Replaces host `i`'s network faults with `faults`: its nftables table, and its delayer
-/// (started for a `delay`, stopped otherwise).
+/// (started for a `delay` or a `rate`, stopped otherwise).
 pub fn apply_faults(
     spec: &LabSpec,
     names: &Names,
@@ -221,27 +221,25 @@ pub fn apply_faults(
     let what = format!("delayer {}", h.name);
     if let Some(pos) = started.iter().position(|r| r.what == what) {
         let r = started.remove(pos);
-        net::set_delay_rule(names, i, h, false)?;
+        net::set_delay_rules(names, i, h, None)?;
         procs::stop(r.pid, &r.marker);
     }
-    if let Some(ms) = faults.iter().find_map(|f| match f {
-        Fault::Delay { millis } => Some(*millis),
-        _ => None,
-    }) {
+    if let Some(shaping) = delay::Shaping::of(faults) {
         if procs::find("iptables").is_none() {
             return Err(LabError::Missing {
-                program: "iptables (for delay faults: this kernel's nftables has no `queue`)"
-                    .into(),
+                program:
+                    "iptables (for delay and rate faults: this kernel's nftables has no `queue`)"
+                        .into(),
                 package: "--no-install-recommends iptables".into(),
             });
         }
-        let pid = delay::start(names, i, h, ms)?;
+        let pid = delay::start(names, i, h, shaping)?;
         started.push(Recorded {
             pid,
             what,
             marker: names.netns(i),
         });
-        net::set_delay_rule(names, i, h, true)?;
+        net::set_delay_rules(names, i, h, Some(shaping.inbound()))?;
     }
     net::apply(names, i, h, &net::ruleset(spec, faults))
 }

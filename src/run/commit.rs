@@ -162,9 +162,9 @@ impl JobCheck {
             Ok(r) if r.stdout.text().trim() == "verified" => HostOutcome::Ok { detail: None },
             Ok(r) => HostOutcome::Failed {
                 reason: format!(
-                    "the armed job is gone or changed ({} by {})",
-                    failure_reason(&r).unwrap_or_else(|| "not verified".into()),
-                    job.mechanism
+                    "the armed {} job is gone or changed ({})",
+                    job.mechanism,
+                    failure_reason(&r).unwrap_or_else(|| "not verified".into())
                 ),
                 exit: None,
             },

@@ -143,8 +143,8 @@ pub fn ruleset(spec: &LabSpec, faults: &[Fault]) -> String {
                     output.push(format!("ip daddr {{ {} }} drop", set.join(", ")));
                 }
             }
-            // nftables' `queue` is not in this kernel (no module loading); the NFQUEUE rule is
-            // an iptables one, see `delay_rule`.
+            // nftables' `queue` is not in this kernel (no module loading); the NFQUEUE rules
+            // of `delay` and `rate` are iptables ones, see `delay_rules`.
             _ => {}
         }
     }
@@ -172,38 +172,64 @@ pub fn ruleset(spec: &LabSpec, faults: &[Fault]) -> String {
 }
 
 /// The iptables arguments (mangle table, after `-A`/`-D`) that send host `i`'s outgoing
-/// packets to its delayer's NFQUEUE (bypassed while no delayer reads it).
-pub fn delay_rule(i: usize) -> Vec<String> {
+/// packets, and with `inbound` its incoming ones too, to its delayer's NFQUEUE (bypassed while
+/// no delayer reads it).
+pub fn delay_rules(i: usize, inbound: bool) -> Vec<Vec<String>> {
     let q = queue_number(i).to_string();
-    [
-        "OUTPUT",
-        "-o",
-        "eth0",
-        "-j",
-        "NFQUEUE",
-        "--queue-num",
-        &q,
-        "--queue-bypass",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    let rule = |chain: &str, dir: &str| -> Vec<String> {
+        [
+            chain,
+            dir,
+            "eth0",
+            "-j",
+            "NFQUEUE",
+            "--queue-num",
+            &q,
+            "--queue-bypass",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let mut rules = vec![rule("OUTPUT", "-o")];
+    if inbound {
+        rules.push(rule("INPUT", "-i"));
+    }
+    rules
 }
 
-/// Adds (`on`) or removes host `i`'s NFQUEUE rule in its namespace.
-pub fn set_delay_rule(names: &Names, i: usize, h: &LabHost, on: bool) -> Result<(), LabError> {
+/// Adds host `i`'s NFQUEUE rules in its namespace (`Some`: both ways when `inbound`), or
+/// removes any it has (`None`).
+pub fn set_delay_rules(
+    names: &Names,
+    i: usize,
+    h: &LabHost,
+    on: Option<bool>,
+) -> Result<(), LabError> {
     let ns = names.netns(i);
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &ns, "iptables", "-t", "mangle"]);
-    if on {
-        cmd.arg("-A").args(delay_rule(i));
-        run(&format!("the delay of {}", h.name), &mut cmd).map(|_| ())
-    } else {
-        cmd.arg("-D").args(delay_rule(i));
-        // Absent already: nothing to remove.
-        let _ = cmd.output();
-        Ok(())
+    let iptables = |op: &str, rule: &[String]| {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &ns, "iptables", "-t", "mangle", op])
+            .args(rule);
+        cmd
+    };
+    match on {
+        Some(inbound) => {
+            for rule in delay_rules(i, inbound) {
+                run(
+                    &format!("the delay of {}", h.name),
+                    &mut iptables("-A", &rule),
+                )?;
+            }
+        }
+        None => {
+            for rule in delay_rules(i, true) {
+                // Absent already: nothing to remove.
+                let _ = iptables("-D", &rule).output();
+            }
+        }
     }
+    Ok(())
 }
 
 /// Loads `ruleset` into host `i`'s namespace.
@@ -289,8 +315,22 @@ mod tests {
         assert!(r.contains("ip daddr { 10.253.0.3 } drop"), "{r}");
         assert!(!r.contains("queue"), "the NFQUEUE rule is iptables': {r}");
         assert_eq!(
-            delay_rule(2).join(" "),
-            "OUTPUT -o eth0 -j NFQUEUE --queue-num 2 --queue-bypass"
+            delay_rules(2, false),
+            [[
+                "OUTPUT",
+                "-o",
+                "eth0",
+                "-j",
+                "NFQUEUE",
+                "--queue-num",
+                "2",
+                "--queue-bypass"
+            ]]
+        );
+        assert_eq!(
+            delay_rules(2, true)[1].join(" "),
+            "INPUT -i eth0 -j NFQUEUE --queue-num 2 --queue-bypass",
+            "a rate shapes what the host receives too"
         );
     }
 }
