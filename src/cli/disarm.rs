@@ -51,8 +51,8 @@ pub fn plan_visits(
             let visit = match state.host(h) {
                 HostState::Fired { exit } => Visit::AlreadyFired(exit),
                 HostState::Armed { job, .. } => Visit::Disarm(vec![job.mechanism]),
-                HostState::Excluded(e) if !state.arming_started || e.phase.is_none() => {
-                    Visit::NeverArmed(format!("excluded: {}", e.reason))
+                HostState::Excluded(e) if e.before_arming => {
+                    Visit::NeverArmed(format!("left the run before arming: {}", e.reason))
                 }
                 _ if !state.arming_started => Visit::NeverArmed("arming never started".into()),
                 _ => Visit::Disarm(crate::run::arm::possible(plan_mechanism)),
@@ -251,14 +251,41 @@ mod tests {
             mechanism: Concrete::At,
             id: "1".into(),
         });
-        let v = plan_visits(&s, &hosts(&["a", "b", "c"]), Mechanism::Auto);
+        // Unreachable while arming: it may hold a job written before its record.
+        s.apply(&RunEvent::Excluded {
+            host: "d".into(),
+            phase: Some(Phase::Arm),
+            reason: "unreachable".into(),
+        });
+        let v = plan_visits(&s, &hosts(&["a", "b", "c", "d"]), Mechanism::Auto);
         assert_eq!(v[0].1, Visit::Disarm(vec![Concrete::At]));
         assert_eq!(
             v[1].1,
             Visit::Disarm(vec![Concrete::Systemd, Concrete::Waiter])
         );
-        // Excluded before arming, but arming started: still visited (fail closed).
-        assert!(matches!(v[2].1, Visit::Disarm(_)));
+        // Left the run before arming started: no arm command ever reached it.
+        assert!(matches!(v[2].1, Visit::NeverArmed(_)), "{:?}", v[2].1);
+        assert!(matches!(v[3].1, Visit::Disarm(_)), "{:?}", v[3].1);
+    }
+
+    /// A resumed run that excludes a host in its preflight, after an earlier attempt started
+    /// arming: the host may hold that attempt's job, so it is visited (fail closed).
+    #[test]
+    fn a_host_excluded_after_arming_once_started_is_visited_whatever_the_phase() {
+        let mut s = RunState::default();
+        s.apply(&RunEvent::Step {
+            phase: Phase::Arm,
+            name: "x".into(),
+            path: "action".into(),
+            hosts: 1,
+        });
+        s.apply(&RunEvent::Excluded {
+            host: "a".into(),
+            phase: Some(Phase::Preflight),
+            reason: "unreachable".into(),
+        });
+        let v = plan_visits(&s, &hosts(&["a"]), Mechanism::Waiter);
+        assert!(matches!(v[0].1, Visit::Disarm(_)), "{:?}", v[0].1);
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct Exclusion {
     pub phase: Option<Phase>,
     /// Why.
     pub reason: String,
+    /// It left the run before arming started: no arm command ever reached it, in this attempt
+    /// or any later one (an excluded host is never touched again), so it holds no job.
+    pub before_arming: bool,
 }
 
 /// Where one host stands, as far as the journal proves.
@@ -357,9 +360,11 @@ fn apply(p: &mut RunState, event: &RunEvent) {
             phase,
             reason,
         } => {
+            let before_arming = !p.arming_started;
             p.excluded.entry(host.clone()).or_insert(Exclusion {
                 phase: *phase,
                 reason: reason.clone(),
+                before_arming,
             });
         }
         RunEvent::Staged {

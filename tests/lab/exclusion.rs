@@ -80,6 +80,20 @@ fn failing_hosts_within_budget_are_excluded_never_armed_and_the_rest_fire() {
         report.contains("| lab-[1,5] (2) | fired, exit 0 |"),
         "{report}"
     );
+    // `disarm` after the fire accounts for every host without a false alarm: the unreachable
+    // lab-4 left before arming started, so it never held a job and is not "may still fire".
+    let (code, out, err) = super::harness::cutover(&[
+        "disarm",
+        "--runs-dir",
+        lab.tmp.path().join("runs").to_str().unwrap(),
+        &run_id(&lab),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("lab-4: never armed (left the run before arming:"),
+        "{out}"
+    );
+    assert!(!out.contains("may still fire:"), "{out}");
 }
 
 #[test]
