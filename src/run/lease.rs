@@ -80,23 +80,45 @@ impl HostRunner for LeaseRunner {
     type Output = ();
 
     async fn run(&self, host: &str, cancel: CancelToken) -> HostRun<()> {
-        let script = acquire_script(&self.ctx.cutover_base(host), &self.lease);
-        let run = self.ctx.run(host, script, false, LEASE_TIMEOUT);
         let r = tokio::select! {
-            r = run => r,
+            r = take(&self.ctx, host, &self.lease) => r,
             () = cancel.cancelled() => return HostRun::without_output(HostOutcome::Cancelled { started: true }),
         };
         let outcome = match r {
-            Ok(r) if r.stdout.text().trim() == "leased" => HostOutcome::Ok { detail: None },
-            Ok(r) => HostOutcome::Failed {
-                reason: failure_reason(&r).unwrap_or_else(|| "lease not confirmed".into()),
-                exit: None,
-            },
-            Err(e) => HostOutcome::Unreachable {
-                reason: e.to_string(),
-            },
+            Ok(()) => HostOutcome::Ok { detail: None },
+            Err(Refused::Held(reason)) => HostOutcome::Failed { reason, exit: None },
+            Err(Refused::Unreachable(reason)) => HostOutcome::Unreachable { reason },
         };
         HostRun::without_output(outcome)
+    }
+}
+
+/// Why a lease was not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// Another live run holds it (the reason names it), or the script failed.
+    Held(String),
+    /// The host could not be reached.
+    Unreachable(String),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Held(r) | Refused::Unreachable(r) => f.write_str(r),
+        }
+    }
+}
+
+/// Takes (or renews) `lease` on one host.
+pub async fn take(ctx: &Ctx, host: &str, lease: &Lease) -> Result<(), Refused> {
+    let script = acquire_script(&ctx.cutover_base(host), lease);
+    match ctx.run(host, script, false, LEASE_TIMEOUT).await {
+        Ok(r) if r.stdout.text().trim() == "leased" => Ok(()),
+        Ok(r) => Err(Refused::Held(
+            failure_reason(&r).unwrap_or_else(|| "lease not confirmed".into()),
+        )),
+        Err(e) => Err(Refused::Unreachable(e.to_string())),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod decide;
 
 use super::ctx::{Ctx, failure_reason, round};
 use super::event::RunEvent;
+use super::lease;
 use super::phase::Phase;
 use crate::compile::RunPlan;
 use crate::remote::restore::{self, Put};
@@ -66,12 +67,24 @@ pub async fn rollback(ctx: &Arc<Ctx>, plan: &RunPlan, force: bool) -> Result<Rep
     let sudo = Sudo::of(plan);
     let undo: Arc<std::collections::HashMap<String, HostUndo>> =
         Arc::new(todo.into_iter().collect());
+    // One run per host holds for the way back too: each host is taken under this run's lease
+    // (renewed if it still holds it) before anything on it changes, so a rollback never
+    // restores files under another live run's staging.
+    let lease = Arc::new(lease::Lease {
+        run: ctx.run_name.clone(),
+        operator: ctx.operator.clone(),
+        digest: plan.digest.clone(),
+        expires: (ctx.now() + chrono::Duration::from_std(lease::LEASE_GRACE).unwrap_or_default())
+            .timestamp(),
+    });
     let results = round(ctx, &hosts, |ctx, host| {
         let undo = undo.clone();
+        let lease = lease.clone();
         async move {
-            let result = match undo.get(&host) {
-                Some(u) => one_host(&ctx, &host, u, sudo, force).await,
-                None => Err("internal: no rollback for this host".into()),
+            let result = match (undo.get(&host), lease::take(&ctx, &host, &lease).await) {
+                (_, Err(refused)) => Err(format!("not rolled back, nothing changed: {refused}")),
+                (Some(u), Ok(())) => one_host(&ctx, &host, u, sudo, force).await,
+                (None, Ok(())) => Err("internal: no rollback for this host".into()),
             };
             ctx.emit(RunEvent::RolledBack {
                 host: host.clone(),
@@ -88,6 +101,8 @@ pub async fn rollback(ctx: &Arc<Ctx>, plan: &RunPlan, force: bool) -> Result<Rep
             Err(why) => report.failed.push((host, why)),
         }
     }
+    // Only this run's lease goes (the script checks): a host refused for another run's keeps it.
+    lease::release(ctx, &hosts).await;
     if !report.rolled_back.is_empty() {
         local_steps(ctx, plan, &mut report).await;
     }

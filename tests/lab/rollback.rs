@@ -203,6 +203,44 @@ fn a_tampered_backup_refuses_its_host_and_the_others_are_restored() {
     assert!(agent_enabled_and_active(&lab, "lab-3"));
 }
 
+/// One run per host holds for the way back: a host another live run has leased since (its
+/// staging may be under way) is refused, nothing on it changes, and the others are restored.
+#[test]
+fn a_host_leased_by_another_live_run_is_refused_and_the_others_are_restored() {
+    let lab = Lab::up("127.0.59", &["--hosts", "3"]);
+    let before = originals(&lab);
+    failed_verify(&lab);
+    let staged = sha(&config(&lab, "lab-3"));
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    let lease = host(&lab, "lab-3").join("var/cutover/lease");
+    std::fs::write(
+        &lease,
+        format!("run=colleague-run\noperator=them@bastion\ndigest=sha256:x\nexpires={expires}\n"),
+    )
+    .unwrap();
+    let (code, out, err) = rollback(&run_dir(&lab), &[]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains("lab-3: ") && out.contains("leased by run colleague-run (them@bastion)"),
+        "{out}"
+    );
+    let after = originals(&lab);
+    assert_eq!(after[..2], before[..2], "lab-1 and lab-2 restored");
+    assert_eq!(after[2], staged, "nothing changed on lab-3");
+    assert!(
+        std::fs::read_to_string(&lease)
+            .unwrap()
+            .contains("run=colleague-run"),
+        "the colleague's lease stays"
+    );
+    // The rollback released its own leases on the hosts it restored.
+    assert!(!host(&lab, "lab-1").join("var/cutover/lease").exists());
+}
+
 #[test]
 fn rollback_on_failure_undoes_staging_in_the_same_run() {
     let lab = Lab::up("127.0.54", &["--hosts", "3"]);
