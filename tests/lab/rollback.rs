@@ -211,6 +211,10 @@ fn a_host_leased_by_another_live_run_is_refused_and_the_others_are_restored() {
     let before = originals(&lab);
     failed_verify(&lab);
     let staged = sha(&config(&lab, "lab-3"));
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the lease's expiry is wall-clock time on the host"
+    )]
     let expires = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
