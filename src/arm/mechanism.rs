@@ -105,12 +105,19 @@ fn arm_body(m: Concrete, run_id: &str, dir: &str, at: DateTime<Utc>) -> String {
             t = at.format("%Y%m%d%H%M.%S"),
         ),
         Concrete::Waiter => format!(
-            "fire={fire}\nbase=$(nice 2>/dev/null || echo 0)\nif command -v bash >/dev/null 2>&1 && [ -n \"$(bash -c 'echo $EPOCHREALTIME' 2>/dev/null)\" ]; then\nset -- bash -c '{BASH_WAITER}'; prio=-10\nelse\nset -- sh -c '{SH_WAITER}'; prio=\nfi\nif {SYSTEMD_BOOTED}; then\n{SUDO}$s systemctl reset-failed {unit}.service >/dev/null 2>&1\nesc=$(printf '%s' \"$3\" | sed 's/\\$/$$/g')\nout=$($s systemd-run --quiet --collect --unit={unit} --uid=\"$(id -u)\" --gid=\"$(id -g)\" ${{prio:+--nice=$prio}} -- \"$1\" \"$2\" \"$esc\" {unit} {d} \"$fire\" \"$base\" 2>&1) || {{ echo \"cutover: systemd-run: $out\" >&2; exit 1; }}\nelse\nsetsid ${{prio:+nice -n $prio}} \"$@\" {unit} {d} \"$fire\" \"$base\" </dev/null >/dev/null 2>&1 &\nfi\nfor i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do [ -s {d}/waiter.pid ] && break; sleep 0.05; done\n[ -s {d}/waiter.pid ] || exit 1\necho armed=$(cat {d}/waiter.pid)",
+            "fire={fire}\nbase=$(nice 2>/dev/null || echo 0)\nif command -v bash >/dev/null 2>&1 && [ -n \"$(bash -c 'echo $EPOCHREALTIME' 2>/dev/null)\" ]; then\nset -- bash -c '{BASH_WAITER}'; prio=-10\nelse\nset -- sh -c '{SH_WAITER}'; prio=\nfi\nif {SYSTEMD_BOOTED}; then\n{SUDO}$s systemctl reset-failed {unit}.service >/dev/null 2>&1\nesc=$(printf '%s' \"$3\" | sed 's/\\$/$$/g')\nout=$($s systemd-run --quiet --collect --unit={unit} --uid=\"$(id -u)\" --gid=\"$(id -g)\" ${{prio:+--nice=$prio}} -- \"$1\" \"$2\" \"$esc\" {unit} {d} \"$fire\" \"$base\" 2>&1) || {{ echo \"cutover: systemd-run: $out\" >&2; exit 1; }}\nelse\nsetsid ${{prio:+nice -n $prio}} \"$@\" {unit} {d} \"$fire\" \"$base\" </dev/null >/dev/null 2>&1 &\nfi\ni=0\nwhile [ ! -s {d}/waiter.pid ] && [ $i -lt {polls} ]; do sleep 0.05; i=$((i+1)); done\nread -r pid < {d}/waiter.pid 2>/dev/null && [ -n \"$pid\" ] || {{ echo 'cutover: the waiter did not start within {secs} s (a host this busy may fire late)' >&2; exit 1; }}\necho armed=$pid",
             fire = at.timestamp_nanos_opt().unwrap_or(i64::MAX),
             unit = waiter_name(run_id),
+            polls = WAITER_START_POLLS,
+            secs = WAITER_START_POLLS / 20,
         ),
     }
 }
+
+/// Polls (50 ms apart) for a new waiter to write its pid: 10 s. A loaded host can take
+/// seconds to start `bash`; one second was too short on the 2-core lab at 2,000 hosts, where
+/// the arm command then exited 1 with no word and all or nothing disarmed the fleet.
+const WAITER_START_POLLS: u32 = 200;
 
 /// Sets `$s` to the prefix that reaches the system manager as this user: nothing for root,
 /// `sudo -n` (never a prompt) for anyone else. Arming and the `scheduler` preflight share it.
