@@ -17,7 +17,7 @@ lint:
     cargo clippy --all-targets -- -D warnings
 
 # Benchmarks against peers (pdsh, parallel-ssh, at, a Perl sleep-until); results land in
-# docs/benchmarks.md. BENCH_SUITES=fanout or =arming runs one of them.
+# docs/benchmarks.md. BENCH_SUITES=fanout or =arming runs one of them; =scale the 10,000-host lab.
 bench:
     ./scripts/bench
 

@@ -105,13 +105,19 @@ fn arm_body(m: Concrete, run_id: &str, dir: &str, at: DateTime<Utc>) -> String {
             t = at.format("%Y%m%d%H%M.%S"),
         ),
         Concrete::Waiter => format!(
-            "fire={fire}\nbase=$(nice 2>/dev/null || echo 0)\nif command -v bash >/dev/null 2>&1 && [ -n \"$(bash -c 'echo $EPOCHREALTIME' 2>/dev/null)\" ]; then\nset -- bash -c '{BASH_WAITER}'; prio=-10\nelse\nset -- sh -c '{SH_WAITER}'; prio=\nfi\nif {SYSTEMD_BOOTED}; then\n{SUDO}$s systemctl reset-failed {unit}.service >/dev/null 2>&1\nesc=$(printf '%s' \"$3\" | sed 's/\\$/$$/g')\nout=$($s systemd-run --quiet --collect --unit={unit} --uid=\"$(id -u)\" --gid=\"$(id -g)\" ${{prio:+--nice=$prio}} -- \"$1\" \"$2\" \"$esc\" {unit} {d} \"$fire\" \"$base\" 2>&1) || {{ echo \"cutover: systemd-run: $out\" >&2; exit 1; }}\nelse\nsetsid ${{prio:+nice -n $prio}} \"$@\" {unit} {d} \"$fire\" \"$base\" </dev/null >/dev/null 2>&1 &\nfi\n{wait}\n[ -s {d}/waiter.pid ] || {{ echo 'cutover: the waiter did not start within 10 s' >&2; exit 1; }}\necho armed=$(cat {d}/waiter.pid)",
+            "fire={fire}\nbase=$(nice 2>/dev/null || echo 0)\nif command -v bash >/dev/null 2>&1 && [ -n \"$(bash -c 'echo $EPOCHREALTIME' 2>/dev/null)\" ]; then\nset -- bash -c '{BASH_WAITER}'; prio=-10\nelse\nset -- sh -c '{SH_WAITER}'; prio=\nfi\nif {SYSTEMD_BOOTED}; then\n{SUDO}$s systemctl reset-failed {unit}.service >/dev/null 2>&1\nesc=$(printf '%s' \"$3\" | sed 's/\\$/$$/g')\nout=$($s systemd-run --quiet --collect --unit={unit} --uid=\"$(id -u)\" --gid=\"$(id -g)\" ${{prio:+--nice=$prio}} -- \"$1\" \"$2\" \"$esc\" {unit} {d} \"$fire\" \"$base\" 2>&1) || {{ echo \"cutover: systemd-run: $out\" >&2; exit 1; }}\nelse\nsetsid ${{prio:+nice -n $prio}} \"$@\" {unit} {d} \"$fire\" \"$base\" </dev/null >/dev/null 2>&1 &\nfi\ni=0\nwhile [ ! -s {d}/waiter.pid ] && [ $i -lt {polls} ]; do sleep 0.05; i=$((i+1)); done\nread -r pid < {d}/waiter.pid 2>/dev/null && [ -n \"$pid\" ] || {{ echo 'cutover: the waiter did not start within {secs} s (a host this busy may fire late)' >&2; exit 1; }}\necho armed=$pid",
             fire = at.timestamp_nanos_opt().unwrap_or(i64::MAX),
             unit = waiter_name(run_id),
-            wait = wait_for_pid(&d),
+            polls = WAITER_START_POLLS,
+            secs = WAITER_START_POLLS / 20,
         ),
     }
 }
+
+/// Polls (50 ms apart) for a new waiter to write its pid: 10 s. A loaded host can take
+/// seconds to start `bash`; one second was too short on the 2-core lab at 2,000 hosts, where
+/// the arm command then exited 1 with no word and all or nothing disarmed the fleet.
+const WAITER_START_POLLS: u32 = 200;
 
 /// Sets `$s` to the prefix that reaches the system manager as this user: nothing for root,
 /// `sudo -n` (never a prompt) for anyone else. Arming and the `scheduler` preflight share it.
@@ -171,16 +177,6 @@ pub fn probe_script(m: crate::plan::model::Mechanism) -> String {
 /// with (argument 3), so the action itself runs at normal priority.
 /// Argument 1 is the job dir, 2 the fire time in ns. No single quotes: it is quoted in `'…'`.
 const BASH_WAITER: &str = "d=$1; fire_us=$(( $2 / 1000 )); base=${3:-0}; read -r -a st < /proc/$$/stat 2>/dev/null; n=${st[18]:-$base}; echo $$ > \"$d/waiter.pid\"; rm -f \"$d/tick\"; mkfifo \"$d/tick\" && exec 3<>\"$d/tick\" || exit 1; while :; do now=${EPOCHREALTIME//[!0-9]/}; rem=$(( fire_us - now )); (( rem <= 0 )) && break; if (( rem > 2000000 )); then sleep $(( (rem - 1000000) / 1000000 )); else printf -v t \"%d.%06d\" $(( rem / 1000000 )) $(( rem % 1000000 )); read -r -t \"$t\" -u 3 _; fi; done; woke=${EPOCHREALTIME//[!0-9]/}000; (( n < base )) && exec nice -n $(( base - n )) /bin/sh \"$d/job.sh\" \"$woke\"; exec /bin/sh \"$d/job.sh\" \"$woke\"";
-
-/// Waits for the waiter to write its pid: 50 ms polls for the first second, then 250 ms, up to
-/// 10 s. A waiter is a shell starting up, and hundreds of them starting at once on a busy host
-/// (or a lab of thousands on one machine) can take well over a second; the arming deadline,
-/// not this wait, bounds how long arming may take.
-fn wait_for_pid(d: &str) -> String {
-    format!(
-        "i=0; while [ ! -s {d}/waiter.pid ] && [ $i -lt 56 ]; do if [ $i -lt 20 ]; then sleep 0.05; else sleep 0.25; fi; i=$((i+1)); done"
-    )
-}
 
 /// The POSIX sh waiter for hosts without bash: `sleep` to about a second before, then a
 /// fractional `sleep`; the job wrapper reads the wake time itself (one fork later).

@@ -6,6 +6,8 @@
 //! that output is pure ([`parse_ssh_g`]); [`Resolver`] runs it (once per alias, user and port)
 //! and builds [`Route`]s whose ProxyJump hops are resolved the same way, recursively.
 
+pub mod uniform;
+
 use super::Endpoint;
 use super::route::Route;
 use std::collections::HashMap;
@@ -239,13 +241,32 @@ pub fn ssh_g(
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// An alias `ssh -G` hands back unchanged as the host name (it lowercases names).
+fn plain_alias(alias: &str) -> bool {
+    !alias.is_empty() && !alias.bytes().any(|b| b.is_ascii_uppercase())
+}
+
+/// What `ssh -G` says for `alias` under a config that resolves every alias alike, given what
+/// it said for another alias with the same user and port: the same, with `alias` as the name.
+pub fn from_template(template: &ResolvedHost, alias: &str) -> ResolvedHost {
+    let mut host = template.clone();
+    host.endpoint.name = alias.to_string();
+    host.endpoint.address = alias.to_string();
+    host
+}
+
 /// Resolves hosts and their ProxyJump hops through one ssh config, asking `ssh -G` once per
-/// distinct (alias, user, port).
+/// distinct (alias, user, port), or once per (user, port) when the config cannot tell hosts
+/// apart ([`uniform`]).
 pub struct Resolver {
     config: Option<PathBuf>,
     home: PathBuf,
     cache: HashMap<(String, Option<String>, Option<u16>), ResolvedHost>,
     known_hosts: Vec<PathBuf>,
+    /// Whether the config resolves every alias alike (read once, on the first lookup).
+    uniform: Option<bool>,
+    /// Per (user, port) under a uniform config: what `ssh -G` said for one alias.
+    templates: HashMap<(Option<String>, Option<u16>), ResolvedHost>,
 }
 
 impl Resolver {
@@ -256,6 +277,8 @@ impl Resolver {
             home,
             cache: HashMap::new(),
             known_hosts: Vec::new(),
+            uniform: None,
+            templates: HashMap::new(),
         }
     }
 
@@ -275,8 +298,21 @@ impl Resolver {
         if let Some(hit) = self.cache.get(&key) {
             return Ok(hit.clone());
         }
-        let output = ssh_g(alias, self.config.as_deref(), user, port)?;
-        let host = parse_ssh_g(alias, &output, &self.home);
+        let uniform = *self
+            .uniform
+            .get_or_insert_with(|| uniform::config_is_uniform(self.config.as_deref(), &self.home));
+        let shape = (user.map(str::to_string), port);
+        let host = match self.templates.get(&shape) {
+            Some(template) if uniform && plain_alias(alias) => from_template(template, alias),
+            _ => {
+                let output = ssh_g(alias, self.config.as_deref(), user, port)?;
+                let host = parse_ssh_g(alias, &output, &self.home);
+                if uniform && plain_alias(alias) && host.endpoint.address == alias {
+                    self.templates.insert(shape, host.clone());
+                }
+                host
+            }
+        };
         for file in &host.known_hosts {
             if !self.known_hosts.contains(file) {
                 self.known_hosts.push(file.clone());

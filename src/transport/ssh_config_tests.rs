@@ -127,3 +127,50 @@ fn loops_and_proxy_commands_are_refused_with_the_host_named() {
     assert!(err.to_string().contains("ProxyCommand"), "{err}");
     assert!(err.to_string().contains("`c`"), "{err}");
 }
+
+#[test]
+fn a_config_that_cannot_tell_hosts_apart_is_asked_once_per_user_and_port() {
+    let (_dir, config) = write_config("Host *\n  Port 2200\n  User ops\n");
+    let mut resolver = Resolver::new(Some(config), PathBuf::from("/home/op"));
+    let one = resolver.resolve("lab-1", None, None).unwrap();
+    let two = resolver.resolve("lab-2", None, None).unwrap();
+    assert_eq!(resolver.templates.len(), 1, "one ssh -G for both");
+    assert_eq!(
+        (two.endpoint.name.as_str(), two.endpoint.address.as_str()),
+        ("lab-2", "lab-2")
+    );
+    assert_eq!(
+        (two.endpoint.port, two.endpoint.user.as_str()),
+        (2200, "ops")
+    );
+    assert_eq!(from_template(&one, "lab-2"), two);
+    // Another user is another question to ssh; an alias ssh would lowercase is asked as is.
+    let root = resolver.resolve("lab-3", Some("root"), None).unwrap();
+    assert_eq!(root.endpoint.user, "root");
+    assert_eq!(resolver.templates.len(), 2);
+    let upper = resolver.resolve("Lab-4", None, None).unwrap();
+    assert_eq!(upper.endpoint.address, "lab-4");
+}
+
+#[test]
+fn a_config_with_host_blocks_is_asked_for_every_host() {
+    let (_dir, config) = write_config("Host db1\n  HostName 127.0.0.9\nHost *\n  User ops\n");
+    let mut resolver = Resolver::new(Some(config), PathBuf::from("/home/op"));
+    assert_eq!(
+        resolver
+            .resolve("db1", None, None)
+            .unwrap()
+            .endpoint
+            .address,
+        "127.0.0.9"
+    );
+    assert_eq!(
+        resolver
+            .resolve("db2", None, None)
+            .unwrap()
+            .endpoint
+            .address,
+        "db2"
+    );
+    assert!(resolver.templates.is_empty());
+}

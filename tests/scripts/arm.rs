@@ -222,3 +222,26 @@ fn a_disarmed_run_is_not_armed_again_unless_resume_re_arms_it() {
     assert_eq!((code, out.trim()), (0, sha.as_str()), "{err}");
     assert!(!std::path::Path::new(&format!("{dir}/disarmed")).exists());
 }
+
+#[test]
+fn the_job_is_installed_private_and_its_sha256_printed() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("run");
+    let dir = dir.to_str().expect("utf8");
+    let job = script(&Job {
+        dir,
+        fire_ns: 1_800_000_000_000_000_000,
+        command: "true",
+    });
+    let (code, out, err) = sh(&install_script(dir, &job, false));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        format!("{}\n", cutover::remote::files::sha256_hex(job.as_bytes()))
+    );
+    let mode = |p: &str| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+    assert_eq!(mode(dir), 0o700);
+    assert_eq!(mode(&format!("{dir}/job.sh")), 0o700);
+    assert!(!std::path::Path::new(&format!("{dir}/job.sh.tmp")).exists());
+}
