@@ -185,7 +185,7 @@ fn arm_cutover(s: &Setup, hosts: &Hosts, n: usize, plan: &Path, rep: usize) -> R
     let label = format!("arm-{n}-{rep}");
     let mut run = cutover_run::spawn(s, plan, fire, &label).map_err(|e| e.to_string())?;
     let t = run.wait_armed(Duration::from_secs(300));
-    run.abandon(&hosts.all[..n]);
+    run.abandon(&hosts.all[..n], "waiter");
     let t = t?;
     Ok(Arm {
         hosts: n,

@@ -45,6 +45,8 @@ pub fn spawn(
         .arg(fire.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .arg("--runs-dir")
         .arg(&runs)
+        // Its own run-lock directory: the fire benchmark's two cutover runs share the hosts.
+        .env("CUTOVER_STATE_DIR", runs.join("state"))
         .env_remove("SSH_AUTH_SOCK")
         .stdin(Stdio::null())
         .stdout(out)
@@ -157,6 +159,7 @@ impl CutoverRun {
     pub fn finish(
         mut self,
         hosts: &[HostRef],
+        mechanism: &str,
     ) -> Result<(Vec<Option<Receipt>>, Option<f64>), String> {
         let status = self.child.wait().map_err(|e| e.to_string())?;
         if !status.success() {
@@ -165,7 +168,11 @@ impl CutoverRun {
         let commit = self.commit_ms();
         let id = self.job_id().unwrap_or_default();
         let read = |h: &HostRef| {
-            let path = h.dir.join("cutover").join(&id).join("receipt");
+            let path = h
+                .dir
+                .join(crate::fleet::cutover_dir(mechanism))
+                .join(&id)
+                .join("receipt");
             Some(cutover::arm::receipt::parse(
                 &std::fs::read_to_string(path).ok()?,
             ))
@@ -175,12 +182,13 @@ impl CutoverRun {
 
     /// Stops the run (SIGKILL, by pid) and the waiter it armed on each host, by the pid in
     /// that host's job dir: for arming-only measurements.
-    pub fn abandon(mut self, hosts: &[HostRef]) {
+    pub fn abandon(mut self, hosts: &[HostRef], mechanism: &str) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let Some(id) = self.job_id() else { return };
         for h in hosts {
-            let pidfile = h.dir.join("cutover").join(&id).join("waiter.pid");
+            let jobs = h.dir.join(crate::fleet::cutover_dir(mechanism));
+            let pidfile = jobs.join(&id).join("waiter.pid");
             let pid = std::fs::read_to_string(pidfile)
                 .ok()
                 .and_then(|p| p.trim().parse::<i32>().ok());
@@ -192,7 +200,7 @@ impl CutoverRun {
                 }
             }
             // The abandoned run's ownership lease would refuse the next run on this host.
-            let _ = std::fs::remove_file(h.dir.join("cutover").join("lease"));
+            let _ = std::fs::remove_file(jobs.join("lease"));
         }
     }
 }

@@ -96,7 +96,7 @@ pub fn round(
         t.m.format("%H:%M:%S"),
         t.last().format("%H:%M:%S")
     );
-    let (waiter, cut_at) = (waiter.finish(all)?, cut_at.finish(all)?);
+    let (waiter, cut_at) = (waiter.finish(all, "waiter")?, cut_at.finish(all, "at")?);
     let left = (t.last() + Delta::seconds(3) - cutover::clock::now())
         .to_std()
         .unwrap_or_default();

@@ -95,8 +95,38 @@ pub fn write_host_files(dir: &Path, all: &[HostRef], n: usize) -> std::io::Resul
     std::fs::write(hostfile(dir, n), list)
 }
 
+/// Where a run by `mechanism` keeps its jobs on a host, under the host's dir. Each mechanism
+/// has its own: the fire benchmark arms the waiter and the `at` runs on the same hosts at
+/// once, which cutover refuses for one host (one run per host: its lease lives there), so to
+/// cutover they are different hosts.
+pub fn cutover_dir(mechanism: &str) -> String {
+    format!("cutover-{mechanism}")
+}
+
+/// The inventory of the first `n` hosts for a run by `mechanism` (its own `cutover_dir`).
+fn write_inventory(
+    dir: &Path,
+    all: &[HostRef],
+    n: usize,
+    mechanism: &str,
+) -> std::io::Result<PathBuf> {
+    let mut inv = String::from("[inventory]\nname = \"bench\"\n\n");
+    for h in &all[..n] {
+        inv.push_str(&format!(
+            "[[hosts]]\nname = \"{}\"\naddress = \"{}\"\nuser = \"root\"\nvars = {{ cutover_dir = \"{}/{}\" }}\n\n",
+            h.name,
+            h.address,
+            h.dir.display(),
+            cutover_dir(mechanism)
+        ));
+    }
+    let path = dir.join(format!("inventory-{n}-{mechanism}.toml"));
+    std::fs::write(&path, inv)?;
+    Ok(path)
+}
+
 /// A plan with only the action (`true`) by `mechanism`, arming in batches of `batch` at
-/// `rate` handshakes/s; its name (and so its run lock) is per mechanism and fleet size.
+/// `rate` handshakes/s; its name is per mechanism and fleet size.
 pub fn write_plan(
     dir: &Path,
     hosts: &Hosts,
@@ -107,7 +137,7 @@ pub fn write_plan(
 ) -> std::io::Result<PathBuf> {
     let plan = format!(
         "[plan]\nname = \"bench-{mechanism}-{n}\"\n\n[inventory]\npath = \"{inv}\"\n\n[ssh]\nidentities = [\"{key}\"]\nknown_hosts = [\"{kh}\"]\n\n[execution]\nbatch_size = {batch}\nconnect_rate = {rate}\ncommand_timeout = \"60s\"\n\n[action]\nat = 2030-01-01T00:00:00Z\nrun = \"true\"\nsudo = false\nmechanism = \"{mechanism}\"\narm_deadline = \"3s\"\nreverify_before = \"2s\"\n",
-        inv = inventory(dir, n).display(),
+        inv = write_inventory(dir, &hosts.all, n, mechanism)?.display(),
         key = hosts.key.display(),
         kh = hosts.known_hosts.display(),
     );

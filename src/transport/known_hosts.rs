@@ -193,8 +193,9 @@ pub fn wildcard_matches(pattern: &str, name: &str) -> bool {
     glob(&p, &n)
 }
 
-/// Iterative glob with single-star backtracking.
-fn glob(p: &[char], n: &[char]) -> bool {
+/// Iterative glob with single-star backtracking (`*` any run, `?` one character), as given:
+/// callers fold case where the match ignores it.
+pub fn glob(p: &[char], n: &[char]) -> bool {
     let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
     while ni < n.len() {
         if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {

@@ -61,27 +61,11 @@ fn split_keyword(line: &str) -> (&str, &str) {
     (&line[..end], rest)
 }
 
-/// Whether `name` matches `pattern` (`*` any run, `?` one character), as `Include` globs do.
+/// Whether `name` matches `pattern` (`*` any run, `?` one character), as `Include` globs do:
+/// case-sensitive, unlike host patterns.
 pub fn glob_match(pattern: &str, name: &str) -> bool {
     let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
-    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ni;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ni = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
+    crate::transport::known_hosts::glob(&p, &n)
 }
 
 /// Whether the config ssh would read (`config`, or the account's `~/.ssh/config` and
