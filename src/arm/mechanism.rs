@@ -119,6 +119,11 @@ fn arm_body(m: Concrete, run_id: &str, dir: &str, at: DateTime<Utc>) -> String {
 /// the arm command then exited 1 with no word and all or nothing disarmed the fleet.
 const WAITER_START_POLLS: u32 = 200;
 
+/// Polls (50 ms apart) for a signalled waiter to be gone: 5 s. On a host this loaded (or a lab
+/// of hundreds of hosts on one machine) a waiter can take over a second to be scheduled and
+/// die; giving up sooner reports a host as "may still fire" that was about to be disarmed.
+const WAITER_STOP_POLLS: u32 = 100;
+
 /// Sets `$s` to the prefix that reaches the system manager as this user: nothing for root,
 /// `sudo -n` (never a prompt) for anyone else. Arming and the `scheduler` preflight share it.
 const SUDO: &str = "if [ \"$(id -u)\" = 0 ]; then s=; else s='sudo -n'; fi\n";
@@ -235,7 +240,8 @@ pub fn disarm_script(m: Concrete, run_id: &str, dir: &str) -> String {
         // to be this run's waiter and its liveness judged with shell builtins (a zombie counts
         // as gone); only the wait for it to go after the signal forks (`sleep`).
         Concrete::Waiter => format!(
-            "{ours}\nalive() {{ IFS= read -r st < /proc/$1/stat 2>/dev/null || return 1; case \"${{st##*) }}\" in Z*|X*) return 1;; esac; }}\nif [ -s {d}/waiter.pid ] && read -r pid < {d}/waiter.pid && ours \"$pid\"; then kill -TERM -- \"-$pid\" 2>/dev/null || kill -TERM \"$pid\"; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do alive \"$pid\" || break; sleep 0.05; done; alive \"$pid\" && exit 1; fi",
+            "{ours}\nalive() {{ IFS= read -r st < /proc/$1/stat 2>/dev/null || return 1; case \"${{st##*) }}\" in Z*|X*) return 1;; esac; }}\nif [ -s {d}/waiter.pid ] && read -r pid < {d}/waiter.pid && ours \"$pid\"; then kill -TERM -- \"-$pid\" 2>/dev/null || kill -TERM \"$pid\"; i=0; while alive \"$pid\" && [ $i -lt {polls} ]; do sleep 0.05; i=$((i+1)); done; alive \"$pid\" && exit 1; fi",
+            polls = WAITER_STOP_POLLS,
             ours = ours_fn(run_id, dir)
         ),
     };
