@@ -382,22 +382,7 @@ fn the_waiter_survives_kill_user_processes_after_the_connections_are_cut() {
     }
 
     let plan = lab.plan("waiter", "kup");
-    let bin = assert_cmd::cargo::cargo_bin("cutover");
-    let mut child = std::process::Command::new(bin)
-        .args([
-            "run",
-            plan.to_str().unwrap(),
-            "--at",
-            "now+25s",
-            "--yes",
-            "--runs-dir",
-        ])
-        .arg(lab.runs())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&lab, &plan, "now+25s");
     let deadline = cutover::clock::instant() + Duration::from_secs(60);
     let armed = loop {
         let journal: String = std::fs::read_dir(lab.runs())
