@@ -210,9 +210,9 @@ pub struct Watch {
     pub outcome: Option<String>,
     /// What the watch itself asked of the fleet: its sources and their rates, in words.
     pub load: Option<String>,
-    /// Polls made, and the slowest one's duration in milliseconds (the watch's own lag).
+    /// Polls made.
     pub polls: usize,
-    /// The slowest poll, in milliseconds.
+    /// The slowest poll, in milliseconds (the watch's own lag).
     pub slowest_poll_ms: u64,
 }
 

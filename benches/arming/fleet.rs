@@ -67,31 +67,18 @@ pub fn start(total: usize, dir: &Path) -> std::io::Result<Hosts> {
     })
 }
 
-/// The native inventory of the first `n` hosts, each with its own `cutover_dir` (they share
-/// one machine, so `/var/tmp/cutover/<run>` would be one directory for all).
-pub fn inventory(dir: &Path, n: usize) -> PathBuf {
-    dir.join(format!("inventory-{n}.toml"))
-}
-
 /// One address per line, the first `n` hosts.
 pub fn hostfile(dir: &Path, n: usize) -> PathBuf {
     dir.join(format!("hosts-{n}.txt"))
 }
 
-/// Writes the inventory and host list for the first `n` hosts.
+/// Writes the host list (for pdsh) of the first `n` hosts; each cutover plan writes its own
+/// inventory (`write_plan`).
 pub fn write_host_files(dir: &Path, all: &[HostRef], n: usize) -> std::io::Result<()> {
-    let mut inv = String::from("[inventory]\nname = \"bench\"\n\n");
-    let mut list = String::new();
-    for h in &all[..n] {
-        inv.push_str(&format!(
-            "[[hosts]]\nname = \"{}\"\naddress = \"{}\"\nuser = \"root\"\nvars = {{ cutover_dir = \"{}/cutover\" }}\n\n",
-            h.name,
-            h.address,
-            h.dir.display()
-        ));
-        list.push_str(&format!("{}\n", h.address));
-    }
-    std::fs::write(inventory(dir, n), inv)?;
+    let list: String = all[..n]
+        .iter()
+        .map(|h| format!("{}\n", h.address))
+        .collect();
     std::fs::write(hostfile(dir, n), list)
 }
 
