@@ -11,6 +11,7 @@ pub mod exhaustion;
 pub mod fd_limit;
 pub mod host_cert;
 pub mod known_hosts;
+pub mod login;
 pub mod output;
 pub mod pacer;
 pub mod route;
@@ -125,8 +126,24 @@ pub struct RemoteCommand {
     pub sudo: bool,
     /// Wall-clock limit; the remote process group is killed when it passes.
     pub timeout: Duration,
+    /// Who enforces `timeout` on the host.
+    pub limit: Limit,
     /// Bytes kept per stream (half head, half tail).
     pub output_cap: usize,
+}
+
+/// Who ends a command on the host once its `timeout` passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Limit {
+    /// GNU `timeout` around `sh -s` kills the command's whole process group: any script that
+    /// can hang (the operator's commands, anything that asks a daemon).
+    #[default]
+    Remote,
+    /// The script bounds every wait itself (cutover's own file-only scripts: a waiter's
+    /// disarm, the commit write, a receipt read); the client still gives up at `timeout`.
+    /// Spares the `timeout` process on every host, which is what a disarm of thousands of
+    /// hosts at once costs.
+    Script,
 }
 
 /// What a command did.

@@ -119,10 +119,12 @@ impl Setup {
                 h.name
             );
         }
-        let waiters: Vec<u32> = support::process::pids_with_marker("cutover-waiter-")
-            .into_iter()
-            .filter(|p| self.waiter_of(*p))
-            .collect();
+        let waiters = support::process::until_none(Duration::from_secs(5), || {
+            support::process::pids_with_marker("cutover-waiter-")
+                .into_iter()
+                .filter(|p| self.waiter_of(*p))
+                .collect::<Vec<u32>>()
+        });
         assert!(
             waiters.is_empty(),
             "waiters survived the abort: {waiters:?}"

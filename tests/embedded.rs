@@ -14,7 +14,7 @@ mod scale;
 
 use cutover::fleet::Fleet;
 use cutover::lab::embedded::{self, HostSpec, Server};
-use cutover::transport::{CommandResult, Endpoint, RemoteCommand, SshSettings};
+use cutover::transport::{CommandResult, Endpoint, Limit, RemoteCommand, SshSettings};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -172,6 +172,7 @@ pub fn script(text: &str) -> RemoteCommand {
         script: text.to_string(),
         sudo: false,
         timeout: Duration::from_secs(30),
+        limit: Limit::Remote,
         output_cap: 64 * 1024,
     }
 }

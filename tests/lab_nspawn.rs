@@ -482,7 +482,7 @@ fn network_faults_cut_a_host_off_and_clearing_them_restores_it() {
 #[test]
 fn a_systemd_disarm_stops_the_timer_but_never_a_running_action() {
     use cutover::arm::job::{Job, commit_script, install_script, script};
-    use cutover::arm::mechanism::{Concrete, arm_script, disarm_script};
+    use cutover::arm::mechanism::{Concrete, Reap, arm_script, disarm_script};
     let lab = Lab::up("10.253.44", 1, &[]);
     let (run, dir) = ("disarm-test", "/var/tmp/cutover/disarm-test");
     let fire = cutover::clock::now() + chrono::Duration::seconds(8);
@@ -520,7 +520,11 @@ fn a_systemd_disarm_stops_the_timer_but_never_a_running_action() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let (code, out) = lab.ssh(1, "ops", &disarm_script(Concrete::Systemd, run, dir));
+    let (code, out) = lab.ssh(
+        1,
+        "ops",
+        &disarm_script(Concrete::Systemd, run, dir, Reap::Gone),
+    );
     assert_eq!(code, 2, "a fired job is reported, not killed: {out}");
     assert!(out.contains("already fired"), "{out}");
     let until = cutover::clock::instant() + Duration::from_secs(30);

@@ -14,7 +14,7 @@ mod host_keys;
 #[path = "transport/output.rs"]
 mod output;
 
-use cutover::transport::{CommandResult, Connection, RemoteCommand};
+use cutover::transport::{CommandResult, Connection, Limit, RemoteCommand};
 use std::time::Duration;
 
 /// A plain (non-sudo) command with a 30 s timeout and a 64 KiB cap.
@@ -23,6 +23,7 @@ pub fn script(text: &str) -> RemoteCommand {
         script: text.to_string(),
         sudo: false,
         timeout: Duration::from_secs(30),
+        limit: Limit::Remote,
         output_cap: 64 * 1024,
     }
 }

@@ -39,26 +39,34 @@ pub fn script(job: &Job<'_>) -> String {
     )
 }
 
-/// The script that installs the wrapper (base64, so no quoting issues) and prints its sha256:
-/// six processes (the wrapper is written under `umask 077`: nothing of it is ever readable by
-/// others, before the directory is 0700 too); each is
-/// a process start on every host, which the 10,000-host lab pays on two cores.
+/// The script that installs the wrapper and prints its sha256 (see [`install_body`]).
+pub fn install_script(dir: &str, wrapper: &str, rearm: bool) -> String {
+    format!(
+        "{}\nsum=$(sha256sum \"$d/job.sh\") || exit 1\necho \"${{sum%% *}}\"\n",
+        install_body(dir, wrapper, rearm)
+    )
+}
+
+/// Writes the wrapper to `DIR/job.sh` with shell builtins only (a quoted `printf`, under
+/// `umask 077`: never readable by others; the directory is made 0700): on a host that never
+/// held this run, no process is started, and each process is a start on every host, which
+/// the 10,000-host lab pays on two cores. What an earlier attempt left (receipt, output,
+/// commit, waiter pid) is removed with one `rm`, only when there is any.
 ///
 /// A `disarmed` tombstone means the orchestrator took this run back on the host: a first
 /// arming refuses (an install still in flight when the run was aborted must not undo the
 /// disarm); only a deliberate re-arm (`rearm`, after resume took back what an interrupted
 /// attempt left) clears it.
-pub fn install_script(dir: &str, wrapper: &str, rearm: bool) -> String {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(wrapper);
+pub fn install_body(dir: &str, wrapper: &str, rearm: bool) -> String {
     let tombstone = if rearm {
-        "rm -f \"$d/disarmed\"\n"
+        "[ ! -e \"$d/disarmed\" ] || rm -f \"$d/disarmed\" || exit 1\n"
     } else {
         "[ ! -e \"$d/disarmed\" ] || { echo 'cutover: this run was disarmed on this host; refusing to arm' >&2; exit 1; }\n"
     };
     format!(
-        "set -eu\nd={d}\nmkdir -p \"$d\"\numask 077\n{tombstone}rm -f \"$d/receipt\" \"$d/output\" \"$d/output.tail\" \"$d/committed\"\necho {b64} | base64 -d > \"$d/job.sh.tmp\"\nchmod 0700 \"$d\" \"$d/job.sh.tmp\"\nmv \"$d/job.sh.tmp\" \"$d/job.sh\"\nsum=$(sha256sum \"$d/job.sh\")\necho \"${{sum%% *}}\"\n",
-        d = quote(dir)
+        "d={d}\n[ -d \"$d\" ] || mkdir -p -m 0700 \"$d\" || exit 1\numask 077\n{tombstone}set --\nfor f in receipt receipt.tmp output output.tail committed waiter.pid job.sh.tmp; do [ ! -e \"$d/$f\" ] || set -- \"$@\" \"$d/$f\"; done\n[ $# -eq 0 ] || rm -f \"$@\" || exit 1\nprintf '%s' {w} > \"$d/job.sh\" || exit 1",
+        d = quote(dir),
+        w = quote(wrapper),
     )
 }
 

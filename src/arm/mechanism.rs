@@ -76,7 +76,8 @@ pub fn unit_name(run_id: &str) -> String {
 
 /// The arming script; `dir` holds the installed `job.sh`. It refuses to arm once the host's
 /// clock passes `deadline`: an arming command delayed past the deadline (a slow host, a
-/// cancelled session) must not arm after the orchestrator has given up and disarmed.
+/// cancelled session) must not arm after the orchestrator has given up and disarmed. The
+/// waiter checks the deadline itself as it starts (no `date` process on the way).
 pub fn arm_script(
     m: Concrete,
     run_id: &str,
@@ -84,14 +85,48 @@ pub fn arm_script(
     at: DateTime<Utc>,
     deadline: DateTime<Utc>,
 ) -> String {
-    let guard = format!(
-        "[ \"$(date +%s)\" -lt {} ] || {{ echo 'cutover: the arming deadline has passed; refusing to arm' >&2; exit 1; }}\n",
-        deadline.timestamp()
-    );
-    format!("{guard}{}", arm_body(m, run_id, dir, at))
+    match m {
+        Concrete::Waiter => arm_body(m, run_id, dir, at, deadline),
+        Concrete::Systemd | Concrete::At => format!(
+            "[ \"$(date +%s)\" -lt {} ] || {{ echo '{DEADLINE_PASSED}' >&2; exit 1; }}\n{}",
+            deadline.timestamp(),
+            arm_body(m, run_id, dir, at, deadline)
+        ),
+    }
 }
 
-fn arm_body(m: Concrete, run_id: &str, dir: &str, at: DateTime<Utc>) -> String {
+/// What a host says when arming reached it after the deadline.
+const DEADLINE_PASSED: &str = "cutover: the arming deadline has passed; refusing to arm";
+
+/// Install, arm and verify in one command (one round trip, one shell on the host instead of
+/// three): the wrapper is written, the job armed, and the job checked to be queued with the
+/// wrapper's hash. Prints `armed=<id>` then `verified`. Travels on stdin (the wrapper may
+/// carry the action's secrets), never on a command line.
+pub fn prepare_script(
+    m: Concrete,
+    run_id: &str,
+    dir: &str,
+    wrapper: &str,
+    times: (DateTime<Utc>, DateTime<Utc>),
+    rearm: bool,
+) -> String {
+    let (at, deadline) = times;
+    let sha = crate::remote::files::sha256_hex(wrapper.as_bytes());
+    format!(
+        "{}\n{}\n{}",
+        crate::arm::job::install_body(dir, wrapper, rearm),
+        arm_script(m, run_id, dir, at, deadline),
+        verify_script(m, run_id, dir, &sha)
+    )
+}
+
+fn arm_body(
+    m: Concrete,
+    run_id: &str,
+    dir: &str,
+    at: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+) -> String {
     let d = quote(dir);
     match m {
         Concrete::Systemd => format!(
@@ -104,9 +139,14 @@ fn arm_body(m: Concrete, run_id: &str, dir: &str, at: DateTime<Utc>) -> String {
             "out=$(echo \"/bin/sh {d}/job.sh\" | TZ=UTC at -t {t} 2>&1) || {{ echo \"$out\" >&2; exit 1; }}\njob=$(echo \"$out\" | sed -n 's/^job \\([0-9][0-9]*\\) at .*/\\1/p')\n[ -n \"$job\" ] || {{ echo \"$out\" >&2; exit 1; }}\necho \"$job\" > {d}/at.job\necho armed=$job",
             t = at.format("%Y%m%d%H%M.%S"),
         ),
+        // The waiter says its own pid on stdout (then closes it), so a waiter started by
+        // `setsid` is known the moment it runs, with no polling; one started as a systemd
+        // unit writes it to `waiter.pid`, which is polled. Its niceness is read from
+        // `/proc` by the shell itself: no process but the waiter's own is started.
         Concrete::Waiter => format!(
-            "fire={fire}\nbase=$(nice 2>/dev/null || echo 0)\nif command -v bash >/dev/null 2>&1 && [ -n \"$(bash -c 'echo $EPOCHREALTIME' 2>/dev/null)\" ]; then\nset -- bash -c '{BASH_WAITER}'; prio=-10\nelse\nset -- sh -c '{SH_WAITER}'; prio=\nfi\nif {SYSTEMD_BOOTED}; then\n{SUDO}$s systemctl reset-failed {unit}.service >/dev/null 2>&1\nesc=$(printf '%s' \"$3\" | sed 's/\\$/$$/g')\nout=$($s systemd-run --quiet --collect --unit={unit} --uid=\"$(id -u)\" --gid=\"$(id -g)\" ${{prio:+--nice=$prio}} -- \"$1\" \"$2\" \"$esc\" {unit} {d} \"$fire\" \"$base\" 2>&1) || {{ echo \"cutover: systemd-run: $out\" >&2; exit 1; }}\nelse\nsetsid ${{prio:+nice -n $prio}} \"$@\" {unit} {d} \"$fire\" \"$base\" </dev/null >/dev/null 2>&1 &\nfi\ni=0\nwhile [ ! -s {d}/waiter.pid ] && [ $i -lt {polls} ]; do sleep 0.05; i=$((i+1)); done\nread -r pid < {d}/waiter.pid 2>/dev/null && [ -n \"$pid\" ] || {{ echo 'cutover: the waiter did not start within {secs} s (a host this busy may fire late)' >&2; exit 1; }}\necho armed=$pid",
+            "fire={fire}\nbase=0\nif read -r st < /proc/$$/stat 2>/dev/null; then set -- ${{st##*) }}; base=${{17:-0}}; fi\nif command -v bash >/dev/null 2>&1; then\nset -- bash -c '{BASH_WAITER}'; prio=-10\nelse\nset -- sh -c '{SH_WAITER}'; prio=\nfi\nif {SYSTEMD_BOOTED}; then\n{SUDO}$s systemctl reset-failed {unit}.service >/dev/null 2>&1\nesc=$(printf '%s' \"$3\" | sed 's/\\$/$$/g')\nout=$($s systemd-run --quiet --collect --unit={unit} --property=StandardOutput=null --uid=\"$(id -u)\" --gid=\"$(id -g)\" ${{prio:+--nice=$prio}} -- \"$1\" \"$2\" \"$esc\" {unit} {d} \"$fire\" \"$base\" {deadline} 2>&1) || {{ echo \"cutover: systemd-run: $out\" >&2; exit 1; }}\ni=0\nwhile [ ! -s {d}/waiter.pid ] && [ $i -lt {polls} ]; do sleep 0.05; i=$((i+1)); done\npid=\nread -r pid < {d}/waiter.pid 2>/dev/null\nelse\npid=$(setsid ${{prio:+nice -n $prio}} \"$@\" {unit} {d} \"$fire\" \"$base\" {deadline} </dev/null 2>/dev/null &)\nfi\ncase \"$pid\" in\nlate) rm -f {d}/waiter.pid; echo '{DEADLINE_PASSED}' >&2; exit 1;;\n''|*[!0-9]*) echo 'cutover: the waiter did not start within {secs} s (a host this busy may fire late)' >&2; exit 1;;\nesac\necho armed=$pid",
             fire = at.timestamp_nanos_opt().unwrap_or(i64::MAX),
+            deadline = deadline.timestamp(),
             unit = waiter_name(run_id),
             polls = WAITER_START_POLLS,
             secs = WAITER_START_POLLS / 20,
@@ -173,19 +213,24 @@ pub fn probe_script(m: crate::plan::model::Mechanism) -> String {
     }
 }
 
-/// The waiter where bash (≥ 5, `$EPOCHREALTIME`) is installed: `sleep` (a fork, well before the
-/// fire) until about a second before, then `read -t` on a FIFO nobody writes for the rest, a
-/// timed wait with microsecond resolution inside bash itself; it reads the clock the moment it
-/// wakes, with no fork or exec in between, and hands that wake time to the job wrapper.
-/// It waits at a raised priority (`nice -n -10`, where allowed: root) so that on a busy host
-/// the wake is not queued behind other work, and hands the job back the niceness it was armed
-/// with (argument 3), so the action itself runs at normal priority.
-/// Argument 1 is the job dir, 2 the fire time in ns. No single quotes: it is quoted in `'…'`.
-const BASH_WAITER: &str = "d=$1; fire_us=$(( $2 / 1000 )); base=${3:-0}; read -r -a st < /proc/$$/stat 2>/dev/null; n=${st[18]:-$base}; echo $$ > \"$d/waiter.pid\"; rm -f \"$d/tick\"; mkfifo \"$d/tick\" && exec 3<>\"$d/tick\" || exit 1; while :; do now=${EPOCHREALTIME//[!0-9]/}; rem=$(( fire_us - now )); (( rem <= 0 )) && break; if (( rem > 2000000 )); then sleep $(( (rem - 1000000) / 1000000 )); else printf -v t \"%d.%06d\" $(( rem / 1000000 )) $(( rem % 1000000 )); read -r -t \"$t\" -u 3 _; fi; done; woke=${EPOCHREALTIME//[!0-9]/}000; (( n < base )) && exec nice -n $(( base - n )) /bin/sh \"$d/job.sh\" \"$woke\"; exec /bin/sh \"$d/job.sh\" \"$woke\"";
+/// The waiter where bash is installed. Arguments: 0 its name, 1 the job dir, 2 the fire time
+/// in ns, 3 the niceness it was armed with, 4 the arming deadline (epoch s). Past the
+/// deadline it says `late` and exits. Otherwise it records its pid (file and stdout, then
+/// closes stdout), then `sleep`s (a child process, so a waiter stopped across its wake-up,
+/// a paused or busy host, goes on the moment it is continued) until about a second before,
+/// then waits with `read -t` on a pipe nobody writes (`3<> <(:)`), a timed wait inside bash
+/// itself, in slices of at most 0.2 s (a `read -t` restarts its whole timeout after a stop),
+/// to the microsecond (bash ≥ 5, `$EPOCHREALTIME`; bash 4 reads `date` each round). It reads the
+/// clock the moment it wakes, with no fork or exec in between, and hands that wake time to
+/// the job wrapper. It waits at a raised priority (`nice -n -10`, where allowed: root) so
+/// that on a busy host the wake is not queued behind other work, and hands the job back the
+/// niceness it was armed with, so the action itself runs at normal priority.
+/// No single quotes: it is quoted in `'…'`.
+const BASH_WAITER: &str = "d=$1; base=${3:-0}; now=${EPOCHSECONDS:-$(date +%s)}; if (( now >= $4 )); then echo late > \"$d/waiter.pid\"; echo late; exit 1; fi; read -r -a st < /proc/$$/stat 2>/dev/null; n=${st[18]:-$base}; echo $$ > \"$d/waiter.pid\"; echo $$; exec >/dev/null; exec 3<> <(:) || exit 1; if [ -n \"$EPOCHREALTIME\" ]; then fire_us=$(( $2 / 1000 )); while :; do now=${EPOCHREALTIME//[!0-9]/}; rem=$(( fire_us - now )); (( rem <= 0 )) && break; if (( rem > 2000000 )); then sleep $(( (rem - 1000000) / 1000000 )); else (( rem > 200000 )) && rem=200000; printf -v t \"%d.%06d\" $(( rem / 1000000 )) $(( rem % 1000000 )); read -r -t \"$t\" -u 3 _; fi; done; woke=${EPOCHREALTIME//[!0-9]/}000; else while :; do now=$(date +%s%N); rem=$(( ($2 - now) / 1000 )); (( rem <= 0 )) && break; if (( rem > 2000000 )); then sleep $(( (rem - 1000000) / 1000000 )); else (( rem > 200000 )) && rem=200000; printf -v t \"%d.%06d\" $(( rem / 1000000 )) $(( rem % 1000000 )); read -r -t \"$t\" -u 3 _; fi; done; woke=; fi; exec 3>&-; (( n < base )) && exec nice -n $(( base - n )) /bin/sh \"$d/job.sh\" $woke; exec /bin/sh \"$d/job.sh\" $woke";
 
-/// The POSIX sh waiter for hosts without bash: `sleep` to about a second before, then a
-/// fractional `sleep`; the job wrapper reads the wake time itself (one fork later).
-const SH_WAITER: &str = "d=$1; fire=$2; echo $$ > \"$d/waiter.pid\"; while :; do now=$(date +%s%N); rem=$((fire - now)); [ \"$rem\" -le 0 ] && break; if [ \"$rem\" -gt 2000000000 ]; then sleep $(( (rem - 1000000000) / 1000000000 )); else sleep \"$(printf \"%d.%09d\" $((rem / 1000000000)) $((rem % 1000000000)))\"; fi; done; exec /bin/sh \"$d/job.sh\"";
+/// The POSIX sh waiter for hosts without bash (the same arguments): `sleep` to about a second
+/// before, then a fractional `sleep`; the job wrapper reads the wake time itself.
+const SH_WAITER: &str = "d=$1; fire=$2; [ \"$(date +%s)\" -lt \"$4\" ] || { echo late > \"$d/waiter.pid\"; echo late; exit 1; }; echo $$ > \"$d/waiter.pid\"; echo $$; exec >/dev/null; while :; do now=$(date +%s%N); rem=$((fire - now)); [ \"$rem\" -le 0 ] && break; if [ \"$rem\" -gt 2000000000 ]; then sleep $(( (rem - 1000000000) / 1000000000 )); else sleep \"$(printf \"%d.%09d\" $((rem / 1000000000)) $((rem % 1000000000)))\"; fi; done; exec /bin/sh \"$d/job.sh\"";
 
 /// The verification script: prints `verified` only if the job is queued and its wrapper hash matches.
 pub fn verify_script(m: Concrete, run_id: &str, dir: &str, job_sha: &str) -> String {
@@ -222,8 +267,21 @@ fn ours_fn(run_id: &str, dir: &str) -> String {
     )
 }
 
+/// What a waiter's disarm waits for once the tombstone is down and the waiter signalled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reap {
+    /// Nothing: the tombstone alone keeps the job from acting. The waiter's process is
+    /// checked to still be the waiter (not yet the job) only after the tombstone is written,
+    /// and the job reads the tombstone after it starts, so a waiter that takes a moment to
+    /// die can no longer act. Aborting a run and `cutover disarm`: no `sleep` per host.
+    Signalled,
+    /// Until the waiter is gone (up to 5 s): before a re-arm, which clears the tombstone, an
+    /// old waiter must be gone, or it would wake to the new run's commit.
+    Gone,
+}
+
 /// The disarm script: idempotent; prints `disarmed` only when nothing remains queued.
-pub fn disarm_script(m: Concrete, run_id: &str, dir: &str) -> String {
+pub fn disarm_script(m: Concrete, run_id: &str, dir: &str, reap: Reap) -> String {
     let d = quote(dir);
     let body = match m {
         Concrete::Systemd => {
@@ -236,19 +294,28 @@ pub fn disarm_script(m: Concrete, run_id: &str, dir: &str) -> String {
         Concrete::At => format!(
             "if [ -s {d}/at.job ]; then job=$(cat {d}/at.job); atrm \"$job\" 2>/dev/null || true; ! atq | awk '{{print $1}}' | grep -qx \"$job\" || exit 1; fi"
         ),
-        // Forks are what a disarm of hundreds of hosts at once costs: the pid is read, checked
-        // to be this run's waiter and its liveness judged with shell builtins (a zombie counts
-        // as gone); only the wait for it to go after the signal forks (`sleep`).
-        Concrete::Waiter => format!(
-            "{ours}\nalive() {{ IFS= read -r st < /proc/$1/stat 2>/dev/null || return 1; case \"${{st##*) }}\" in Z*|X*) return 1;; esac; }}\nif [ -s {d}/waiter.pid ] && read -r pid < {d}/waiter.pid && ours \"$pid\"; then kill -TERM -- \"-$pid\" 2>/dev/null || kill -TERM \"$pid\"; i=0; while alive \"$pid\" && [ $i -lt {polls} ]; do sleep 0.05; i=$((i+1)); done; alive \"$pid\" && exit 1; fi",
-            polls = WAITER_STOP_POLLS,
-            ours = ours_fn(run_id, dir)
-        ),
+        // Forks are what a disarm of thousands of hosts at once costs: the pid is read,
+        // checked to be this run's waiter and its liveness judged with shell builtins (a
+        // zombie counts as gone); only waiting for it to go (`Reap::Gone`) forks (`sleep`).
+        Concrete::Waiter => {
+            let wait = match reap {
+                Reap::Signalled => String::new(),
+                Reap::Gone => format!(
+                    " i=0; while alive \"$pid\" && [ $i -lt {WAITER_STOP_POLLS} ]; do sleep 0.05; i=$((i+1)); done; alive \"$pid\" && exit 1;"
+                ),
+            };
+            format!(
+                "{ours}\nalive() {{ IFS= read -r st < /proc/$1/stat 2>/dev/null || return 1; case \"${{st##*) }}\" in Z*|X*) return 1;; esac; }}\nif [ -s {d}/waiter.pid ] && read -r pid < {d}/waiter.pid && ours \"$pid\"; then kill -TERM -- \"-$pid\" 2>/dev/null || kill -TERM \"$pid\";{wait} fi",
+                ours = ours_fn(run_id, dir)
+            )
+        }
     };
     // The tombstone first: a job that wakes later anyway (an arming command that finished
-    // after the orchestrator gave up) sees it and does not act.
+    // after the orchestrator gave up, a waiter still dying) sees it and does not act. A job
+    // that woke before it was written keeps `receipt.tmp` until it has decided (and moves it
+    // to `receipt` before it acts): wait for that decision (5 s) rather than call it disarmed.
     format!(
-        "{{ [ -d {d} ] || mkdir -p {d}; }} && : > {d}/disarmed || exit 1\n{body}\n[ -e {d}/receipt ] && ! grep -q '^skipped=' {d}/receipt && echo 'already fired' >&2 && exit 2\necho disarmed"
+        "{{ [ -d {d} ] || mkdir -p -m 0700 {d}; }} && : > {d}/disarmed || exit 1\n{body}\ni=0; while [ -e {d}/receipt.tmp ] && [ $i -lt {WAITER_STOP_POLLS} ]; do sleep 0.05; i=$((i+1)); done\n[ ! -e {d}/receipt.tmp ] || {{ echo 'cutover: a job woke and has not recorded whether it acts' >&2; exit 1; }}\n[ -e {d}/receipt ] && ! grep -q '^skipped=' {d}/receipt && echo 'already fired' >&2 && exit 2\necho disarmed"
     )
 }
 
@@ -298,7 +365,7 @@ mod tests {
     #[test]
     fn systemd_timer_is_accurate_to_the_microsecond_through_sudo_and_not_persistent() {
         let at = at() + chrono::Duration::microseconds(250_001);
-        let s = arm_body(Concrete::Systemd, "r1", "/var/tmp/cutover/r1", at);
+        let s = arm_body(Concrete::Systemd, "r1", "/var/tmp/cutover/r1", at, at);
         assert!(s.starts_with(SUDO), "{s}");
         assert!(
             s.contains("out=$($s systemd-run --unit=cutover-r1 --description='cutover r1' --uid=\"$(id -u)\" --gid=\"$(id -g)\" --on-calendar='2027-01-14 02:20:00.250001 UTC' --timer-property=AccuracySec=1us --timer-property=Persistent=false"),
@@ -309,7 +376,7 @@ mod tests {
 
     #[test]
     fn disarm_stops_the_timer_never_the_service() {
-        let s = disarm_script(Concrete::Systemd, "r1", "/d");
+        let s = disarm_script(Concrete::Systemd, "r1", "/d", Reap::Gone);
         assert!(s.contains("$s systemctl stop cutover-r1.timer "), "{s}");
         assert!(!s.contains(".service"), "{s}");
     }
@@ -334,7 +401,7 @@ mod tests {
 
     #[test]
     fn waiter_is_detached_and_named_for_its_run() {
-        let s = arm_body(Concrete::Waiter, "r1", "/var/tmp/cutover/r1", at());
+        let s = arm_body(Concrete::Waiter, "r1", "/var/tmp/cutover/r1", at(), at());
         assert!(s.starts_with(&format!("fire={}\n", at().timestamp_nanos_opt().unwrap())));
         assert!(s.contains("set -- bash -c 'd=$1;") && s.contains("set -- sh -c 'd=$1;"));
         assert!(
@@ -342,13 +409,22 @@ mod tests {
             "{s}"
         );
         assert!(
-            s.contains("$s systemd-run --quiet --collect --unit=cutover-waiter-r1 --uid=\"$(id -u)\" --gid=\"$(id -g)\" ${prio:+--nice=$prio} -- \"$1\" \"$2\" \"$esc\" cutover-waiter-r1 /var/tmp/cutover/r1 \"$fire\" \"$base\""),
+            s.contains("$s systemd-run --quiet --collect --unit=cutover-waiter-r1 --property=StandardOutput=null --uid=\"$(id -u)\" --gid=\"$(id -g)\" ${prio:+--nice=$prio} -- \"$1\" \"$2\" \"$esc\" cutover-waiter-r1 /var/tmp/cutover/r1 \"$fire\" \"$base\""),
             "{s}"
         );
         assert!(s.contains(
-            "setsid ${prio:+nice -n $prio} \"$@\" cutover-waiter-r1 /var/tmp/cutover/r1 \"$fire\""
+            "pid=$(setsid ${prio:+nice -n $prio} \"$@\" cutover-waiter-r1 /var/tmp/cutover/r1 \"$fire\""
         ));
+        let setsid = &s[s.find("else\npid=$(setsid").unwrap()..];
+        assert!(
+            !setsid.contains("sleep"),
+            "only the systemd path polls: {setsid}"
+        );
         assert!(!BASH_WAITER.contains('\'') && !SH_WAITER.contains('\''));
+        assert!(
+            !BASH_WAITER.contains("mkfifo") && BASH_WAITER.matches("sleep").count() == 2,
+            "only the coarse wait starts a process"
+        );
         let (wait, wake) = (
             BASH_WAITER.find("read -r -t").unwrap(),
             BASH_WAITER.find("woke=${EPOCHREALTIME").unwrap(),
@@ -361,18 +437,25 @@ mod tests {
 
     #[test]
     fn arming_refuses_after_the_deadline() {
-        let s = arm_script(
-            Concrete::Waiter,
-            "r1",
-            "/d",
-            at(),
-            at() - chrono::Duration::seconds(120),
-        );
+        let deadline = at() - chrono::Duration::seconds(120);
+        let s = arm_script(Concrete::Systemd, "r1", "/d", at(), deadline);
         assert!(
             s.starts_with(&format!(
                 "[ \"$(date +%s)\" -lt {} ] || ",
-                at().timestamp() - 120
+                deadline.timestamp()
             )),
+            "{s}"
+        );
+        // The waiter checks it as it starts, and says `late`.
+        let s = arm_script(Concrete::Waiter, "r1", "/d", at(), deadline);
+        assert!(
+            s.contains(&format!("\"$base\" {} </dev/null", deadline.timestamp())),
+            "{s}"
+        );
+        assert!(BASH_WAITER.contains("if (( now >= $4 )); then echo late"));
+        assert!(SH_WAITER.contains("-lt \"$4\" ] || { echo late"));
+        assert!(
+            s.contains("late) rm -f /d/waiter.pid; echo 'cutover: the arming deadline has passed"),
             "{s}"
         );
     }
@@ -434,6 +517,45 @@ mod tests {
         );
     }
 
+    /// `Reap::Signalled` returns without waiting for the waiter to die: the tombstone is down
+    /// before the waiter is checked, so the job it would become sees it. A job that woke
+    /// before the tombstone is waited for until it records its decision, and a job that
+    /// decided to act is reported as fired, never as disarmed.
+    #[test]
+    fn a_signalled_disarm_leaves_a_tombstone_and_waits_for_a_job_deciding() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let run = |script: String| {
+            std::process::Command::new("sh")
+                .args(["-c", &script])
+                .output()
+                .unwrap()
+        };
+        let plain = run(disarm_script(Concrete::Waiter, "r1", &d, Reap::Signalled));
+        assert_eq!(String::from_utf8_lossy(&plain.stdout).trim(), "disarmed");
+        assert!(
+            dir.path().join("disarmed").exists(),
+            "the tombstone comes first"
+        );
+        assert!(
+            !disarm_script(Concrete::Waiter, "r1", &d, Reap::Signalled)
+                .contains("alive \"$pid\" &&")
+        );
+
+        // A job between its wake and its decision: it acts (moves receipt.tmp to receipt).
+        let tmp = dir.path().join("receipt.tmp");
+        std::fs::write(&tmp, "planned_ns=1\nwoke_ns=2\n").unwrap();
+        let (from, to) = (tmp.clone(), dir.path().join("receipt"));
+        let decide = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            std::fs::rename(from, to).unwrap();
+        });
+        let fired = run(disarm_script(Concrete::Waiter, "r1", &d, Reap::Signalled));
+        decide.join().unwrap();
+        assert_eq!(fired.status.code(), Some(2), "{fired:?}");
+        assert!(String::from_utf8_lossy(&fired.stderr).contains("already fired"));
+    }
+
     /// A waiter of run `r10` is not one of run `r1`: the name is matched whole, so a pid
     /// reused by another run's waiter never passes verify or gets killed by disarm.
     #[test]
@@ -444,15 +566,15 @@ mod tests {
             .args(["-c", "sleep 30; :", "sh", "cutover-waiter-r10", &d])
             .spawn()
             .unwrap();
-        struct Reap<'a>(&'a mut std::process::Child);
-        impl Drop for Reap<'_> {
+        struct Killed<'a>(&'a mut std::process::Child);
+        impl Drop for Killed<'_> {
             fn drop(&mut self) {
                 let _ = self.0.kill();
                 let _ = self.0.wait();
             }
         }
         let pid = other.id();
-        let _reap = Reap(&mut other);
+        let _reap = Killed(&mut other);
         std::fs::write(dir.path().join("waiter.pid"), format!("{pid}\n")).unwrap();
         std::fs::write(dir.path().join("job.sh"), "true\n").unwrap();
         let real_sha = {
@@ -480,7 +602,7 @@ mod tests {
             !ours_fn("r1", &d).contains("tr ") && !ours_fn("r1", &d).contains("grep"),
             "the check forks nothing"
         );
-        let disarm = disarm_script(Concrete::Waiter, "r1", &d);
+        let disarm = disarm_script(Concrete::Waiter, "r1", &d, Reap::Gone);
         let _ = std::process::Command::new("sh")
             .args(["-c", &disarm])
             .output()
@@ -500,7 +622,10 @@ mod tests {
         // Its own run's disarm takes it down; left a zombie (nobody reaps it here), it counts
         // as gone.
         let out = std::process::Command::new("sh")
-            .args(["-c", &disarm_script(Concrete::Waiter, "r10", &d)])
+            .args([
+                "-c",
+                &disarm_script(Concrete::Waiter, "r10", &d, Reap::Gone),
+            ])
             .output()
             .unwrap();
         assert_eq!(

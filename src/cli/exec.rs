@@ -102,6 +102,7 @@ async fn exec(args: &Args) -> Result<ExitCode, CliError> {
         script: args.command.join(" "),
         sudo: args.sudo,
         timeout: args.timeout,
+        limit: crate::transport::Limit::Remote,
         output_cap: args.output_cap as usize,
     };
     let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();

@@ -19,11 +19,23 @@ pub enum Command {
     Fault(FaultArgs),
     /// Run the embedded SSH servers of a lab (started detached by `lab up`).
     #[command(hide = true)]
-    Serve(DirArg),
+    Serve(ServeArgs),
     /// Delay and shape the packets of NFQUEUE `--queue` (started inside a host's namespace by
     /// a `delay` or `rate` fault of an nspawn lab).
     #[command(hide = true)]
     Delay(DelayArgs),
+}
+
+/// Arguments of `cutover lab serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The lab's directory.
+    #[arg(long, default_value = DEFAULT_DIR)]
+    pub dir: PathBuf,
+    /// Which of the lab's server processes this is (0-based); a lab larger than one process's
+    /// open-file limit allows is served by several.
+    #[arg(long, default_value_t = 0)]
+    pub part: usize,
 }
 
 /// Arguments of `cutover lab up`.
@@ -155,7 +167,7 @@ pub fn run(cmd: &Command) -> Result<ExitCode, CliError> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve(d) => serve(&absolute(&d.dir)?),
+        Command::Serve(d) => serve(&absolute(&d.dir)?, d.part),
         Command::Delay(d) => {
             let shaping = crate::lab::nspawn::delay::Shaping {
                 millis: d.ms,
@@ -202,8 +214,8 @@ pub fn spec(args: &UpArgs) -> Result<LabSpec, CliError> {
     Ok(spec)
 }
 
-fn serve(dir: &Path) -> Result<ExitCode, CliError> {
-    crate::lab::serve::serve(dir).map_err(lab_err)?;
+fn serve(dir: &Path, part: usize) -> Result<ExitCode, CliError> {
+    crate::lab::serve::serve(dir, part).map_err(lab_err)?;
     Ok(ExitCode::SUCCESS)
 }
 

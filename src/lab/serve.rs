@@ -5,15 +5,20 @@ use super::LabError;
 use super::embedded::{HostSpec, Server};
 use super::faults::Fault;
 use super::keys;
-use super::spec::LabSpec;
+use super::spec::{LabSpec, server_parts};
 use super::state::LabState;
 use std::path::Path;
 
-/// The embedded server's host list for a lab: every host without the `unreachable` fault.
-pub fn host_specs(spec: &LabSpec) -> Result<Vec<HostSpec>, LabError> {
+/// The embedded server's host list for a lab: every host without the `unreachable` fault,
+/// of the hosts `range` (indexes into the lab's host list: one server process's part).
+pub fn host_specs(
+    spec: &LabSpec,
+    range: std::ops::Range<usize>,
+) -> Result<Vec<HostSpec>, LabError> {
     let client = keys::load(&spec.client_key_path())?;
     let mut out = Vec::new();
-    for h in spec.lab_hosts() {
+    let hosts = spec.lab_hosts();
+    for h in hosts.get(range).unwrap_or_default() {
         if h.has(|f| *f == Fault::Unreachable) {
             continue;
         }
@@ -40,10 +45,16 @@ fn user() -> String {
     std::env::var("USER").unwrap_or_else(|_| "root".into())
 }
 
-/// Serves the lab in `dir` until a termination signal.
-pub fn serve(dir: &Path) -> Result<(), LabError> {
+/// Serves part `part` of the lab in `dir` (see [`server_parts`]) until a termination signal.
+pub fn serve(dir: &Path, part: usize) -> Result<(), LabError> {
     let state = LabState::load(dir)?;
-    let specs = host_specs(&state.spec)?;
+    let Some(&(first, end)) = server_parts(state.spec.hosts).get(part) else {
+        return Err(LabError::Usage(format!(
+            "the lab in {} has no server part {part}",
+            dir.display()
+        )));
+    };
+    let specs = host_specs(&state.spec, first..end)?;
     // One listening socket per host, one per client connection, pipes per running command.
     let need = crate::transport::fd_limit::Need::lab_server(specs.len());
     crate::transport::fd_limit::raise_and_warn(need);

@@ -7,10 +7,29 @@ use super::faults::{Fault, Faults};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// Largest lab: the embedded backend serves ten thousand hosts from one process (40 /24s of
-/// loopback addresses, one listening socket and a few KiB each), so the scale benchmark is
-/// one `lab up`.
+/// Largest lab: the embedded backend serves ten thousand hosts (40 /24s of loopback
+/// addresses, one listening socket and a few KiB each), so the scale benchmark is one
+/// `lab up`.
 pub const MAX_HOSTS: usize = 10_000;
+
+/// Hosts one embedded server process serves: each needs a listening socket, a socket per
+/// connection and pipes per running command, and a container's hard open-file limit can be
+/// as low as 20,000 (this machine's), so a lab of 10,000 hosts runs four server processes.
+pub const HOSTS_PER_SERVER: usize = 2_500;
+
+/// The embedded server processes for `hosts` hosts, each a run of [`HOSTS_PER_SERVER`]
+/// consecutive hosts (by index into the lab's host list): `(first, end)`.
+pub fn server_parts(hosts: usize) -> Vec<(usize, usize)> {
+    (0..hosts.div_ceil(HOSTS_PER_SERVER).max(1))
+        .map(|k| {
+            (
+                k * HOSTS_PER_SERVER,
+                ((k + 1) * HOSTS_PER_SERVER).min(hosts),
+            )
+        })
+        .collect()
+}
+
 /// Largest lab on the `sshd` backend: one OpenSSH process per host, about 5 MiB each.
 pub const MAX_SSHD_HOSTS: usize = 2000;
 /// Hosts per /24: `.1` to `.250`; host 251 continues at the next third octet.
@@ -380,6 +399,9 @@ mod tests {
             hosts.iter().map(|h| h.addr.as_str()).collect();
         assert_eq!(addrs.len(), MAX_HOSTS, "every host has its own address");
         assert!(hosts[9_999].has(|f| *f == Fault::Unreachable));
+        assert_eq!(server_parts(MAX_HOSTS).len(), 4);
+        assert_eq!(server_parts(5), vec![(0, 5)]);
+        assert_eq!(server_parts(2_501), vec![(0, 2_500), (2_500, 2_501)]);
         s.hosts = MAX_HOSTS + 1;
         assert!(s.validate().unwrap_err().contains("10000"));
     }

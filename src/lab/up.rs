@@ -5,7 +5,7 @@
 
 use super::faults::Fault;
 use super::shims::Tools;
-use super::spec::{Backend, LabHost, LabSpec};
+use super::spec::{Backend, LabHost, LabSpec, server_parts};
 use super::state::{LabState, Recorded};
 use super::{LabError, etcd, inventory, keys, nspawn, procs, sshd, tree};
 use std::path::{Path, PathBuf};
@@ -210,38 +210,46 @@ fn embedded(
     started: &mut Vec<Recorded>,
 ) -> Result<(), LabError> {
     let dir = spec.dir.display().to_string();
-    let args = vec![
-        "lab".to_string(),
-        "serve".into(),
-        "--dir".into(),
-        dir.clone(),
-    ];
-    let pid = procs::spawn_detached(exe, &args, &spec.dir.join("serve.log"), &[]).map_err(|e| {
-        LabError::Start {
-            what: "the embedded SSH servers".into(),
+    let mut pids = Vec::new();
+    for (part, (first, end)) in server_parts(spec.hosts).into_iter().enumerate() {
+        let args = vec![
+            "lab".to_string(),
+            "serve".into(),
+            "--part".into(),
+            part.to_string(),
+            "--dir".into(),
+            dir.clone(),
+        ];
+        let log = spec.dir.join(serve_log(part));
+        let pid = procs::spawn_detached(exe, &args, &log, &[]).map_err(|e| LabError::Start {
+            what: format!("the embedded SSH servers of lab-{}..lab-{end}", first + 1),
             reason: e.to_string(),
-        }
-    })?;
-    started.push(Recorded {
-        pid,
-        what: "embedded servers (cutover lab serve)".into(),
-        marker: format!("--dir {dir}"),
-    });
+        })?;
+        started.push(Recorded {
+            pid,
+            what: "embedded servers (cutover lab serve)".into(),
+            marker: format!("--part {part} --dir {dir}"),
+        });
+        pids.push(pid);
+    }
     let deadline = crate::clock::instant() + sshd::READY_TIMEOUT;
     // Each check is a connection the server answers with its banner: a few ms each, so
     // 10,000 hosts are checked by several threads at once.
     let chunk = hosts.len().div_ceil(READY_CHECKERS).max(1);
+    let pids = &pids;
     let late = std::thread::scope(|s| {
         let checkers: Vec<_> = hosts
             .chunks(chunk)
-            .map(|part| s.spawn(move || first_not_ready(part, pid, deadline)))
+            .map(|part| s.spawn(move || first_not_ready(part, pids, deadline)))
             .collect();
         checkers.into_iter().find_map(|c| c.join().ok().flatten())
     });
     match late {
         None => Ok(()),
         Some(h) => {
-            let log = std::fs::read_to_string(spec.dir.join("serve.log")).unwrap_or_default();
+            let log: String = (0..pids.len())
+                .map(|k| std::fs::read_to_string(spec.dir.join(serve_log(k))).unwrap_or_default())
+                .collect();
             Err(LabError::Start {
                 what: format!("the embedded server for {h}"),
                 reason: format!("not listening: {}", log.trim()),
@@ -250,14 +258,26 @@ fn embedded(
     }
 }
 
+/// The log of server process `part` (`serve.log` for the first, as before there were parts).
+fn serve_log(part: usize) -> String {
+    match part {
+        0 => "serve.log".into(),
+        k => format!("serve-{k}.log"),
+    }
+}
+
 /// Threads checking that the embedded hosts answer.
 const READY_CHECKERS: usize = 8;
 
-/// The first of `hosts` that does not answer before `deadline` (or before the server dies).
-fn first_not_ready(hosts: &[LabHost], pid: u32, deadline: std::time::Instant) -> Option<String> {
+/// The first of `hosts` that does not answer before `deadline` (or before a server dies).
+fn first_not_ready(
+    hosts: &[LabHost],
+    pids: &[u32],
+    deadline: std::time::Instant,
+) -> Option<String> {
     for h in hosts {
         while !procs::ssh_ready(&h.addr, h.port) {
-            if !procs::alive(pid) || crate::clock::instant() > deadline {
+            if !pids.iter().all(|p| procs::alive(*p)) || crate::clock::instant() > deadline {
                 return Some(h.name.clone());
             }
             std::thread::sleep(std::time::Duration::from_millis(10));

@@ -4,9 +4,10 @@ mod resume;
 
 use super::ctx::{Ctx, failure_reason, round};
 use super::event::RunEvent;
-use crate::arm::job::{Job, install_script, script as job_script};
+use crate::arm::job::{Job, script as job_script};
 use crate::arm::mechanism::{
-    Concrete, arm_script, collect_script, disarm_script, parse_armed, pick_auto, verify_script,
+    Concrete, Reap, collect_script, disarm_script, parse_armed, pick_auto, prepare_script,
+    verify_script,
 };
 use crate::arm::receipt;
 use crate::executor::{CancelToken, HostOutcome, HostRun, HostRunner};
@@ -96,22 +97,15 @@ impl ArmRunner {
         let mechanism = self.mechanism(host).await?;
         let dir = self.ctx.job_dir(host);
         let wrapper = self.wrapper(host, &dir);
-        let sha = self
-            .step(host, install_script(&dir, &wrapper, rearm))
-            .await?
-            .trim()
-            .to_string();
-        if sha != crate::remote::files::sha256_hex(wrapper.as_bytes()) {
-            return Err(failed(format!(
-                "job wrapper checksum mismatch after install ({sha})"
-            )));
-        }
-        let out = self
-            .step(
-                host,
-                arm_script(mechanism, &self.ctx.run_id, &dir, self.fire, self.deadline),
-            )
-            .await?;
+        let script = prepare_script(
+            mechanism,
+            &self.ctx.run_id,
+            &dir,
+            &wrapper,
+            (self.fire, self.deadline),
+            rearm,
+        );
+        let out = self.step(host, script).await?;
         let id = parse_armed(&out).ok_or_else(|| {
             failed(format!(
                 "{} did not confirm the job was armed",
@@ -122,10 +116,7 @@ impl ArmRunner {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(host.to_string(), mechanism);
-        let verified = self
-            .step(host, verify_script(mechanism, &self.ctx.run_id, &dir, &sha))
-            .await?;
-        if verified.trim() != "verified" {
+        if !out.lines().any(|l| l.trim() == "verified") {
             return Err(failed("the armed job could not be verified".into()));
         }
         self.ctx.emit(RunEvent::Armed {
@@ -262,8 +253,16 @@ pub async fn disarm_each(
 async fn disarm_one(ctx: &Ctx, host: &str, mechanisms: &[Concrete]) -> Disarm {
     let mut result = Disarm::Disarmed;
     for m in mechanisms {
-        let script = disarm_script(*m, &ctx.run_id, &ctx.job_dir(host));
-        match ctx.run(host, script, false, ARM_COMMAND_TIMEOUT).await {
+        let script = disarm_script(*m, &ctx.run_id, &ctx.job_dir(host), Reap::Signalled);
+        // A waiter's disarm is file writes and a signal, bounded by itself: no `timeout`
+        // process per host (systemd and `at` ask a daemon, which can hang).
+        let ran = match m {
+            Concrete::Waiter => ctx.run_own(host, script, ARM_COMMAND_TIMEOUT).await,
+            Concrete::Systemd | Concrete::At => {
+                ctx.run(host, script, false, ARM_COMMAND_TIMEOUT).await
+            }
+        };
+        match ran {
             Ok(r) if r.stdout.text().trim() == "disarmed" => {}
             Ok(r) if r.status == crate::transport::ExitStatus::Code(2) => {
                 return match collect_one(ctx, host, Wait::Started).await {
@@ -354,9 +353,7 @@ async fn collect_one(ctx: &Ctx, host: &str, wait: Wait) -> Option<receipt::Recei
     let (mut got, mut reached, mut said) = (None::<receipt::Receipt>, 0, false);
     let mut pause = Duration::from_millis(500);
     loop {
-        if let Ok(r) = ctx
-            .run(host, script.clone(), false, ARM_COMMAND_TIMEOUT)
-            .await
+        if let Ok(r) = ctx.run_own(host, script.clone(), ARM_COMMAND_TIMEOUT).await
             && r.status == crate::transport::ExitStatus::Code(0)
         {
             let text = r.stdout.text();

@@ -33,7 +33,8 @@ pub async fn commit(ctx: &Arc<Ctx>, plan: &RunPlan) -> Result<(), RunError> {
     let start = ctx.clock.instant();
     let collect = round(ctx, &hosts, |ctx, host| async move {
         let script = commit_script(&ctx.job_dir(&host));
-        let result = match ctx.run(&host, script, false, ARM_COMMAND_TIMEOUT).await {
+        // Shell builtins only, bounded by itself: no `timeout` process in the window.
+        let result = match ctx.run_own(&host, script, ARM_COMMAND_TIMEOUT).await {
             Ok(r) if r.stdout.text().trim() == "committed" => Ok(()),
             Ok(r) => Err(failure_reason(&r).unwrap_or_else(|| "not confirmed".into())),
             Err(e) => Err(format!("unreachable: {e}")),

@@ -6,7 +6,7 @@ use super::state::RunState;
 use crate::clock::{Clock, SystemClock};
 use crate::fleet::{Fleet, FleetError};
 use crate::inventory::Host;
-use crate::transport::{CommandResult, ExitStatus, RemoteCommand};
+use crate::transport::{CommandResult, ExitStatus, Limit, RemoteCommand};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -217,7 +217,20 @@ impl Ctx {
         sudo: bool,
         timeout: Duration,
     ) -> Result<CommandResult, FleetError> {
-        self.run_capped(host, script, sudo, timeout, self.output_cap)
+        self.run_capped(host, script, sudo, timeout, Limit::Remote, self.output_cap)
+            .await
+            .map(|r| self.redacted(r))
+    }
+
+    /// Runs one of cutover's own scripts that bounds every wait itself ([`Limit::Script`]), as
+    /// the connecting user: no `timeout` process on the host.
+    pub async fn run_own(
+        &self,
+        host: &str,
+        script: String,
+        timeout: Duration,
+    ) -> Result<CommandResult, FleetError> {
+        self.run_capped(host, script, false, timeout, Limit::Script, self.output_cap)
             .await
             .map(|r| self.redacted(r))
     }
@@ -231,7 +244,8 @@ impl Ctx {
         timeout: Duration,
     ) -> Result<CommandResult, FleetError> {
         let cap = (crate::remote::files::MAX_EDIT_BYTES as usize) * 2;
-        self.run_capped(host, script, sudo, timeout, cap).await
+        self.run_capped(host, script, sudo, timeout, Limit::Remote, cap)
+            .await
     }
 
     async fn run_capped(
@@ -240,12 +254,14 @@ impl Ctx {
         script: String,
         sudo: bool,
         timeout: Duration,
+        limit: Limit,
         output_cap: usize,
     ) -> Result<CommandResult, FleetError> {
         let cmd = RemoteCommand {
             script: self.secrets.shell(&script),
             sudo,
             timeout,
+            limit,
             output_cap,
         };
         self.fleet.run(host, &cmd).await

@@ -1,5 +1,6 @@
 //! The fixed remote command line and sudo-prompt detection (pure: no values in the shell line).
 
+use super::Limit;
 use std::time::Duration;
 
 /// Seconds between the remote TERM and KILL when a command times out.
@@ -14,10 +15,14 @@ pub const TIMEOUT_KILLED_EXIT: u32 = 137;
 /// The exec line: `timeout` (own process group, kills it all) around `sh -s` reading stdin.
 ///
 /// Only numbers are formatted in; the script itself travels on stdin.
-pub fn exec_line(sudo: bool, timeout: Duration) -> String {
+/// A script that bounds itself ([`Limit::Script`]) runs as `exec sh -s`, without `timeout`.
+pub fn exec_line(sudo: bool, timeout: Duration, limit: Limit) -> String {
     let secs = timeout.as_secs().max(1);
     let sudo = if sudo { "sudo -n -- " } else { "" };
-    format!("exec timeout -k {KILL_AFTER_SECS} {secs} {sudo}sh -s")
+    match limit {
+        Limit::Remote => format!("exec timeout -k {KILL_AFTER_SECS} {secs} {sudo}sh -s"),
+        Limit::Script => format!("exec {sudo}sh -s"),
+    }
 }
 
 /// Stderr fragments that mean sudo wants a password (and so the command did not run).
@@ -40,12 +45,16 @@ mod tests {
     #[test]
     fn exec_line_is_fixed_apart_from_the_timeout() {
         assert_eq!(
-            exec_line(false, Duration::from_secs(30)),
+            exec_line(false, Duration::from_secs(30), Limit::Remote),
             "exec timeout -k 2 30 sh -s"
         );
         assert_eq!(
-            exec_line(true, Duration::from_millis(200)),
+            exec_line(true, Duration::from_millis(200), Limit::Remote),
             "exec timeout -k 2 1 sudo -n -- sh -s"
+        );
+        assert_eq!(
+            exec_line(true, Duration::from_secs(30), Limit::Script),
+            "exec sudo -n -- sh -s"
         );
     }
 

@@ -1,8 +1,9 @@
 //! Running one script on a connection: fixed exec line, script on stdin, bounded drained output.
 
 use super::command::{self, KILL_AFTER_SECS, TIMEOUT_EXIT, TIMEOUT_KILLED_EXIT};
+use super::login::{self, LoginShell};
 use super::ssh::Connection;
-use super::{Captured, CommandResult, ExitStatus, RemoteCommand, TransportError};
+use super::{Captured, CommandResult, ExitStatus, Limit, RemoteCommand, TransportError};
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Sig, client::Msg};
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ struct Outcome {
     stderr: Captured,
     sudo_prompt: bool,
     exec_refused: bool,
+    /// `$SHELL` as the command's first line reported it (taken off stdout).
+    login: Option<String>,
 }
 
 impl Connection {
@@ -37,18 +40,32 @@ impl Connection {
             .channel_open_session()
             .await
             .map_err(|e| self.channel_error(e))?;
-        let line = command::exec_line(cmd.sudo, cmd.timeout);
+        let login = self.inner.login.get().copied();
+        let exec_line = command::exec_line(cmd.sudo, cmd.timeout, cmd.limit);
+        let (line, stdin) = match login {
+            // The login shell runs cutover's own bounded script itself: one process.
+            Some(LoginShell::Posix) if cmd.limit == Limit::Script && !cmd.sudo => {
+                (cmd.script.clone(), String::new())
+            }
+            // Under sudo `$SHELL` is the target user's: learn only from the account's own.
+            None if !cmd.sudo => (exec_line, format!("{}{}", login::report_line(), cmd.script)),
+            _ => (exec_line, cmd.script.clone()),
+        };
         channel
             .exec(true, line)
             .await
             .map_err(|e| self.channel_error(e))?;
         let (mut read, write) = channel.split();
         let limit = cmd.timeout + Duration::from_secs(KILL_AFTER_SECS) + CLIENT_GRACE;
-        let both = drive(&write, &mut read, &cmd.script, cmd.output_cap);
-        let outcome = match tokio::time::timeout(limit, both).await {
+        let reports = login.is_none() && !cmd.sudo;
+        let both = drive(&write, &mut read, &stdin, cmd.output_cap, reports);
+        let mut outcome = match tokio::time::timeout(limit, both).await {
             Ok(outcome) => outcome,
             Err(_) => Outcome::client_timeout(cmd.output_cap),
         };
+        if let Some(shell) = outcome.login.take() {
+            let _ = self.inner.login.set(login::classify(&shell));
+        }
         if outcome.sudo_prompt || outcome.status == Some(ExitStatus::TimedOut) {
             let _ = write.signal(Sig::KILL).await;
         }
@@ -75,9 +92,10 @@ async fn drive(
     read: &mut ChannelReadHalf,
     script: &str,
     cap: usize,
+    reports: bool,
 ) -> Outcome {
     let send = send_script(write, script);
-    let collect = collect(read, cap);
+    let collect = collect(read, cap, reports);
     tokio::pin!(send, collect);
     let mut sent = false;
     loop {
@@ -94,13 +112,32 @@ async fn send_script(write: &ChannelWriteHalf<Msg>, script: &str) {
     let _ = write.eof().await;
 }
 
-/// Drains the channel to its end, keeping bounded output; stops early on a sudo prompt.
-async fn collect(read: &mut ChannelReadHalf, cap: usize) -> Outcome {
+/// Drains the channel to its end, keeping bounded output; stops early on a sudo prompt. When
+/// the script `reports` the login shell, its first line of stdout is taken off first.
+async fn collect(read: &mut ChannelReadHalf, cap: usize, reports: bool) -> Outcome {
     let mut out = Outcome::empty(cap);
     let mut probe = Vec::new();
+    let mut first = reports.then(Vec::new);
     while let Some(msg) = read.wait().await {
         match msg {
-            ChannelMsg::Data { data } => out.stdout.push(&data),
+            ChannelMsg::Data { data } => match first.as_mut() {
+                Some(line) => {
+                    line.extend_from_slice(&data);
+                    match login::split_report(line) {
+                        login::Report::Partial => {}
+                        login::Report::Shell(shell, rest) => {
+                            out.login = Some(shell);
+                            out.stdout.push(&rest);
+                            first = None;
+                        }
+                        login::Report::NotOne => {
+                            out.stdout.push(line);
+                            first = None;
+                        }
+                    }
+                }
+                None => out.stdout.push(&data),
+            },
             ChannelMsg::ExtendedData { data, .. } => {
                 out.stderr.push(&data);
                 if probe.len() < PROMPT_SCAN_BYTES {
@@ -131,6 +168,9 @@ async fn collect(read: &mut ChannelReadHalf, cap: usize) -> Outcome {
             _ => {}
         }
     }
+    if let Some(line) = first {
+        out.stdout.push(&line);
+    }
     out
 }
 
@@ -151,6 +191,7 @@ impl Outcome {
             stderr: Captured::new(cap),
             sudo_prompt: false,
             exec_refused: false,
+            login: None,
         }
     }
 

@@ -57,6 +57,8 @@ pub(super) struct ConnInner {
     pub(super) endpoint: Endpoint,
     pub(super) handle: Handle<Client>,
     pub(super) channels: Semaphore,
+    /// The account's login shell, once a command has reported it (see [`super::login`]).
+    pub(super) login: std::sync::OnceLock<super::login::LoginShell>,
 }
 
 impl Connection {
@@ -279,6 +281,7 @@ impl Transport {
                 endpoint: ep.clone(),
                 handle,
                 channels,
+                login: std::sync::OnceLock::new(),
             }),
         })
     }

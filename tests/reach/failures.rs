@@ -4,7 +4,7 @@
 use super::support::Fleet;
 use super::{exec, inventory, plan};
 use cutover::fleet::FleetError;
-use cutover::transport::{Endpoint, RemoteCommand, SshSettings, TransportError};
+use cutover::transport::{Endpoint, Limit, RemoteCommand, SshSettings, TransportError};
 use std::time::Duration;
 
 /// Connections the bastion's sshd saw (`LogLevel VERBOSE` logs each one).
@@ -103,6 +103,7 @@ async fn a_host_that_never_answers_costs_one_connect_timeout_per_run() {
         script: "true".into(),
         sudo: false,
         timeout: Duration::from_secs(5),
+        limit: Limit::Remote,
         output_cap: 1024,
     };
     let start = cutover::clock::instant();

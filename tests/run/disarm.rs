@@ -99,9 +99,9 @@ fn disarm_from_another_terminal_after_the_orchestrator_died() {
         support::process::pids_with_marker("cutover-waiter-")
             .into_iter()
             .filter(|p| waiter_of(&s, *p))
-            .count()
+            .collect::<Vec<_>>()
     };
-    assert_eq!(waiters(), 4, "every host should be armed");
+    assert_eq!(waiters().len(), 4, "every host should be armed");
     let run_id = std::fs::read_dir(&runs)
         .unwrap()
         .filter_map(|e| e.ok())
@@ -145,7 +145,8 @@ fn disarm_from_another_terminal_after_the_orchestrator_died() {
             && text.contains("4 disarmed, 0 already fired, nothing may fire"),
         "{text}"
     );
-    assert_eq!(waiters(), 0, "a waiter survived disarm");
+    let left = support::process::until_none(std::time::Duration::from_secs(5), waiters);
+    assert!(left.is_empty(), "a waiter survived disarm: {left:?}");
     let again = Command::cargo_bin("cutover")
         .unwrap()
         .arg("disarm")
@@ -228,11 +229,9 @@ fn an_agent_that_re_enables_itself_after_staging_is_caught_at_t_minus() {
 #[test]
 fn a_fire_time_that_passes_while_arming_aborts_instead_of_firing_late() {
     let s = setup(3, "");
-    // One host's arming command hangs past the arming deadline (a slow host, a stuck session).
-    s.fleet.hosts[2].shim(
-        "date",
-        "#!/bin/sh\n[ \"$1\" = '+%s' ] && sleep 12\nexec /bin/date \"$@\"\n",
-    );
+    // One host's arming command hangs past the arming deadline (a slow host, a stuck
+    // session): its waiter takes 12 s to start.
+    s.fleet.hosts[2].shim("bash", "#!/bin/sh\nsleep 12\nexec /bin/bash \"$@\"\n");
     let r = fire_in(&s, 11);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(

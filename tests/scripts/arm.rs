@@ -2,7 +2,9 @@
 
 use super::sh;
 use cutover::arm::job::{Job, commit_script, install_script, script};
-use cutover::arm::mechanism::{Concrete, arm_script, disarm_script, parse_armed, verify_script};
+use cutover::arm::mechanism::{
+    Concrete, Reap, arm_script, disarm_script, parse_armed, verify_script,
+};
 use cutover::arm::receipt;
 use std::time::Duration;
 
@@ -123,7 +125,12 @@ fn disarm_leaves_no_waiter_and_is_idempotent() {
     let at = cutover::clock::now() + chrono::Duration::seconds(60);
     let (_, pid) = arm(dir, "t-disarm", at, "echo never");
     for _ in 0..2 {
-        let (code, out, err) = sh(&disarm_script(Concrete::Waiter, "t-disarm", dir));
+        let (code, out, err) = sh(&disarm_script(
+            Concrete::Waiter,
+            "t-disarm",
+            dir,
+            Reap::Gone,
+        ));
         assert_eq!((code, out.trim()), (0, "disarmed"), "{err}");
     }
     // A killed waiter may linger as a zombie until its parent reaps it; it must not be running.
@@ -207,7 +214,12 @@ fn a_disarmed_run_is_not_armed_again_unless_resume_re_arms_it() {
     let dir = dir.to_str().expect("utf8");
     let at = cutover::clock::now() + chrono::Duration::seconds(60);
     let (sha, _) = arm(dir, "t-tomb", at, "true");
-    let (code, out, err) = sh(&disarm_script(Concrete::Waiter, "t-tomb", dir));
+    let (code, out, err) = sh(&disarm_script(
+        Concrete::Waiter,
+        "t-tomb",
+        dir,
+        Reap::Signalled,
+    ));
     assert_eq!((code, out.trim()), (0, "disarmed"), "{err}");
     let wrapper = script(&Job {
         dir,
@@ -242,6 +254,10 @@ fn the_job_is_installed_private_and_its_sha256_printed() {
     );
     let mode = |p: &str| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
     assert_eq!(mode(dir), 0o700);
-    assert_eq!(mode(&format!("{dir}/job.sh")), 0o700);
+    assert_eq!(
+        mode(&format!("{dir}/job.sh")),
+        0o600,
+        "run as `/bin/sh job.sh`"
+    );
     assert!(!std::path::Path::new(&format!("{dir}/job.sh.tmp")).exists());
 }

@@ -67,3 +67,17 @@ pub fn pids_with_marker(marker: &str) -> Vec<u32> {
         .filter(|pid| *pid != std::process::id())
         .collect()
 }
+
+/// `list()` until it comes back empty, for at most `within`; the last answer. A disarm
+/// signals a waiter and returns (its tombstone already keeps the job from acting), so the
+/// process itself is gone a moment later, not at once.
+pub fn until_none<T>(within: std::time::Duration, mut list: impl FnMut() -> Vec<T>) -> Vec<T> {
+    let end = cutover::clock::instant() + within;
+    loop {
+        let now = list();
+        if now.is_empty() || cutover::clock::instant() >= end {
+            return now;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

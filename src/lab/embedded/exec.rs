@@ -52,6 +52,8 @@ pub(super) fn spawn(
         .env_clear()
         // What sshd sets about the connection; the spec's variables come after and win.
         .envs(connection_env(peer, host.addr))
+        // sshd sets SHELL to the account's login shell, the one running the command.
+        .env("SHELL", &host.shell)
         .envs(host.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&host.cwd)
         .process_group(0)

@@ -1,7 +1,7 @@
 //! Arming a resumed run: a host the journal shows armed is re-verified, never armed again;
 //! any other host first loses whatever an interrupted attempt may have armed there.
 
-use super::{ArmRunner, disarm_script, failed, name, possible, verify_script};
+use super::{ArmRunner, Reap, disarm_script, failed, name, possible, verify_script};
 use crate::executor::HostOutcome;
 use crate::run::event::RunEvent;
 
@@ -40,7 +40,7 @@ impl ArmRunner {
         let dir = self.ctx.job_dir(host);
         for m in possible(self.action.mechanism) {
             let out = self
-                .step(host, disarm_script(m, &self.ctx.run_id, &dir))
+                .step(host, disarm_script(m, &self.ctx.run_id, &dir, Reap::Gone))
                 .await?;
             if out.trim() != "disarmed" {
                 return Err(failed(format!(
