@@ -19,7 +19,8 @@ pub struct ArmTimes {
     pub total: f64,
 }
 
-/// A `cutover run` in flight, its run directory alone in `runs`.
+/// A `cutover run` in flight, its run directory (the one with a journal) in `runs`, beside
+/// its own state directory.
 pub struct CutoverRun {
     child: Child,
     runs: PathBuf,
@@ -66,7 +67,7 @@ impl CutoverRun {
             .ok()?
             .flatten()
             .map(|e| e.path())
-            .find(|p| p.is_dir())
+            .find(|p| p.join("journal.jsonl").exists())
     }
 
     /// The id jobs are named by on hosts.

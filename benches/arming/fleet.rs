@@ -114,7 +114,8 @@ fn write_inventory(
 
 /// `reverify_before` for `n` lab hosts: the T-minus check re-verifies every armed job and
 /// must leave time to disarm them all before the fire; on the 2-core lab each host costs a
-/// few ms of the one machine's CPU (2 s was too short at 250 hosts: the run withdrew).
+/// few ms of the one machine's CPU (2 s was too short at 250 hosts: the run withdrew). The
+/// arming deadline comes 3 s before it.
 fn reverify_secs(n: usize) -> usize {
     4 + n / 50
 }
@@ -130,11 +131,12 @@ pub fn write_plan(
     rate: f64,
 ) -> std::io::Result<PathBuf> {
     let plan = format!(
-        "[plan]\nname = \"bench-{mechanism}-{n}\"\n\n[inventory]\npath = \"{inv}\"\n\n[ssh]\nidentities = [\"{key}\"]\nknown_hosts = [\"{kh}\"]\n\n[execution]\nbatch_size = {batch}\nconnect_rate = {rate}\ncommand_timeout = \"60s\"\n\n[action]\nat = 2030-01-01T00:00:00Z\nrun = \"true\"\nsudo = false\nmechanism = \"{mechanism}\"\narm_deadline = \"3s\"\nreverify_before = \"{reverify}s\"\n",
+        "[plan]\nname = \"bench-{mechanism}-{n}\"\n\n[inventory]\npath = \"{inv}\"\n\n[ssh]\nidentities = [\"{key}\"]\nknown_hosts = [\"{kh}\"]\n\n[execution]\nbatch_size = {batch}\nconnect_rate = {rate}\ncommand_timeout = \"60s\"\n\n[action]\nat = 2030-01-01T00:00:00Z\nrun = \"true\"\nsudo = false\nmechanism = \"{mechanism}\"\narm_deadline = \"{deadline}s\"\nreverify_before = \"{reverify}s\"\n",
         inv = write_inventory(dir, &hosts.all, n, mechanism)?.display(),
         key = hosts.key.display(),
         kh = hosts.known_hosts.display(),
         reverify = reverify_secs(n),
+        deadline = reverify_secs(n) + 3,
     );
     let path = dir.join(format!("plan-{mechanism}-{n}.toml"));
     std::fs::write(&path, plan)?;

@@ -294,6 +294,9 @@ pub fn disarm_script(m: Concrete, run_id: &str, dir: &str, reap: Reap) -> String
         Concrete::At => format!(
             "if [ -s {d}/at.job ]; then job=$(cat {d}/at.job); atrm \"$job\" 2>/dev/null || true; ! atq | awk '{{print $1}}' | grep -qx \"$job\" || exit 1; fi"
         ),
+        // The waiter leads its own process group (setsid): the group is signalled, so its
+        // `sleep` goes too (`kill -TERM -PID`: dash, Debian's `sh`, refuses `kill -- -PID`,
+        // which left every waiter's `sleep` running until its time was up).
         // Forks are what a disarm of thousands of hosts at once costs: the pid is read,
         // checked to be this run's waiter and its liveness judged with shell builtins (a
         // zombie counts as gone); only waiting for it to go (`Reap::Gone`) forks (`sleep`).
@@ -305,7 +308,7 @@ pub fn disarm_script(m: Concrete, run_id: &str, dir: &str, reap: Reap) -> String
                 ),
             };
             format!(
-                "{ours}\nalive() {{ IFS= read -r st < /proc/$1/stat 2>/dev/null || return 1; case \"${{st##*) }}\" in Z*|X*) return 1;; esac; }}\nif [ -s {d}/waiter.pid ] && read -r pid < {d}/waiter.pid && ours \"$pid\"; then kill -TERM -- \"-$pid\" 2>/dev/null || kill -TERM \"$pid\";{wait} fi",
+                "{ours}\nalive() {{ IFS= read -r st < /proc/$1/stat 2>/dev/null || return 1; case \"${{st##*) }}\" in Z*|X*) return 1;; esac; }}\nif [ -s {d}/waiter.pid ] && read -r pid < {d}/waiter.pid && ours \"$pid\"; then kill -TERM -\"$pid\" 2>/dev/null || kill -TERM \"$pid\";{wait} fi",
                 ours = ours_fn(run_id, dir)
             )
         }
@@ -319,11 +322,12 @@ pub fn disarm_script(m: Concrete, run_id: &str, dir: &str, reap: Reap) -> String
     )
 }
 
-/// The script that prints the receipt (empty when the job has not written one).
+/// The script that prints the receipt (empty when the job has not written one). The receipt
+/// (`key=value` lines) is printed by shell builtins; `cat` runs only for an output tail.
 pub fn collect_script(dir: &str) -> String {
     let d = quote(dir);
     format!(
-        "cat {d}/receipt 2>/dev/null; echo '--- output tail'; cat {d}/output.tail 2>/dev/null; true"
+        "[ ! -e {d}/receipt ] || while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; done < {d}/receipt\necho '--- output tail'\n[ ! -s {d}/output.tail ] || cat {d}/output.tail\ntrue"
     )
 }
 
@@ -461,6 +465,24 @@ mod tests {
     }
 
     #[test]
+    fn the_receipt_is_read_whole_with_or_without_a_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let run = || {
+            let out = std::process::Command::new("sh")
+                .args(["-c", &collect_script(&d)])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        assert_eq!(run(), "--- output tail\n");
+        std::fs::write(dir.path().join("receipt"), "planned_ns=1\nexit=0").unwrap();
+        assert_eq!(run(), "planned_ns=1\nexit=0\n--- output tail\n");
+        std::fs::write(dir.path().join("output.tail"), "a\\b $x\n").unwrap();
+        assert_eq!(run(), "planned_ns=1\nexit=0\n--- output tail\na\\b $x\n");
+    }
+
+    #[test]
     fn only_an_explicit_armed_line_counts() {
         assert_eq!(parse_armed("noise\narmed=17\n"), Some("17".into()));
         assert_eq!(parse_armed("armed=\n"), None);
@@ -554,6 +576,69 @@ mod tests {
         decide.join().unwrap();
         assert_eq!(fired.status.code(), Some(2), "{fired:?}");
         assert!(String::from_utf8_lossy(&fired.stderr).contains("already fired"));
+    }
+
+    /// The waiter leads its process group; disarming signals the group, so its `sleep`
+    /// child goes with it, under dash (Debian's `sh`) as under bash.
+    #[test]
+    fn disarm_takes_the_waiters_sleep_with_it() {
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let mut waiter = std::process::Command::new("sh")
+            .args(["-c", "sleep 300 & echo $! > \"$2/sleep.pid\"; wait", "sh"])
+            .args(["cutover-waiter-r7", &d])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        struct Reaped<'a>(&'a mut std::process::Child);
+        impl Drop for Reaped<'_> {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let pid = waiter.id();
+        let reaped = Reaped(&mut waiter);
+        std::fs::write(dir.path().join("waiter.pid"), format!("{pid}\n")).unwrap();
+        let sleep_pid = (0..100)
+            .find_map(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                std::fs::read_to_string(dir.path().join("sleep.pid")).ok()
+            })
+            .unwrap();
+        for shell in ["sh", "bash"] {
+            let out = std::process::Command::new(shell)
+                .args(["-c", &disarm_script(Concrete::Waiter, "r7", &d, Reap::Gone)])
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                "disarmed",
+                "{shell}"
+            );
+        }
+        drop(reaped);
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", sleep_pid.trim()))
+                .unwrap_or_default();
+            stat.is_empty()
+                || stat
+                    .rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+        });
+        if !gone {
+            let _ = std::process::Command::new("kill")
+                .arg(sleep_pid.trim())
+                .status();
+        }
+        assert!(
+            gone,
+            "the waiter's sleep {} outlived its disarm",
+            sleep_pid.trim()
+        );
     }
 
     /// A waiter of run `r10` is not one of run `r1`: the name is matched whole, so a pid

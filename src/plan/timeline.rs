@@ -22,17 +22,18 @@ pub const HANDSHAKE_SECONDS: f64 = 0.125;
 
 /// Machine time per host while taking the lease and arming (`scripts/bench-scale`, the
 /// 10,000-host embedded lab, where every host's shell runs on the orchestrator's 2 shared
-/// cores): about 30 processes started per host (each `ssh` command is `sh`, `timeout` and
-/// `sh -s`, then the script's own), at 1–2 ms each on this VM, plus the SSH server's and the
-/// orchestrator's CPU. Fitted on 500 hosts (19.2 s to armed, load 5) and 2,000 (97 s, load
-/// 45–65): +3% and −20%; 1,000 hosts at load 20 armed in 28.3 s (+38%). The load of the
-/// machine moves it more than anything in the plan. Real hosts do their share in parallel;
-/// the estimate keeps it whole.
-pub const HOST_WORK_SECONDS: f64 = 0.035;
+/// cores): since 2026-12-01 the lease and the arming are one command each, cutover's own
+/// scripts start few processes (each 1–2 ms on this VM) and none under `timeout`, plus the
+/// SSH server's and the orchestrator's CPU. Fitted on a quiet machine: 2,000 hosts armed in
+/// 21.9 s (estimate +9%), 10,000 in 119.3 s (+0%), 500 in 10.3 s at `connect_rate = 200`
+/// (`benches/arming`, −16%). It was 35 ms when arming took three commands of about ten
+/// process starts each. The load of the machine moves it more than anything in the plan.
+/// Real hosts do their share in parallel; the estimate keeps it whole.
+pub const HOST_WORK_SECONDS: f64 = 0.009;
 
-/// Commands per host while arming: re-verify the staged change, install the job wrapper,
-/// arm it, and prove it armed.
-pub const ARM_ROUND_TRIPS: u32 = 4;
+/// Commands per host while arming: re-verify the staged change, then install, arm and prove
+/// the job in one command.
+pub const ARM_ROUND_TRIPS: u32 = 2;
 
 /// Seconds per command round trip on an open connection (a channel, `sh -s`, the script),
 /// with headroom for a slow host; each batch waits for its slowest host.
@@ -62,8 +63,8 @@ impl ArmingEstimate {
     }
 
     /// The numbers behind it, for diagnostics: `2000 hosts at 40 handshakes/s (the lower of
-    /// connect_rate 1000 and connect_burst 5 / 125ms per handshake) = 50s, plus 30ms of work
-    /// per host = 1m, plus 2 batches of 1000 × 4 round trips = 800ms`.
+    /// connect_rate 1000 and connect_burst 5 / 125ms per handshake) = 50s, plus 9ms of work
+    /// per host = 18s, plus 2 batches of 1000 × 2 round trips = 400ms`.
     pub fn explain(&self, ex: &Execution) -> String {
         format!(
             "{} hosts at {:.0} handshakes/s (the lower of connect_rate {} and connect_burst {} / {}ms per handshake) = {}, plus {}ms of work per host = {}, plus {} batches of {} × {} round trips = {}",
@@ -136,7 +137,7 @@ mod tests {
     use crate::plan::model::Budget;
 
     /// (hosts, seconds to armed) measured by `scripts/bench-scale` (docs/benchmarks.md).
-    const MEASURED: [(usize, f64); 2] = [(500, 19.17), (2000, 97.01)];
+    const MEASURED: [(usize, f64); 2] = [(2000, 21.85), (10_000, 119.30)];
 
     fn pacing(batch_size: usize, connect_rate: f64, connect_burst: u32) -> Execution {
         Execution {
@@ -158,7 +159,7 @@ mod tests {
         assert_eq!(e.batches, 13);
         assert_eq!(
             e.total(),
-            Duration::from_secs_f64(25.5) + e.work + Duration::from_secs_f64(13.0 * 0.4)
+            Duration::from_secs_f64(25.5) + e.work + Duration::from_secs_f64(13.0 * 0.2)
         );
     }
 
@@ -175,8 +176,8 @@ mod tests {
     }
 
     /// `scripts/bench-scale` on the 10,000-host lab (batches of 200, rate 2000/s, 64 in
-    /// flight): the measured time from the run's start to armed, at load 5 and 45–65. The
-    /// estimate must stay within 25% of each.
+    /// flight): the measured time from the run's start to armed, quiet machine, 2026-12-01.
+    /// The estimate must stay within 25% of each.
     #[test]
     fn the_estimate_holds_against_the_scale_benchmark() {
         for (hosts, measured) in MEASURED {
@@ -196,7 +197,7 @@ mod tests {
         assert_eq!(
             text,
             format!(
-                "2000 hosts at 40 handshakes/s (the lower of connect_rate 1000 and connect_burst 5 / 125ms per handshake) = 50s, plus {}ms of work per host = {}, plus 2 batches of 1000 × 4 round trips = 800ms",
+                "2000 hosts at 40 handshakes/s (the lower of connect_rate 1000 and connect_burst 5 / 125ms per handshake) = 50s, plus {}ms of work per host = {}, plus 2 batches of 1000 × 2 round trips = 400ms",
                 (HOST_WORK_SECONDS * 1000.0).round(),
                 human(Duration::from_secs_f64(2000.0 * HOST_WORK_SECONDS))
             )

@@ -10,7 +10,7 @@ use super::error::RunError;
 use super::event::RunEvent;
 use super::phase::Phase;
 use crate::arm::job::commit_script;
-use crate::arm::mechanism::verify_script;
+use crate::arm::mechanism::{Concrete, verify_script};
 use crate::compile::RunPlan;
 use crate::executor::{CancelToken, HostOutcome, HostRun, HostRunner};
 use crate::remote::quote;
@@ -159,7 +159,15 @@ impl JobCheck {
             verify_script(job.mechanism, &self.ctx.run_id, &dir, &sha),
             d = quote(&dir)
         );
-        match self.ctx.run(host, script, false, ARM_COMMAND_TIMEOUT).await {
+        // A waiter's check is file reads and a checksum, bounded by itself; systemd and `at`
+        // ask a daemon, which can hang.
+        let ran = match job.mechanism {
+            Concrete::Waiter => self.ctx.run_own(host, script, ARM_COMMAND_TIMEOUT).await,
+            Concrete::Systemd | Concrete::At => {
+                self.ctx.run(host, script, false, ARM_COMMAND_TIMEOUT).await
+            }
+        };
+        match ran {
             Ok(r) if r.stdout.text().trim() == "verified" => HostOutcome::Ok { detail: None },
             Ok(r) => HostOutcome::Failed {
                 reason: format!(

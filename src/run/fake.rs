@@ -13,11 +13,9 @@ use std::time::Duration;
 /// What one script was, as the fake saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
-    /// Installing the job wrapper.
+    /// The arming command: installing the job wrapper, arming it and verifying it.
     Install,
-    /// Arming it.
-    Arm,
-    /// Verifying the armed job.
+    /// Verifying the armed job (the T-minus check).
     Verify,
     /// Taking it back.
     Disarm,
@@ -90,25 +88,12 @@ impl FakeHosts {
     fn answer(&self, host: &str, script: &str) -> (Kind, u32, String) {
         let b = self.behaviour.get(host).cloned().unwrap_or_default();
         let mut armed = self.armed.lock().unwrap_or_else(|e| e.into_inner());
-        if script.contains("base64 -d > \"$d/job.sh.tmp\"") {
-            let b64 = script
-                .lines()
-                .find(|l| l.contains(" | base64 -d"))
-                .and_then(|l| l.strip_prefix("echo "))
-                .and_then(|t| t.split(" | base64 -d").next())
-                .unwrap_or_default();
-            use base64::Engine as _;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .unwrap_or_default();
-            return (Kind::Install, 0, crate::remote::files::sha256_hex(&bytes));
-        }
-        if script.contains("refusing to arm") {
+        if script.contains("> \"$d/job.sh\" || exit 1") {
             if b.arm_fails {
-                return (Kind::Arm, 1, String::new());
+                return (Kind::Install, 1, String::new());
             }
             armed.insert(host.to_string());
-            return (Kind::Arm, 0, "armed=42".into());
+            return (Kind::Install, 0, "armed=42\nverified\n".into());
         }
         if script.contains("no armed job to commit") {
             if !armed.contains(host) {

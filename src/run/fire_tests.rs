@@ -100,7 +100,7 @@ async fn arming_waits_for_its_window_the_t_minus_check_follows_and_receipts_afte
 #[tokio::test(start_paused = true)]
 async fn a_host_slower_than_the_arming_deadline_disarms_every_host_before_the_fire() {
     let slow = Behaviour {
-        latency: Duration::from_secs(25),
+        latency: Duration::from_secs(45),
         ..Behaviour::default()
     };
     let (hosts, ctx) = setup(Duration::from_secs(90), |f| f.with("b", slow));

@@ -39,12 +39,14 @@ pub fn lease_path(base: &str) -> String {
 }
 
 /// The script that takes (or renews) the lease: refuses when another run's lease has not
-/// expired, naming its holder; changes are serialised on the host by `flock` (released by
-/// the kernel when the shell dies, so a killed orchestrator leaves no stale lock).
-pub fn acquire_script(base: &str, lease: &Lease) -> String {
+/// expired at `now` (the orchestrator's clock, which wrote every expiry), naming its holder;
+/// changes are serialised on the host by `flock` (released by the kernel when the shell
+/// dies, so a killed orchestrator leaves no stale lock). The lease is read with shell
+/// builtins: `flock` and the `mv` that replaces the lease are its only processes.
+pub fn acquire_script(base: &str, lease: &Lease, now: i64) -> String {
     let f = quote(&lease_path(base));
     format!(
-        "set -u\nmkdir -p {b} || exit 1\nf={f}\nexec 9>>\"$f.lock\"\nflock -w 5 9 || {{ echo 'cutover: the lease is being changed by another run' >&2; exit 1; }}\nif [ -s \"$f\" ]; then\n  run=$(sed -n 's/^run=//p' \"$f\"); exp=$(sed -n 's/^expires=//p' \"$f\"); op=$(sed -n 's/^operator=//p' \"$f\")\n  if [ \"$run\" != {run} ] && [ \"${{exp:-0}}\" -gt \"$(date +%s)\" ]; then echo \"cutover: this host is leased by run $run ($op) until $(date -u -d @$exp +%H:%M:%SZ 2>/dev/null || echo $exp); wait for it, or take it back with: cutover disarm $run\" >&2; exit 3; fi\nfi\nprintf 'run=%s\\noperator=%s\\ndigest=%s\\nexpires=%s\\n' {run} {op} {digest} {exp} > \"$f.tmp\" && mv \"$f.tmp\" \"$f\" && echo leased\n",
+        "set -u\n[ -d {b} ] || mkdir -p {b} || exit 1\nf={f}\nexec 9>>\"$f.lock\"\nflock -w 5 9 || {{ echo 'cutover: the lease is being changed by another run' >&2; exit 1; }}\nif [ -s \"$f\" ]; then\n  {READ_LEASE}\n  if [ \"$run\" != {run} ] && [ \"$exp\" -gt {now} ]; then echo \"cutover: this host is leased by run $run ($op) until $(date -u -d @$exp +%H:%M:%SZ 2>/dev/null || echo $exp); wait for it, or take it back with: cutover disarm $run\" >&2; exit 3; fi\nfi\nprintf 'run=%s\\noperator=%s\\ndigest=%s\\nexpires=%s\\n' {run} {op} {digest} {exp} > \"$f.tmp\" && mv \"$f.tmp\" \"$f\" && echo leased\n",
         b = quote(base),
         run = quote(&lease.run),
         op = quote(&lease.operator),
@@ -53,11 +55,14 @@ pub fn acquire_script(base: &str, lease: &Lease) -> String {
     )
 }
 
+/// Reads the lease file `$f` into `$run`, `$op` and `$exp` (0 unless a number) with builtins.
+const READ_LEASE: &str = "run=; op=; exp=0; while IFS= read -r l || [ -n \"$l\" ]; do case \"$l\" in run=*) run=${l#run=};; operator=*) op=${l#operator=};; expires=*) exp=${l#expires=};; esac; done < \"$f\"; case \"$exp\" in ''|*[!0-9]*) exp=0;; esac";
+
 /// The script that releases the lease if this run holds it.
 pub fn release_script(base: &str, run: &str) -> String {
     let f = quote(&lease_path(base));
     format!(
-        "f={f}\n[ ! -s \"$f\" ] || [ \"$(sed -n 's/^run=//p' \"$f\")\" != {run} ] || rm -f \"$f\"\necho released\n",
+        "f={f}\nif [ -s \"$f\" ]; then {READ_LEASE}; [ \"$run\" != {run} ] || rm -f \"$f\"; fi\necho released\n",
         run = quote(run)
     )
 }
@@ -112,8 +117,9 @@ impl std::fmt::Display for Refused {
 
 /// Takes (or renews) `lease` on one host.
 pub async fn take(ctx: &Ctx, host: &str, lease: &Lease) -> Result<(), Refused> {
-    let script = acquire_script(&ctx.cutover_base(host), lease);
-    match ctx.run(host, script, false, LEASE_TIMEOUT).await {
+    let script = acquire_script(&ctx.cutover_base(host), lease, ctx.clock.now().timestamp());
+    // Bounded by itself (`flock -w 5`, file writes): no `timeout` process per host.
+    match ctx.run_own(host, script, LEASE_TIMEOUT).await {
         Ok(r) if r.stdout.text().trim() == "leased" => Ok(()),
         Ok(r) => Err(Refused::Held(
             failure_reason(&r).unwrap_or_else(|| "lease not confirmed".into()),
@@ -127,7 +133,7 @@ pub async fn take(ctx: &Ctx, host: &str, lease: &Lease) -> Result<(), Refused> {
 pub async fn release(ctx: &Arc<Ctx>, hosts: &[String]) {
     round(ctx, hosts, |ctx, host| async move {
         let script = release_script(&ctx.cutover_base(&host), &ctx.run_name);
-        let _ = ctx.run(&host, script, false, LEASE_TIMEOUT).await;
+        let _ = ctx.run_own(&host, script, LEASE_TIMEOUT).await;
     })
     .await;
 }
@@ -144,12 +150,61 @@ mod tests {
             digest: "sha256:abc".into(),
             expires: 1_900_000_000,
         };
-        let s = acquire_script("/var/tmp/cutover", &lease);
+        let s = acquire_script("/var/tmp/cutover", &lease, 1_800_000_000);
         assert!(s.contains("'sre@box; rm -rf /'"), "{s}");
         assert!(s.contains("leased by run $run ($op)"));
         assert!(s.contains("expires=%s") && s.contains("1900000000"));
+        assert!(s.contains("-gt 1800000000 ]"), "{s}");
         let r = release_script("/var/tmp/cutover/", "r-1");
         assert!(r.contains("f=/var/tmp/cutover/lease"), "{r}");
+    }
+
+    /// The lease is read by builtins, one line at a time; a holder that is not this run and
+    /// has not expired refuses, naming it; an expired one, or this run's own, is taken over;
+    /// release removes only this run's lease.
+    #[test]
+    fn a_live_lease_of_another_run_refuses_and_an_expired_one_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().display().to_string();
+        let sh = |script: String| {
+            let out = std::process::Command::new("sh")
+                .args(["-c", &script])
+                .output()
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let lease = |run: &str, expires| Lease {
+            run: run.into(),
+            operator: "sre@box".into(),
+            digest: "sha256:abc".into(),
+            expires,
+        };
+        assert_eq!(
+            sh(acquire_script(&base, &lease("r-1", 2_000), 1_000)).1,
+            "leased\n"
+        );
+        let (code, _, err) = sh(acquire_script(&base, &lease("r-2", 3_000), 1_500));
+        assert_eq!(code, Some(3), "{err}");
+        assert!(err.contains("leased by run r-1 (sre@box)"), "{err}");
+        assert_eq!(
+            sh(acquire_script(&base, &lease("r-1", 2_500), 1_500)).1,
+            "leased\n"
+        );
+        assert_eq!(
+            sh(acquire_script(&base, &lease("r-2", 3_000), 2_600)).1,
+            "leased\n"
+        );
+        sh(release_script(&base, "r-1"));
+        assert!(
+            std::path::Path::new(&lease_path(&base)).exists(),
+            "r-1 released r-2's lease"
+        );
+        sh(release_script(&base, "r-2"));
+        assert!(!std::path::Path::new(&lease_path(&base)).exists());
     }
 
     #[test]
