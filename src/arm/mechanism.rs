@@ -86,11 +86,11 @@ pub fn arm_script(
     deadline: DateTime<Utc>,
 ) -> String {
     match m {
-        Concrete::Waiter => arm_body(m, run_id, dir, at, deadline),
+        Concrete::Waiter => arm_body(m, run_id, dir, (at, deadline)),
         Concrete::Systemd | Concrete::At => format!(
             "[ \"$(date +%s)\" -lt {} ] || {{ echo '{DEADLINE_PASSED}' >&2; exit 1; }}\n{}",
             deadline.timestamp(),
-            arm_body(m, run_id, dir, at, deadline)
+            arm_body(m, run_id, dir, (at, deadline))
         ),
     }
 }
@@ -120,13 +120,9 @@ pub fn prepare_script(
     )
 }
 
-fn arm_body(
-    m: Concrete,
-    run_id: &str,
-    dir: &str,
-    at: DateTime<Utc>,
-    deadline: DateTime<Utc>,
-) -> String {
+/// The mechanism's own arming, for `times`: the fire time and the arming deadline.
+fn arm_body(m: Concrete, run_id: &str, dir: &str, times: (DateTime<Utc>, DateTime<Utc>)) -> String {
+    let (at, deadline) = times;
     let d = quote(dir);
     match m {
         Concrete::Systemd => format!(
@@ -369,7 +365,7 @@ mod tests {
     #[test]
     fn systemd_timer_is_accurate_to_the_microsecond_through_sudo_and_not_persistent() {
         let at = at() + chrono::Duration::microseconds(250_001);
-        let s = arm_body(Concrete::Systemd, "r1", "/var/tmp/cutover/r1", at, at);
+        let s = arm_body(Concrete::Systemd, "r1", "/var/tmp/cutover/r1", (at, at));
         assert!(s.starts_with(SUDO), "{s}");
         assert!(
             s.contains("out=$($s systemd-run --unit=cutover-r1 --description='cutover r1' --uid=\"$(id -u)\" --gid=\"$(id -g)\" --on-calendar='2027-01-14 02:20:00.250001 UTC' --timer-property=AccuracySec=1us --timer-property=Persistent=false"),
@@ -405,7 +401,7 @@ mod tests {
 
     #[test]
     fn waiter_is_detached_and_named_for_its_run() {
-        let s = arm_body(Concrete::Waiter, "r1", "/var/tmp/cutover/r1", at(), at());
+        let s = arm_body(Concrete::Waiter, "r1", "/var/tmp/cutover/r1", (at(), at()));
         assert!(s.starts_with(&format!("fire={}\n", at().timestamp_nanos_opt().unwrap())));
         assert!(s.contains("set -- bash -c 'd=$1;") && s.contains("set -- sh -c 'd=$1;"));
         assert!(
@@ -578,29 +574,39 @@ mod tests {
         assert!(String::from_utf8_lossy(&fired.stderr).contains("already fired"));
     }
 
+    /// A stand-in waiter, `sh -c SCRIPT sh NAME DIR` (its name then its directory, as verify
+    /// and disarm match them), its pid in `DIR/waiter.pid`; killed and reaped on drop.
+    struct FakeWaiter(std::process::Child);
+
+    impl FakeWaiter {
+        fn start(script: &str, name: &str, dir: &str, own_group: bool) -> Self {
+            use std::os::unix::process::CommandExt;
+            let mut cmd = std::process::Command::new("sh");
+            cmd.args(["-c", script, "sh", name, dir]);
+            if own_group {
+                cmd.process_group(0);
+            }
+            let waiter = FakeWaiter(cmd.spawn().unwrap());
+            std::fs::write(format!("{dir}/waiter.pid"), format!("{}\n", waiter.0.id())).unwrap();
+            waiter
+        }
+    }
+
+    impl Drop for FakeWaiter {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
     /// The waiter leads its process group; disarming signals the group, so its `sleep`
     /// child goes with it, under dash (Debian's `sh`) as under bash.
     #[test]
     fn disarm_takes_the_waiters_sleep_with_it() {
-        use std::os::unix::process::CommandExt;
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
-        let mut waiter = std::process::Command::new("sh")
-            .args(["-c", "sleep 300 & echo $! > \"$2/sleep.pid\"; wait", "sh"])
-            .args(["cutover-waiter-r7", &d])
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        struct Reaped<'a>(&'a mut std::process::Child);
-        impl Drop for Reaped<'_> {
-            fn drop(&mut self) {
-                let _ = self.0.kill();
-                let _ = self.0.wait();
-            }
-        }
-        let pid = waiter.id();
-        let reaped = Reaped(&mut waiter);
-        std::fs::write(dir.path().join("waiter.pid"), format!("{pid}\n")).unwrap();
+        let script = "sleep 300 & echo $! > \"$2/sleep.pid\"; wait";
+        let waiter = FakeWaiter::start(script, "cutover-waiter-r7", &d, true);
         let sleep_pid = (0..100)
             .find_map(|_| {
                 std::thread::sleep(std::time::Duration::from_millis(20));
@@ -618,7 +624,7 @@ mod tests {
                 "{shell}"
             );
         }
-        drop(reaped);
+        drop(waiter);
         let gone = (0..100).any(|_| {
             std::thread::sleep(std::time::Duration::from_millis(20));
             let stat = std::fs::read_to_string(format!("/proc/{}/stat", sleep_pid.trim()))
@@ -647,20 +653,8 @@ mod tests {
     fn a_waiter_is_matched_by_its_whole_run_name() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
-        let mut other = std::process::Command::new("sh")
-            .args(["-c", "sleep 30; :", "sh", "cutover-waiter-r10", &d])
-            .spawn()
-            .unwrap();
-        struct Killed<'a>(&'a mut std::process::Child);
-        impl Drop for Killed<'_> {
-            fn drop(&mut self) {
-                let _ = self.0.kill();
-                let _ = self.0.wait();
-            }
-        }
-        let pid = other.id();
-        let _reap = Killed(&mut other);
-        std::fs::write(dir.path().join("waiter.pid"), format!("{pid}\n")).unwrap();
+        let other = FakeWaiter::start("sleep 30; :", "cutover-waiter-r10", &d, false);
+        let pid = other.0.id();
         std::fs::write(dir.path().join("job.sh"), "true\n").unwrap();
         let real_sha = {
             use sha2::Digest;
