@@ -142,7 +142,8 @@ pub enum Limit {
     /// The script bounds every wait itself (cutover's own file-only scripts: a waiter's
     /// disarm, the commit write, a receipt read); the client still gives up at `timeout`.
     /// Spares the `timeout` process on every host, which is what a disarm of thousands of
-    /// hosts at once costs.
+    /// hosts at once costs. Such a script carries no secret and reads no stdin, so on a
+    /// POSIX login shell it may go as the command line itself (see [`login`]).
     Script,
 }
 

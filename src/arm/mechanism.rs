@@ -32,6 +32,16 @@ impl Concrete {
         }
     }
 
+    /// Who bounds this mechanism's verify and disarm scripts on the host: a waiter's are file
+    /// reads and writes and a signal, bounded by themselves; systemd's and `at`'s ask a
+    /// daemon, which can hang, so they run under `timeout`.
+    pub fn limit(self) -> crate::transport::Limit {
+        match self {
+            Concrete::Waiter => crate::transport::Limit::Script,
+            Concrete::Systemd | Concrete::At => crate::transport::Limit::Remote,
+        }
+    }
+
     /// From the plan's mechanism; `None` for `auto`.
     pub fn from_plan(m: Mechanism) -> Option<Self> {
         match m {

@@ -12,6 +12,7 @@ use crate::arm::mechanism::{
 use crate::arm::receipt;
 use crate::executor::{CancelToken, HostOutcome, HostRun, HostRunner};
 use crate::plan::model::{Action, Mechanism};
+use crate::transport::Limit;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -254,15 +255,10 @@ async fn disarm_one(ctx: &Ctx, host: &str, mechanisms: &[Concrete]) -> Disarm {
     let mut result = Disarm::Disarmed;
     for m in mechanisms {
         let script = disarm_script(*m, &ctx.run_id, &ctx.job_dir(host), Reap::Signalled);
-        // A waiter's disarm is file writes and a signal, bounded by itself: no `timeout`
-        // process per host (systemd and `at` ask a daemon, which can hang).
-        let ran = match m {
-            Concrete::Waiter => ctx.run_own(host, script, ARM_COMMAND_TIMEOUT).await,
-            Concrete::Systemd | Concrete::At => {
-                ctx.run(host, script, false, ARM_COMMAND_TIMEOUT).await
-            }
-        };
-        match ran {
+        match ctx
+            .run_own(host, script, m.limit(), ARM_COMMAND_TIMEOUT)
+            .await
+        {
             Ok(r) if r.stdout.text().trim() == "disarmed" => {}
             Ok(r) if r.status == crate::transport::ExitStatus::Code(2) => {
                 return match collect_one(ctx, host, Wait::Started).await {
@@ -353,7 +349,9 @@ async fn collect_one(ctx: &Ctx, host: &str, wait: Wait) -> Option<receipt::Recei
     let (mut got, mut reached, mut said) = (None::<receipt::Receipt>, 0, false);
     let mut pause = Duration::from_millis(500);
     loop {
-        if let Ok(r) = ctx.run_own(host, script.clone(), ARM_COMMAND_TIMEOUT).await
+        if let Ok(r) = ctx
+            .run_own(host, script.clone(), Limit::Script, ARM_COMMAND_TIMEOUT)
+            .await
             && r.status == crate::transport::ExitStatus::Code(0)
         {
             let text = r.stdout.text();

@@ -10,10 +10,11 @@ use super::error::RunError;
 use super::event::RunEvent;
 use super::phase::Phase;
 use crate::arm::job::commit_script;
-use crate::arm::mechanism::{Concrete, verify_script};
+use crate::arm::mechanism::verify_script;
 use crate::compile::RunPlan;
 use crate::executor::{CancelToken, HostOutcome, HostRun, HostRunner};
 use crate::remote::quote;
+use crate::transport::Limit;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
@@ -34,7 +35,10 @@ pub async fn commit(ctx: &Arc<Ctx>, plan: &RunPlan) -> Result<(), RunError> {
     let collect = round(ctx, &hosts, |ctx, host| async move {
         let script = commit_script(&ctx.job_dir(&host));
         // Shell builtins only, bounded by itself: no `timeout` process in the window.
-        let result = match ctx.run_own(&host, script, ARM_COMMAND_TIMEOUT).await {
+        let result = match ctx
+            .run_own(&host, script, Limit::Script, ARM_COMMAND_TIMEOUT)
+            .await
+        {
             Ok(r) if r.stdout.text().trim() == "committed" => Ok(()),
             Ok(r) => Err(failure_reason(&r).unwrap_or_else(|| "not confirmed".into())),
             Err(e) => Err(format!("unreachable: {e}")),
@@ -159,15 +163,12 @@ impl JobCheck {
             verify_script(job.mechanism, &self.ctx.run_id, &dir, &sha),
             d = quote(&dir)
         );
-        // A waiter's check is file reads and a checksum, bounded by itself; systemd and `at`
-        // ask a daemon, which can hang.
-        let ran = match job.mechanism {
-            Concrete::Waiter => self.ctx.run_own(host, script, ARM_COMMAND_TIMEOUT).await,
-            Concrete::Systemd | Concrete::At => {
-                self.ctx.run(host, script, false, ARM_COMMAND_TIMEOUT).await
-            }
-        };
-        match ran {
+        let limit = job.mechanism.limit();
+        match self
+            .ctx
+            .run_own(host, script, limit, ARM_COMMAND_TIMEOUT)
+            .await
+        {
             Ok(r) if r.stdout.text().trim() == "verified" => HostOutcome::Ok { detail: None },
             Ok(r) => HostOutcome::Failed {
                 reason: format!(

@@ -222,15 +222,17 @@ impl Ctx {
             .map(|r| self.redacted(r))
     }
 
-    /// Runs one of cutover's own scripts that bounds every wait itself ([`Limit::Script`]), as
-    /// the connecting user: no `timeout` process on the host.
+    /// Runs one of cutover's own scripts (never the operator's, never with a secret), as the
+    /// connecting user, bounded as `limit` says: [`Limit::Script`] for one that bounds every
+    /// wait itself (no `timeout` process on the host, and it may go as the command line).
     pub async fn run_own(
         &self,
         host: &str,
         script: String,
+        limit: Limit,
         timeout: Duration,
     ) -> Result<CommandResult, FleetError> {
-        self.run_capped(host, script, false, timeout, Limit::Script, self.output_cap)
+        self.run_capped(host, script, false, timeout, limit, self.output_cap)
             .await
             .map(|r| self.redacted(r))
     }
@@ -257,8 +259,15 @@ impl Ctx {
         limit: Limit,
         output_cap: usize,
     ) -> Result<CommandResult, FleetError> {
+        // cutover's own scripts reference no secret; one that may travel as a command line
+        // must never have a secret spliced in (a `{{ secrets.* }}` in a lease's operator
+        // name stays text).
+        let script = match limit {
+            Limit::Remote => self.secrets.shell(&script),
+            Limit::Script => script,
+        };
         let cmd = RemoteCommand {
-            script: self.secrets.shell(&script),
+            script,
             sudo,
             timeout,
             limit,

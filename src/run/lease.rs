@@ -8,6 +8,7 @@
 use super::ctx::{Ctx, failure_reason, round};
 use crate::executor::{CancelToken, HostOutcome, HostRun, HostRunner};
 use crate::remote::quote;
+use crate::transport::Limit;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,7 +120,10 @@ impl std::fmt::Display for Refused {
 pub async fn take(ctx: &Ctx, host: &str, lease: &Lease) -> Result<(), Refused> {
     let script = acquire_script(&ctx.cutover_base(host), lease, ctx.clock.now().timestamp());
     // Bounded by itself (`flock -w 5`, file writes): no `timeout` process per host.
-    match ctx.run_own(host, script, LEASE_TIMEOUT).await {
+    match ctx
+        .run_own(host, script, Limit::Script, LEASE_TIMEOUT)
+        .await
+    {
         Ok(r) if r.stdout.text().trim() == "leased" => Ok(()),
         Ok(r) => Err(Refused::Held(
             failure_reason(&r).unwrap_or_else(|| "lease not confirmed".into()),
@@ -133,7 +137,9 @@ pub async fn take(ctx: &Ctx, host: &str, lease: &Lease) -> Result<(), Refused> {
 pub async fn release(ctx: &Arc<Ctx>, hosts: &[String]) {
     round(ctx, hosts, |ctx, host| async move {
         let script = release_script(&ctx.cutover_base(&host), &ctx.run_name);
-        let _ = ctx.run_own(&host, script, LEASE_TIMEOUT).await;
+        let _ = ctx
+            .run_own(&host, script, Limit::Script, LEASE_TIMEOUT)
+            .await;
     })
     .await;
 }

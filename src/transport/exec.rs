@@ -42,14 +42,16 @@ impl Connection {
             .map_err(|e| self.channel_error(e))?;
         let login = self.inner.login.get().copied();
         let exec_line = command::exec_line(cmd.sudo, cmd.timeout, cmd.limit);
-        let (line, stdin) = match login {
+        // Under sudo `$SHELL` is the target user's: learn only from the account's own.
+        let reports = login.is_none() && !cmd.sudo;
+        let inline = login == Some(LoginShell::Posix) && cmd.limit == Limit::Script && !cmd.sudo;
+        let (line, stdin) = if inline {
             // The login shell runs cutover's own bounded script itself: one process.
-            Some(LoginShell::Posix) if cmd.limit == Limit::Script && !cmd.sudo => {
-                (cmd.script.clone(), String::new())
-            }
-            // Under sudo `$SHELL` is the target user's: learn only from the account's own.
-            None if !cmd.sudo => (exec_line, format!("{}{}", login::report_line(), cmd.script)),
-            _ => (exec_line, cmd.script.clone()),
+            (cmd.script.clone(), String::new())
+        } else if reports {
+            (exec_line, format!("{}{}", login::report_line(), cmd.script))
+        } else {
+            (exec_line, cmd.script.clone())
         };
         channel
             .exec(true, line)
@@ -57,7 +59,6 @@ impl Connection {
             .map_err(|e| self.channel_error(e))?;
         let (mut read, write) = channel.split();
         let limit = cmd.timeout + Duration::from_secs(KILL_AFTER_SECS) + CLIENT_GRACE;
-        let reports = login.is_none() && !cmd.sudo;
         let both = drive(&write, &mut read, &stdin, cmd.output_cap, reports);
         let mut outcome = match tokio::time::timeout(limit, both).await {
             Ok(outcome) => outcome,
