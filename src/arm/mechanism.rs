@@ -226,13 +226,13 @@ pub fn probe_script(m: crate::plan::model::Mechanism) -> String {
 /// a paused or busy host, goes on the moment it is continued) until about a second before,
 /// then waits with `read -t` on a pipe nobody writes (`3<> <(:)`), a timed wait inside bash
 /// itself, in slices of at most 0.2 s (a `read -t` restarts its whole timeout after a stop),
-/// to the microsecond (bash ≥ 5, `$EPOCHREALTIME`; bash 4 reads `date` each round). It reads the
-/// clock the moment it wakes, with no fork or exec in between, and hands that wake time to
-/// the job wrapper. It waits at a raised priority (`nice -n -10`, where allowed: root) so
+/// to the microsecond (bash ≥ 5, `$EPOCHREALTIME`; bash 4 reads `date` each round). The clock
+/// read that ends the loop is the wake time, taken with no fork or exec after the wait (bash
+/// ≥ 5), and handed to the job wrapper. It waits at a raised priority (`nice -n -10`, where allowed: root) so
 /// that on a busy host the wake is not queued behind other work, and hands the job back the
 /// niceness it was armed with, so the action itself runs at normal priority.
 /// No single quotes: it is quoted in `'…'`.
-const BASH_WAITER: &str = "d=$1; base=${3:-0}; now=${EPOCHSECONDS:-$(date +%s)}; if (( now >= $4 )); then echo late > \"$d/waiter.pid\"; echo late; exit 1; fi; read -r -a st < /proc/$$/stat 2>/dev/null; n=${st[18]:-$base}; echo $$ > \"$d/waiter.pid\"; echo $$; exec >/dev/null; exec 3<> <(:) || exit 1; if [ -n \"$EPOCHREALTIME\" ]; then fire_us=$(( $2 / 1000 )); while :; do now=${EPOCHREALTIME//[!0-9]/}; rem=$(( fire_us - now )); (( rem <= 0 )) && break; if (( rem > 2000000 )); then sleep $(( (rem - 1000000) / 1000000 )); else (( rem > 200000 )) && rem=200000; printf -v t \"%d.%06d\" $(( rem / 1000000 )) $(( rem % 1000000 )); read -r -t \"$t\" -u 3 _; fi; done; woke=${EPOCHREALTIME//[!0-9]/}000; else while :; do now=$(date +%s%N); rem=$(( ($2 - now) / 1000 )); (( rem <= 0 )) && break; if (( rem > 2000000 )); then sleep $(( (rem - 1000000) / 1000000 )); else (( rem > 200000 )) && rem=200000; printf -v t \"%d.%06d\" $(( rem / 1000000 )) $(( rem % 1000000 )); read -r -t \"$t\" -u 3 _; fi; done; woke=; fi; exec 3>&-; (( n < base )) && exec nice -n $(( base - n )) /bin/sh \"$d/job.sh\" $woke; exec /bin/sh \"$d/job.sh\" $woke";
+const BASH_WAITER: &str = "d=$1; base=${3:-0}; now=${EPOCHSECONDS:-$(date +%s)}; if (( now >= $4 )); then echo late > \"$d/waiter.pid\"; echo late; exit 1; fi; read -r -a st < /proc/$$/stat 2>/dev/null; n=${st[18]:-$base}; echo $$ > \"$d/waiter.pid\"; echo $$; exec >/dev/null; exec 3<> <(:) || exit 1; fire_us=$(( $2 / 1000 )); while :; do if [ -n \"$EPOCHREALTIME\" ]; then now=${EPOCHREALTIME//[!0-9]/}; else now=$(( $(date +%s%N) / 1000 )); fi; rem=$(( fire_us - now )); (( rem <= 0 )) && break; if (( rem > 2000000 )); then sleep $(( (rem - 1000000) / 1000000 )); else (( rem > 200000 )) && rem=200000; printf -v t \"%d.%06d\" $(( rem / 1000000 )) $(( rem % 1000000 )); read -r -t \"$t\" -u 3 _; fi; done; woke=${now}000; exec 3>&-; (( n < base )) && exec nice -n $(( base - n )) /bin/sh \"$d/job.sh\" $woke; exec /bin/sh \"$d/job.sh\" $woke";
 
 /// The POSIX sh waiter for hosts without bash (the same arguments): `sleep` to about a second
 /// before, then a fractional `sleep`; the job wrapper reads the wake time itself.
@@ -432,17 +432,23 @@ mod tests {
         );
         assert!(!BASH_WAITER.contains('\'') && !SH_WAITER.contains('\''));
         assert!(
-            !BASH_WAITER.contains("mkfifo") && BASH_WAITER.matches("sleep").count() == 2,
+            !BASH_WAITER.contains("mkfifo") && BASH_WAITER.matches("sleep").count() == 1,
             "only the coarse wait starts a process"
         );
         let (wait, wake) = (
             BASH_WAITER.find("read -r -t").unwrap(),
-            BASH_WAITER.find("woke=${EPOCHREALTIME").unwrap(),
+            BASH_WAITER.find("woke=${now}").unwrap(),
         );
         assert!(
             wait < wake && !BASH_WAITER[wait..wake].contains("$("),
             "no fork between the fine wait and reading the wake time"
         );
+        // The loop reads the clock first thing, and with bash 5 by a builtin.
+        let (top, clock) = (
+            BASH_WAITER.find("while :; do").unwrap(),
+            BASH_WAITER.find("then now=${EPOCHREALTIME").unwrap(),
+        );
+        assert!(top < clock && !BASH_WAITER[top..clock].contains("$("));
     }
 
     #[test]
