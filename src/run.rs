@@ -72,16 +72,13 @@ pub async fn run(
     if !ctx.dry_run && ctx.state().may_fire(&plan.action_hosts).is_empty() {
         // Nothing sensitive stays: job scripts (the action, secrets included) and action
         // output go from every host whose job can no longer act (the script checks).
-        let armed = ctx.state().arming_started;
-        if armed {
-            ctx::round(&ctx, &plan.action_hosts, |ctx, host| async move {
-                cleanup::after(&ctx, &host).await;
-            })
-            .await;
-        }
         // Only this run's lease is removed (the script checks), so a host refused for
         // another run's lease keeps it.
-        lease::release(&ctx, &leased).await;
+        let clean: &[String] = match ctx.state().arming_started {
+            true => &plan.action_hosts,
+            false => &[],
+        };
+        cleanup::close(&ctx, clean, &leased).await;
     }
     outcome
 }
@@ -501,6 +498,24 @@ async fn execute<R: HostRunner>(
     control: &Control,
     budget: Option<usize>,
 ) -> PhaseReport<R::Output> {
+    execute_paced(ctx, phase, s, hosts, runner, control, budget, None).await
+}
+
+/// [`execute`], with at most `window` hosts running at once inside a batch (`None`: the
+/// whole batch at once). A round over every host without a barrier between batches (the
+/// T-minus check) uses one batch of all hosts and the fleet's batch size as its window, so
+/// each host's time limit starts when its own command does, not when the round does.
+#[allow(clippy::too_many_arguments)]
+async fn execute_paced<R: HostRunner>(
+    ctx: &Arc<Ctx>,
+    phase: Phase,
+    s: &crate::plan::model::StepSettings,
+    hosts: Vec<String>,
+    runner: Arc<R>,
+    control: &Control,
+    budget: Option<usize>,
+    window: Option<NonZeroUsize>,
+) -> PhaseReport<R::Output> {
     ctx.emit(RunEvent::Step {
         phase,
         name: s.name.clone(),
@@ -512,7 +527,10 @@ async fn execute<R: HostRunner>(
         None => usize::MAX,
     };
     let batch = NonZeroUsize::new(s.batch_size).unwrap_or(NonZeroUsize::MIN);
-    let executor = Executor::new(batch, FailureBudget::Count(allowance));
+    let mut executor = Executor::new(batch, FailureBudget::Count(allowance));
+    if let Some(w) = window {
+        executor.max_concurrency = w.min(batch);
+    }
     let (tx, mut rx) = tokio::sync::mpsc::channel(256);
     let forward_ctx = ctx.clone();
     let forward = tokio::spawn(async move {

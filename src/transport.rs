@@ -145,6 +145,18 @@ pub enum Limit {
     /// hosts at once costs. Such a script carries no secret and reads no stdin, so on a
     /// POSIX login shell it may go as the command line itself (see [`login`]).
     Script,
+    /// Bounded by itself like [`Limit::Script`], but it carries what must never be on a
+    /// command line (arming: the job wrapper, with the action's secrets): it always travels
+    /// on stdin. On a POSIX login shell that shell reads it itself (`. /dev/stdin`) rather
+    /// than starting a second one.
+    Sealed,
+}
+
+impl Limit {
+    /// Whether the script bounds every wait itself (no `timeout` process on the host).
+    pub fn self_bounded(self) -> bool {
+        matches!(self, Limit::Script | Limit::Sealed)
+    }
 }
 
 /// What a command did.

@@ -109,9 +109,11 @@ pub fn arm_script(
 const DEADLINE_PASSED: &str = "cutover: the arming deadline has passed; refusing to arm";
 
 /// Install, arm and verify in one command (one round trip, one shell on the host instead of
-/// three): the wrapper is written, the job armed, and the job checked to be queued with the
-/// wrapper's hash. Prints `armed=<id>` then `verified`. Travels on stdin (the wrapper may
-/// carry the action's secrets), never on a command line.
+/// three): the wrapper is written (the script stops at a failed write), the job armed, and
+/// the job checked to be queued. Prints `armed=<id>` then `verified`. The wrapper's bytes
+/// are proved by hash at T-minus and on resume ([`verify_script`]); hashing them here, in
+/// the script that has just written them, cost a process per host and proved nothing more.
+/// Travels on stdin (the wrapper may carry the action's secrets), never on a command line.
 pub fn prepare_script(
     m: Concrete,
     run_id: &str,
@@ -121,12 +123,11 @@ pub fn prepare_script(
     rearm: bool,
 ) -> String {
     let (at, deadline) = times;
-    let sha = crate::remote::files::sha256_hex(wrapper.as_bytes());
     format!(
-        "{}\n{}\n{}",
+        "{}\n{}\n{}\necho verified",
         crate::arm::job::install_body(dir, wrapper, rearm),
         arm_script(m, run_id, dir, at, deadline),
-        verify_script(m, run_id, dir, &sha)
+        queued_check(m, run_id, dir)
     )
 }
 
@@ -244,8 +245,15 @@ pub fn verify_script(m: Concrete, run_id: &str, dir: &str, job_sha: &str) -> Str
     let hash = format!(
         "echo '{job_sha}  '{d}/job.sh | sha256sum -c --status || {{ echo 'job.sh changed' >&2; exit 1; }}"
     );
+    format!("{hash}\n{}\necho verified", queued_check(m, run_id, dir))
+}
+
+/// The part of [`verify_script`] that checks the job is still queued (or its waiter still
+/// running), by the mechanism's own means.
+fn queued_check(m: Concrete, run_id: &str, dir: &str) -> String {
+    let d = quote(dir);
     // Each says on stderr what is gone: the T-minus check shows it as the host's reason.
-    let queued = match m {
+    match m {
         Concrete::Systemd => format!(
             "st=$(systemctl show -p ActiveState --value {u}.timer 2>/dev/null)\n[ \"$st\" = active ] || {{ echo \"timer {u}.timer is no longer active (${{st:-unknown}}): stopped, or lost in a reboot\" >&2; exit 1; }}",
             u = unit_name(run_id)
@@ -257,8 +265,7 @@ pub fn verify_script(m: Concrete, run_id: &str, dir: &str, job_sha: &str) -> Str
             "{ours}\nread -r pid < {d}/waiter.pid && ours \"$pid\" || {{ echo \"waiter ${{pid:-?}} is no longer running (killed, or lost in a reboot)\" >&2; exit 1; }}",
             ours = ours_fn(run_id, dir)
         ),
-    };
-    format!("{hash}\n{queued}\necho verified")
+    }
 }
 
 /// A shell function `ours PID`: whether PID is this run's waiter, by shell builtins only.

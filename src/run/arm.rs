@@ -106,7 +106,9 @@ impl ArmRunner {
             (self.fire, self.deadline),
             rearm,
         );
-        let out = self.step(host, script).await?;
+        // Bounded by itself as the mechanism's own scripts are (the waiter checks the arming
+        // deadline itself), on stdin because the wrapper carries the action's secrets.
+        let out = self.sealed(host, script, mechanism.limit()).await?;
         let id = parse_armed(&out).ok_or_else(|| {
             failed(format!(
                 "{} did not confirm the job was armed",
@@ -145,17 +147,33 @@ impl ArmRunner {
     }
 
     async fn step(&self, host: &str, script: String) -> Result<String, HostOutcome> {
-        let r = self
-            .ctx
-            .run(host, script, false, ARM_COMMAND_TIMEOUT)
-            .await
-            .map_err(|e| HostOutcome::Unreachable {
-                reason: e.to_string(),
-            })?;
-        match failure_reason(&r) {
-            None => Ok(r.stdout.text()),
-            Some(why) => Err(failed(why)),
-        }
+        answer(self.ctx.run(host, script, false, ARM_COMMAND_TIMEOUT).await)
+    }
+
+    async fn sealed(
+        &self,
+        host: &str,
+        script: String,
+        limit: Limit,
+    ) -> Result<String, HostOutcome> {
+        answer(
+            self.ctx
+                .run_sealed(host, script, limit, ARM_COMMAND_TIMEOUT)
+                .await,
+        )
+    }
+}
+
+/// A command's stdout, or why the host failed.
+fn answer(
+    r: Result<crate::transport::CommandResult, crate::fleet::FleetError>,
+) -> Result<String, HostOutcome> {
+    let r = r.map_err(|e| HostOutcome::Unreachable {
+        reason: e.to_string(),
+    })?;
+    match failure_reason(&r) {
+        None => Ok(r.stdout.text()),
+        Some(why) => Err(failed(why)),
     }
 }
 

@@ -237,6 +237,25 @@ impl Ctx {
             .map(|r| self.redacted(r))
     }
 
+    /// Runs a script that bounds itself but carries secrets (the arming: the job wrapper),
+    /// as the connecting user: on stdin, never as a command line, under `timeout` only when
+    /// `limit` (the mechanism's) says the script asks something that can hang.
+    pub async fn run_sealed(
+        &self,
+        host: &str,
+        script: String,
+        limit: Limit,
+        timeout: Duration,
+    ) -> Result<CommandResult, FleetError> {
+        let limit = match limit {
+            Limit::Remote => Limit::Remote,
+            Limit::Script | Limit::Sealed => Limit::Sealed,
+        };
+        self.run_capped(host, script, false, timeout, limit, self.output_cap)
+            .await
+            .map(|r| self.redacted(r))
+    }
+
     /// Runs a script that must return a whole file (base64), so its cap fits the largest editable file.
     pub async fn run_big(
         &self,
@@ -263,7 +282,7 @@ impl Ctx {
         // must never have a secret spliced in (a `{{ secrets.* }}` in a lease's operator
         // name stays text).
         let script = match limit {
-            Limit::Remote => self.secrets.shell(&script),
+            Limit::Remote | Limit::Sealed => self.secrets.shell(&script),
             Limit::Script => script,
         };
         let cmd = RemoteCommand {

@@ -5,12 +5,13 @@ use super::ctx::Ctx;
 use super::error::RunError;
 use super::event::RunEvent;
 use super::phase::Phase;
-use super::{execute, over_budget, reverify, stopped, with_excluded};
+use super::{execute, execute_paced, over_budget, reverify, stopped, with_excluded};
 use crate::compile::RunPlan;
 use crate::executor::{AbortMode, Control};
 use crate::plan::model::StepSettings;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -217,7 +218,10 @@ async fn tminus_checks(
         ctx: ctx.clone(),
         plan: Arc::new(plan.clone()),
     });
-    let report = execute(
+    // One round without barriers, at most a batch's worth of hosts at once: 10,000 checks
+    // started together on one machine passed their time limit waiting for its cores.
+    let window = NonZeroUsize::new(plan.batch_size);
+    let report = execute_paced(
         ctx,
         Phase::TMinus,
         &settings,
@@ -225,6 +229,7 @@ async fn tminus_checks(
         jobs,
         control,
         None,
+        window,
     )
     .await;
     stopped(control, &report)?;

@@ -43,12 +43,14 @@ pub fn lease_path(base: &str) -> String {
 /// expired at `now` (the orchestrator's clock, which wrote every expiry), naming its holder;
 /// changes are serialised on the host by `flock` (released by the kernel when the shell
 /// dies, so a killed orchestrator leaves no stale lock). The lease is read with shell
-/// builtins: `flock` and the `mv` that replaces the lease are its only processes.
-pub fn acquire_script(base: &str, lease: &Lease, now: i64) -> String {
+/// builtins: `flock` and the `mv` that replaces the lease are its only processes. The run's
+/// job directory `job_dir` (under `base`) is made here, private, if it is missing, so that
+/// arming, which would otherwise make it, starts one process fewer on every host.
+pub fn acquire_script(base: &str, job_dir: &str, lease: &Lease, now: i64) -> String {
     let f = quote(&lease_path(base));
     format!(
-        "set -u\n[ -d {b} ] || mkdir -p {b} || exit 1\nf={f}\nexec 9>>\"$f.lock\"\nflock -w 5 9 || {{ echo 'cutover: the lease is being changed by another run' >&2; exit 1; }}\nif [ -s \"$f\" ]; then\n  {READ_LEASE}\n  if [ \"$run\" != {run} ] && [ \"$exp\" -gt {now} ]; then echo \"cutover: this host is leased by run $run ($op) until $(date -u -d @$exp +%H:%M:%SZ 2>/dev/null || echo $exp); wait for it, or take it back with: cutover disarm $run\" >&2; exit 3; fi\nfi\nprintf 'run=%s\\noperator=%s\\ndigest=%s\\nexpires=%s\\n' {run} {op} {digest} {exp} > \"$f.tmp\" && mv \"$f.tmp\" \"$f\" && echo leased\n",
-        b = quote(base),
+        "set -u\n[ -d {j} ] || mkdir -p -m 0700 {j} || exit 1\nf={f}\nexec 9>>\"$f.lock\"\nflock -w 5 9 || {{ echo 'cutover: the lease is being changed by another run' >&2; exit 1; }}\nif [ -s \"$f\" ]; then\n  {READ_LEASE}\n  if [ \"$run\" != {run} ] && [ \"$exp\" -gt {now} ]; then echo \"cutover: this host is leased by run $run ($op) until $(date -u -d @$exp +%H:%M:%SZ 2>/dev/null || echo $exp); wait for it, or take it back with: cutover disarm $run\" >&2; exit 3; fi\nfi\nprintf 'run=%s\\noperator=%s\\ndigest=%s\\nexpires=%s\\n' {run} {op} {digest} {exp} > \"$f.tmp\" && mv \"$f.tmp\" \"$f\" && echo leased\n",
+        j = quote(job_dir),
         run = quote(&lease.run),
         op = quote(&lease.operator),
         digest = quote(&lease.digest),
@@ -118,7 +120,12 @@ impl std::fmt::Display for Refused {
 
 /// Takes (or renews) `lease` on one host.
 pub async fn take(ctx: &Ctx, host: &str, lease: &Lease) -> Result<(), Refused> {
-    let script = acquire_script(&ctx.cutover_base(host), lease, ctx.clock.now().timestamp());
+    let script = acquire_script(
+        &ctx.cutover_base(host),
+        &ctx.job_dir(host),
+        lease,
+        ctx.clock.now().timestamp(),
+    );
     // Bounded by itself (`flock -w 5`, file writes): no `timeout` process per host.
     match ctx
         .run_own(host, script, Limit::Script, LEASE_TIMEOUT)
@@ -156,7 +163,12 @@ mod tests {
             digest: "sha256:abc".into(),
             expires: 1_900_000_000,
         };
-        let s = acquire_script("/var/tmp/cutover", &lease, 1_800_000_000);
+        let s = acquire_script(
+            "/var/tmp/cutover",
+            "/var/tmp/cutover/r-1",
+            &lease,
+            1_800_000_000,
+        );
         assert!(s.contains("'sre@box; rm -rf /'"), "{s}");
         assert!(s.contains("leased by run $run ($op)"));
         assert!(s.contains("expires=%s") && s.contains("1900000000"));
@@ -190,18 +202,51 @@ mod tests {
             expires,
         };
         assert_eq!(
-            sh(acquire_script(&base, &lease("r-1", 2_000), 1_000)).1,
+            sh(acquire_script(
+                &base,
+                &format!("{base}/run"),
+                &lease("r-1", 2_000),
+                1_000
+            ))
+            .1,
             "leased\n"
         );
-        let (code, _, err) = sh(acquire_script(&base, &lease("r-2", 3_000), 1_500));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(format!("{base}/run"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o700,
+            "the run's job directory is made, private"
+        );
+        let (code, _, err) = sh(acquire_script(
+            &base,
+            &format!("{base}/run"),
+            &lease("r-2", 3_000),
+            1_500,
+        ));
         assert_eq!(code, Some(3), "{err}");
         assert!(err.contains("leased by run r-1 (sre@box)"), "{err}");
         assert_eq!(
-            sh(acquire_script(&base, &lease("r-1", 2_500), 1_500)).1,
+            sh(acquire_script(
+                &base,
+                &format!("{base}/run"),
+                &lease("r-1", 2_500),
+                1_500
+            ))
+            .1,
             "leased\n"
         );
         assert_eq!(
-            sh(acquire_script(&base, &lease("r-2", 3_000), 2_600)).1,
+            sh(acquire_script(
+                &base,
+                &format!("{base}/run"),
+                &lease("r-2", 3_000),
+                2_600
+            ))
+            .1,
             "leased\n"
         );
         sh(release_script(&base, "r-1"));

@@ -21,9 +21,14 @@ pub fn exec_line(sudo: bool, timeout: Duration, limit: Limit) -> String {
     let sudo = if sudo { "sudo -n -- " } else { "" };
     match limit {
         Limit::Remote => format!("exec timeout -k {KILL_AFTER_SECS} {secs} {sudo}sh -s"),
-        Limit::Script => format!("exec {sudo}sh -s"),
+        Limit::Script | Limit::Sealed => format!("exec {sudo}sh -s"),
     }
 }
+
+/// The line for a self-bounded script on stdin once the login shell is known to be POSIX:
+/// that shell reads the script itself (one process on the host, not two); where
+/// `/dev/stdin` cannot be read, a second shell does as before.
+pub const SOURCE_STDIN: &str = "if [ -r /dev/stdin ]; then . /dev/stdin; else exec sh -s; fi";
 
 /// Stderr fragments that mean sudo wants a password (and so the command did not run).
 const SUDO_PROMPTS: &[&str] = &[
@@ -55,6 +60,10 @@ mod tests {
         assert_eq!(
             exec_line(true, Duration::from_secs(30), Limit::Script),
             "exec sudo -n -- sh -s"
+        );
+        assert_eq!(
+            exec_line(false, Duration::from_secs(30), Limit::Sealed),
+            "exec sh -s"
         );
     }
 

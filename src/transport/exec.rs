@@ -44,10 +44,13 @@ impl Connection {
         let exec_line = command::exec_line(cmd.sudo, cmd.timeout, cmd.limit);
         // Under sudo `$SHELL` is the target user's: learn only from the account's own.
         let reports = login.is_none() && !cmd.sudo;
-        let inline = login == Some(LoginShell::Posix) && cmd.limit == Limit::Script && !cmd.sudo;
-        let (line, stdin) = if inline {
+        let own = login == Some(LoginShell::Posix) && cmd.limit.self_bounded() && !cmd.sudo;
+        let (line, stdin) = if own && cmd.limit == Limit::Script {
             // The login shell runs cutover's own bounded script itself: one process.
             (cmd.script.clone(), String::new())
+        } else if own {
+            // Sealed: on stdin, read by the login shell itself.
+            (command::SOURCE_STDIN.to_string(), cmd.script.clone())
         } else if reports {
             (exec_line, format!("{}{}", login::report_line(), cmd.script))
         } else {

@@ -261,3 +261,97 @@ fn the_job_is_installed_private_and_its_sha256_printed() {
     );
     assert!(!std::path::Path::new(&format!("{dir}/job.sh.tmp")).exists());
 }
+
+/// The cleanup after a run, by builtins and at most one `rm`, under dash and bash: the job
+/// wrapper and output go only once the job can no longer act, the receipt and the tombstone
+/// stay, and a FIFO in the receipt's place cannot hang it.
+#[test]
+fn cleanup_removes_the_sensitive_files_only_once_the_job_cannot_act() {
+    use cutover::arm::cleanup::{Cleanup, parse, script};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let sensitive = ["job.sh", "job.sh.tmp", "output", "output.tail"];
+    // (receipt, tombstone, expected)
+    let cases: [(Option<&str>, bool, Cleanup); 7] = [
+        (
+            Some("planned_ns=1\nstarted_ns=2\nexit=0\ndone=1\n"),
+            false,
+            Cleanup::Removed,
+        ),
+        (
+            Some("planned_ns=1\nwoke_ns=1\nskipped=disarmed"),
+            false,
+            Cleanup::Removed,
+        ),
+        (None, true, Cleanup::Removed),
+        (Some("planned_ns=1\nwoke_ns=1\n"), true, Cleanup::Removed),
+        (Some("planned_ns=1\nstarted_ns=2\n"), true, kept()),
+        (Some("planned_ns=1\nstarted_ns=2\ndone=10\n"), false, kept()),
+        (None, false, kept()),
+    ];
+    fn kept() -> Cleanup {
+        Cleanup::Kept {
+            reason: "the job may still fire or is running".into(),
+        }
+    }
+    for shell in ["dash", "bash"] {
+        for (i, (receipt, tombstone, want)) in cases.iter().enumerate() {
+            let dir = tmp.path().join(format!("{shell}-{i}"));
+            std::fs::create_dir(&dir).expect("dir");
+            for f in sensitive {
+                std::fs::write(dir.join(f), "secret").expect("write");
+            }
+            if let Some(r) = receipt {
+                std::fs::write(dir.join("receipt"), r).expect("receipt");
+            }
+            if *tombstone {
+                std::fs::write(dir.join("disarmed"), "").expect("tombstone");
+            }
+            let out = std::process::Command::new(shell)
+                .arg("-c")
+                .arg(script(dir.to_str().expect("utf8")))
+                .output()
+                .expect("shell");
+            let got = parse(&String::from_utf8_lossy(&out.stdout));
+            assert_eq!(&got, want, "{shell}, case {i}: {out:?}");
+            for f in sensitive {
+                assert_eq!(
+                    dir.join(f).exists(),
+                    *want != Cleanup::Removed,
+                    "{shell}, case {i}: {f}"
+                );
+            }
+            assert_eq!(dir.join("receipt").exists(), receipt.is_some());
+            assert_eq!(dir.join("disarmed").exists(), *tombstone);
+        }
+        let absent = tmp.path().join(format!("{shell}-absent"));
+        let out = std::process::Command::new(shell)
+            .arg("-c")
+            .arg(script(absent.to_str().expect("utf8")))
+            .output()
+            .expect("shell");
+        assert_eq!(
+            parse(&String::from_utf8_lossy(&out.stdout)),
+            Cleanup::Absent
+        );
+        // A FIFO where the receipt should be: not read, so the script cannot hang on it.
+        let fifo = tmp.path().join(format!("{shell}-fifo"));
+        std::fs::create_dir(&fifo).expect("dir");
+        std::fs::write(fifo.join("job.sh"), "secret").expect("write");
+        std::fs::write(fifo.join("disarmed"), "").expect("tombstone");
+        let made = std::process::Command::new("mkfifo")
+            .arg(fifo.join("receipt"))
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let out = std::process::Command::new("timeout")
+            .args(["5", shell, "-c"])
+            .arg(script(fifo.to_str().expect("utf8")))
+            .output()
+            .expect("shell");
+        assert_eq!(
+            parse(&String::from_utf8_lossy(&out.stdout)),
+            Cleanup::Removed,
+            "{shell}: {out:?}"
+        );
+    }
+}

@@ -130,3 +130,60 @@ async fn exit_signals_are_reported() {
         }
     );
 }
+
+/// How cutover's scripts reach a host once its login shell is known to be POSIX (the
+/// test's sshd account's shell is `/bin/sh`): the operator's (`Remote`) under `timeout`
+/// in a second shell; a self-bounded one without secrets (`Script`) as the command line
+/// itself; a self-bounded one that carries secrets (`Sealed`) on stdin, read by the login
+/// shell, so its text is never on a command line the host's `ps` can show.
+#[tokio::test]
+async fn a_sealed_script_travels_on_stdin_and_the_login_shell_reads_it() {
+    use cutover::transport::Limit;
+    let fleet = Fleet::builder(1).start();
+    let conn = Transport::new(fleet.settings())
+        .unwrap()
+        .connect(&fleet.endpoints()[0])
+        .await
+        .unwrap();
+    // The first command on a connection learns the login shell.
+    assert!(run(&conn, "true").await.success());
+    let cmdline = "tr '\\0' ' ' < /proc/$$/cmdline; echo; echo \"pid=$$ ppid=$PPID\"";
+    let with = |limit: Limit, marker: &str| RemoteCommand {
+        limit,
+        ..script(&format!("# {marker}\n{cmdline}\n"))
+    };
+    let remote = conn.run(&with(Limit::Remote, "m-remote")).await.unwrap();
+    assert!(remote.success());
+    assert!(
+        remote.stdout.text().starts_with("sh -s"),
+        "{}",
+        remote.stdout.text()
+    );
+    let own = conn.run(&with(Limit::Script, "m-script")).await.unwrap();
+    assert!(
+        own.stdout.text().contains("# m-script"),
+        "a Script goes as the line: {}",
+        own.stdout.text()
+    );
+    let sealed = conn.run(&with(Limit::Sealed, "m-sealed")).await.unwrap();
+    let text = sealed.stdout.text();
+    assert!(sealed.success(), "{text}");
+    assert!(
+        text.contains(". /dev/stdin"),
+        "read by the login shell: {text}"
+    );
+    assert!(
+        !text.contains("m-sealed"),
+        "never on a command line: {text}"
+    );
+    // Its exit status is the script's own.
+    let failing = conn
+        .run(&RemoteCommand {
+            limit: Limit::Sealed,
+            ..script("echo before\nexit 7\necho after\n")
+        })
+        .await
+        .unwrap();
+    assert_eq!(failing.status, ExitStatus::Code(7));
+    assert_eq!(failing.stdout.text(), "before\n");
+}

@@ -3,7 +3,7 @@
 use super::{V, values};
 use crate::plan::model::{Action, Budget, Execution, Mechanism};
 use crate::plan::raw::{RawAction, RawTime};
-use crate::plan::timeline::{TMINUS_BY, arming_estimate, disarm_estimate, human};
+use crate::plan::timeline::{TMINUS_BY, arming_estimate, disarm_estimate, human, tminus_estimate};
 use chrono::{DateTime, FixedOffset, Timelike};
 use std::time::Duration;
 
@@ -126,16 +126,19 @@ impl V<'_> {
     }
 
     /// The T-minus check is bounded by the fire time, and drift found there must be disarmed
-    /// before the fire: `reverify_before` must hold the bound and a whole disarm round.
+    /// before the fire: `reverify_before` must hold the check and the commit round, the
+    /// bound, and a whole disarm round.
     fn tminus_rules(&mut self, a: &Action, ex: &Execution, hosts: usize) {
+        let rounds = tminus_estimate(hosts);
         let disarm = disarm_estimate(hosts);
-        let need = TMINUS_BY + disarm;
+        let need = rounds + TMINUS_BY + disarm;
         if a.reverify_before < need {
             let d = self.error(
                 "action.reverify_before",
                 format!(
-                    "reverify_before {} is too short: the T-minus check must end {} before the fire time, and disarming {hosts} hosts takes about {}",
+                    "reverify_before {} is too short: the T-minus check and the commit round take about {} for {hosts} hosts and must end {} before the fire time, and disarming them takes about {}",
                     human(a.reverify_before),
+                    human(rounds),
                     human(TMINUS_BY),
                     human(disarm)
                 ),
