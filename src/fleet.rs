@@ -153,6 +153,19 @@ impl Fleet {
         }
     }
 
+    /// Closes `host`'s pooled connection now: its last command is done (`exec` runs one per
+    /// host), so a fleet of thousands holds only the connections still in use, not one per
+    /// host until the end (each costs the SSH library about 100 KiB).
+    pub async fn release(&self, host: &str) {
+        let Some(slot) = self.pool.get(host) else {
+            return;
+        };
+        let conn = slot.lock().await.conn.take();
+        if let Some(c) = conn {
+            c.close().await;
+        }
+    }
+
     /// Closes every open connection.
     pub async fn close(&self) {
         for slot in self.pool.values() {

@@ -105,6 +105,12 @@ pub fn arm_script(
     }
 }
 
+/// What a host says when a disarm came while its waiter was starting: the waiter writes
+/// its pid before it looks for the tombstone, and a disarm writes the tombstone before it
+/// reads the pid, so one of them always sees the other and no waiter outlives a disarm.
+const DISARMED_WHILE_ARMING: &str =
+    "cutover: the run was disarmed on this host while it was being armed; the waiter stopped";
+
 /// What a host says when arming reached it after the deadline.
 const DEADLINE_PASSED: &str = "cutover: the arming deadline has passed; refusing to arm";
 
@@ -151,7 +157,7 @@ fn arm_body(m: Concrete, run_id: &str, dir: &str, times: (DateTime<Utc>, DateTim
         // unit writes it to `waiter.pid`, which is polled. Its niceness is read from
         // `/proc` by the shell itself: no process but the waiter's own is started.
         Concrete::Waiter => format!(
-            "fire={fire}\nbase=0\nif read -r st < /proc/$$/stat 2>/dev/null; then set -- ${{st##*) }}; base=${{17:-0}}; fi\nif command -v bash >/dev/null 2>&1; then\nset -- bash -c '{BASH_WAITER}'; prio=-10\nelse\nset -- sh -c '{SH_WAITER}'; prio=\nfi\nif {SYSTEMD_BOOTED}; then\n{SUDO}$s systemctl reset-failed {unit}.service >/dev/null 2>&1\nesc=$(printf '%s' \"$3\" | sed 's/\\$/$$/g')\nout=$($s systemd-run --quiet --collect --unit={unit} --property=StandardOutput=null --uid=\"$(id -u)\" --gid=\"$(id -g)\" ${{prio:+--nice=$prio}} -- \"$1\" \"$2\" \"$esc\" {unit} {d} \"$fire\" \"$base\" {deadline} 2>&1) || {{ echo \"cutover: systemd-run: $out\" >&2; exit 1; }}\ni=0\nwhile [ ! -s {d}/waiter.pid ] && [ $i -lt {polls} ]; do sleep 0.05; i=$((i+1)); done\npid=\nread -r pid < {d}/waiter.pid 2>/dev/null\nelse\npid=$(setsid ${{prio:+nice -n $prio}} \"$@\" {unit} {d} \"$fire\" \"$base\" {deadline} </dev/null 2>/dev/null &)\nfi\ncase \"$pid\" in\nlate) rm -f {d}/waiter.pid; echo '{DEADLINE_PASSED}' >&2; exit 1;;\n''|*[!0-9]*) echo 'cutover: the waiter did not start within {secs} s (a host this busy may fire late)' >&2; exit 1;;\nesac\necho armed=$pid",
+            "fire={fire}\nbase=0\nif read -r st < /proc/$$/stat 2>/dev/null; then set -- ${{st##*) }}; base=${{17:-0}}; fi\nif command -v bash >/dev/null 2>&1; then\nset -- bash -c '{BASH_WAITER}'; prio=-10\nelse\nset -- sh -c '{SH_WAITER}'; prio=\nfi\nif {SYSTEMD_BOOTED}; then\n{SUDO}$s systemctl reset-failed {unit}.service >/dev/null 2>&1\nesc=$(printf '%s' \"$3\" | sed 's/\\$/$$/g')\nout=$($s systemd-run --quiet --collect --unit={unit} --property=StandardOutput=null --uid=\"$(id -u)\" --gid=\"$(id -g)\" ${{prio:+--nice=$prio}} -- \"$1\" \"$2\" \"$esc\" {unit} {d} \"$fire\" \"$base\" {deadline} 2>&1) || {{ echo \"cutover: systemd-run: $out\" >&2; exit 1; }}\ni=0\nwhile [ ! -s {d}/waiter.pid ] && [ $i -lt {polls} ]; do sleep 0.05; i=$((i+1)); done\npid=\nread -r pid < {d}/waiter.pid 2>/dev/null\nelse\npid=$(setsid ${{prio:+nice -n $prio}} \"$@\" {unit} {d} \"$fire\" \"$base\" {deadline} </dev/null 2>/dev/null &)\nfi\ncase \"$pid\" in\nlate) rm -f {d}/waiter.pid; echo '{DEADLINE_PASSED}' >&2; exit 1;;\ndisarmed) echo '{DISARMED_WHILE_ARMING}' >&2; exit 1;;\n''|*[!0-9]*) echo 'cutover: the waiter did not start within {secs} s (a host this busy may fire late)' >&2; exit 1;;\nesac\necho armed=$pid",
             fire = at.timestamp_nanos_opt().unwrap_or(i64::MAX),
             deadline = deadline.timestamp(),
             unit = waiter_name(run_id),
@@ -222,8 +228,9 @@ pub fn probe_script(m: crate::plan::model::Mechanism) -> String {
 
 /// The waiter where bash is installed. Arguments: 0 its name, 1 the job dir, 2 the fire time
 /// in ns, 3 the niceness it was armed with, 4 the arming deadline (epoch s). Past the
-/// deadline it says `late` and exits. Otherwise it records its pid (file and stdout, then
-/// closes stdout), then `sleep`s (a child process, so a waiter stopped across its wake-up,
+/// deadline it says `late` and exits. Otherwise it records its pid in its file, and then,
+/// if the run's tombstone is there (a disarm came while it started), says `disarmed` and
+/// exits; if not, it says its pid on stdout and closes it, then `sleep`s (a child process, so a waiter stopped across its wake-up,
 /// a paused or busy host, goes on the moment it is continued) until about a second before,
 /// then waits with `read -t` on a pipe nobody writes (`3<> <(:)`), a timed wait inside bash
 /// itself, in slices of at most 0.2 s (a `read -t` restarts its whole timeout after a stop),
@@ -233,11 +240,11 @@ pub fn probe_script(m: crate::plan::model::Mechanism) -> String {
 /// that on a busy host the wake is not queued behind other work, and hands the job back the
 /// niceness it was armed with, so the action itself runs at normal priority.
 /// No single quotes: it is quoted in `'…'`.
-const BASH_WAITER: &str = "d=$1; base=${3:-0}; now=${EPOCHSECONDS:-$(date +%s)}; if (( now >= $4 )); then echo late > \"$d/waiter.pid\"; echo late; exit 1; fi; read -r -a st < /proc/$$/stat 2>/dev/null; n=${st[18]:-$base}; echo $$ > \"$d/waiter.pid\"; echo $$; exec >/dev/null; exec 3<> <(:) || exit 1; fire_us=$(( $2 / 1000 )); while :; do if [ -n \"$EPOCHREALTIME\" ]; then now=${EPOCHREALTIME//[!0-9]/}; else now=$(( $(date +%s%N) / 1000 )); fi; rem=$(( fire_us - now )); (( rem <= 0 )) && break; if (( rem > 2000000 )); then sleep $(( (rem - 1000000) / 1000000 )); else (( rem > 200000 )) && rem=200000; printf -v t \"%d.%06d\" $(( rem / 1000000 )) $(( rem % 1000000 )); read -r -t \"$t\" -u 3 _; fi; done; woke=${now}000; exec 3>&-; (( n < base )) && exec nice -n $(( base - n )) /bin/sh \"$d/job.sh\" $woke; exec /bin/sh \"$d/job.sh\" $woke";
+const BASH_WAITER: &str = "d=$1; base=${3:-0}; now=${EPOCHSECONDS:-$(date +%s)}; if (( now >= $4 )); then echo late > \"$d/waiter.pid\"; echo late; exit 1; fi; read -r -a st < /proc/$$/stat 2>/dev/null; n=${st[18]:-$base}; echo $$ > \"$d/waiter.pid\"; if [ -e \"$d/disarmed\" ]; then echo disarmed; exit 1; fi; echo $$; exec >/dev/null; exec 3<> <(:) || exit 1; fire_us=$(( $2 / 1000 )); while :; do if [ -n \"$EPOCHREALTIME\" ]; then now=${EPOCHREALTIME//[!0-9]/}; else now=$(( $(date +%s%N) / 1000 )); fi; rem=$(( fire_us - now )); (( rem <= 0 )) && break; if (( rem > 2000000 )); then sleep $(( (rem - 1000000) / 1000000 )); else (( rem > 200000 )) && rem=200000; printf -v t \"%d.%06d\" $(( rem / 1000000 )) $(( rem % 1000000 )); read -r -t \"$t\" -u 3 _; fi; done; woke=${now}000; exec 3>&-; (( n < base )) && exec nice -n $(( base - n )) /bin/sh \"$d/job.sh\" $woke; exec /bin/sh \"$d/job.sh\" $woke";
 
 /// The POSIX sh waiter for hosts without bash (the same arguments): `sleep` to about a second
 /// before, then a fractional `sleep`; the job wrapper reads the wake time itself.
-const SH_WAITER: &str = "d=$1; fire=$2; [ \"$(date +%s)\" -lt \"$4\" ] || { echo late > \"$d/waiter.pid\"; echo late; exit 1; }; echo $$ > \"$d/waiter.pid\"; echo $$; exec >/dev/null; while :; do now=$(date +%s%N); rem=$((fire - now)); [ \"$rem\" -le 0 ] && break; if [ \"$rem\" -gt 2000000000 ]; then sleep $(( (rem - 1000000000) / 1000000000 )); else sleep \"$(printf \"%d.%09d\" $((rem / 1000000000)) $((rem % 1000000000)))\"; fi; done; exec /bin/sh \"$d/job.sh\"";
+const SH_WAITER: &str = "d=$1; fire=$2; [ \"$(date +%s)\" -lt \"$4\" ] || { echo late > \"$d/waiter.pid\"; echo late; exit 1; }; echo $$ > \"$d/waiter.pid\"; if [ -e \"$d/disarmed\" ]; then echo disarmed; exit 1; fi; echo $$; exec >/dev/null; while :; do now=$(date +%s%N); rem=$((fire - now)); [ \"$rem\" -le 0 ] && break; if [ \"$rem\" -gt 2000000000 ]; then sleep $(( (rem - 1000000000) / 1000000000 )); else sleep \"$(printf \"%d.%09d\" $((rem / 1000000000)) $((rem % 1000000000)))\"; fi; done; exec /bin/sh \"$d/job.sh\"";
 
 /// The verification script: prints `verified` only if the job is queued and its wrapper hash matches.
 pub fn verify_script(m: Concrete, run_id: &str, dir: &str, job_sha: &str) -> String {

@@ -97,6 +97,12 @@ impl Writer {
         Ok(record.seq)
     }
 
+    /// Pushes everything written so far to disk (a group commit of earlier appends made
+    /// with [`Durability::Written`]).
+    pub fn sync(&mut self) -> Result<(), JournalError> {
+        self.file.sync_data().map_err(|e| io(&self.path, e))
+    }
+
     /// The journal's path.
     pub fn path(&self) -> &Path {
         &self.path

@@ -365,11 +365,18 @@ async fn collect_one(ctx: &Ctx, host: &str, wait: Wait) -> Option<receipt::Recei
     let script = collect_script(&ctx.job_dir(host));
     let unreachable_by = ctx.clock.instant() + RECONNECT_WINDOW;
     let (mut got, mut reached, mut said) = (None::<receipt::Receipt>, 0, false);
+    // The host's SSH server answered at least once (whatever the script's exit): the host is
+    // reachable, only too busy to read its receipt (on a loaded host a read can fail or pass
+    // its limit while every job wakes at once), so it is awaited to the deadline, not given
+    // up after the reconnect window as if it were gone.
+    let mut answered = false;
     let mut pause = Duration::from_millis(500);
     loop {
-        if let Ok(r) = ctx
+        let read = ctx
             .run_own(host, script.clone(), Limit::Script, ARM_COMMAND_TIMEOUT)
-            .await
+            .await;
+        answered |= read.is_ok();
+        if let Ok(r) = read
             && r.status == crate::transport::ExitStatus::Code(0)
         {
             let text = r.stdout.text();
@@ -400,7 +407,7 @@ async fn collect_one(ctx: &Ctx, host: &str, wait: Wait) -> Option<receipt::Recei
         let give_up = match wait {
             Wait::Started => unreachable_by,
             // A host never reached gets the reconnect window; a reached one, the deadline.
-            Wait::Finished { by, .. } if got.is_some() => by.max(unreachable_by),
+            Wait::Finished { by, .. } if got.is_some() || answered => by.max(unreachable_by),
             Wait::Finished { .. } => unreachable_by,
         };
         if now >= give_up {

@@ -36,6 +36,9 @@ pub struct Behaviour {
     pub arm_fails: bool,
     /// The armed job disappears once verified (a killed waiter, a reboot).
     pub job_lost: bool,
+    /// Receipt reads fail (exit 1, as a host out of processes says `Cannot fork`) until this
+    /// long after the fire time: a host that answers but is too busy to read its receipt.
+    pub busy_reads_for: Duration,
 }
 
 /// A fake fleet: per-host behaviour, and a log of every script with its clock time.
@@ -115,6 +118,12 @@ impl FakeHosts {
             return (Kind::Disarm, 0, "disarmed".into());
         }
         if script.contains("--- output tail") {
+            let busy = self.fire.is_some_and(|f| {
+                self.now() < f + chrono::Duration::from_std(b.busy_reads_for).unwrap_or_default()
+            });
+            if busy {
+                return (Kind::Collect, 1, String::new());
+            }
             let committed = self.committed.lock().unwrap_or_else(|e| e.into_inner());
             let fired = armed.contains(host)
                 && committed.contains(host)

@@ -269,3 +269,26 @@ async fn a_job_lost_after_arming_is_caught_at_t_minus_and_everything_is_disarmed
     assert!(hosts.of(Kind::Commit).is_empty(), "nothing was committed");
     assert!(hosts.armed().is_empty());
 }
+
+/// A host that answers but cannot read its receipt for 40 s after the fire (every job on a
+/// loaded machine waking at once, out of processes) is awaited to the receipt deadline, not
+/// given up after the 30 s reconnect window as if unreachable: it is reported fired.
+#[tokio::test(start_paused = true)]
+async fn a_host_too_busy_to_read_its_receipt_is_awaited_not_called_unreachable() {
+    let busy = Behaviour {
+        busy_reads_for: Duration::from_secs(40),
+        ..Behaviour::default()
+    };
+    let (hosts, ctx) = setup(Duration::from_secs(300), |f| f.with("b", busy));
+    let p = plan("");
+    let result = arm_and_fire(&ctx, &p, &Control::new()).await;
+    assert_eq!(result, Ok(()));
+    let reads: Vec<_> = hosts
+        .of(Kind::Collect)
+        .into_iter()
+        .filter(|(_, h)| h == "b")
+        .collect();
+    assert!(reads.len() > 3, "retried: {reads:?}");
+    assert!(secs(reads.last().unwrap().0) >= 40.0, "{reads:?}");
+    assert_eq!(ctx.state().fired().len(), 3);
+}

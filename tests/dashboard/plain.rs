@@ -160,10 +160,13 @@ fn ctrl_c_twice(child: &std::process::Child) {
 #[test]
 fn ctrl_c_twice_while_arming_disarms_every_targeted_host() {
     let s = setup(3, None);
+    // Each waiter starts 3 s late: the run is aborted while every host's arm command is
+    // still in flight, and each waiter that starts after its host's disarm finds the
+    // tombstone and stops itself.
     for h in &s.fleet.hosts {
         h.shim(
-            "sha256sum",
-            "#!/bin/sh\nsleep 3\nexec /usr/bin/sha256sum \"$@\"\n",
+            "setsid",
+            "#!/bin/sh\nsleep 3\nexec /usr/bin/setsid \"$@\"\n",
         );
     }
     let fire = cutover::clock::instant() + Duration::from_secs(40);

@@ -355,3 +355,42 @@ fn cleanup_removes_the_sensitive_files_only_once_the_job_cannot_act() {
         );
     }
 }
+
+/// A disarm that lands while a waiter is starting (its tombstone written before the waiter
+/// looks): the waiter stops itself and the arming says so (the bash waiter here; the sh one
+/// makes the same check).
+#[test]
+fn a_waiter_that_starts_after_a_disarm_stops_itself() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("run");
+    let dir = dir.to_str().expect("utf8");
+    let at = cutover::clock::now() + chrono::Duration::seconds(60);
+    let (code, _, err) = sh(&install_script(
+        dir,
+        &script(&Job {
+            dir,
+            fire_ns: at.timestamp_nanos_opt().expect("ns"),
+            command: "true",
+        }),
+        false,
+    ));
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(format!("{dir}/disarmed"), "").expect("tombstone");
+    let (code, out, err) = sh(&arm_script(Concrete::Waiter, "t-late-disarm", dir, at, at));
+    assert_eq!(code, 1, "{out} {err}");
+    assert!(parse_armed(&out).is_none(), "{out}");
+    assert!(
+        err.contains("disarmed on this host while it was being armed"),
+        "{err}"
+    );
+    let pid = std::fs::read_to_string(format!("{dir}/waiter.pid")).expect("pid written first");
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        // Gone, or a zombie waiting for whoever adopted it to reap it.
+        std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).map_or(true, |st| {
+            st.rsplit_once(") ")
+                .is_some_and(|(_, r)| r.starts_with('Z'))
+        })
+    });
+    assert!(gone, "the waiter {pid} stopped itself");
+}

@@ -32,10 +32,13 @@ impl HostRunner for ExecRunner {
     type Output = ExecOutput;
 
     async fn run(&self, host: &str, cancel: CancelToken) -> HostRun<ExecOutput> {
-        tokio::select! {
+        let run = tokio::select! {
             r = self.fleet.run(host, &self.command) => outcome(r),
             () = cancel.cancelled() => HostRun::without_output(HostOutcome::Cancelled { started: true }),
-        }
+        };
+        // One command per host: its connection is not needed again.
+        self.fleet.release(host).await;
+        run
     }
 }
 
