@@ -27,9 +27,8 @@ pub const HANDSHAKE_SECONDS: f64 = 0.125;
 /// it has just written, and the lease makes the job directory: about nine process starts per
 /// host (each 1–2 ms on this VM), plus the SSH server's and the orchestrator's CPU. Fitted on
 /// a quiet machine: 500 hosts armed in 4.3 s (estimate +11%), 2,000 in 16.9 s (+11%), 10,000
-/// in 93.5 s (+0%). It
-/// was 9 ms before (119 s for 10,000) and 35 ms when arming took three commands of about ten
-/// process starts each. The load of the machine moves it more than anything in the plan.
+/// in 93.5 s (+0%). It was 9 ms before (119 s for 10,000) and 35 ms when arming took three
+/// commands of about ten process starts each. The load of the machine moves it more than anything in the plan.
 /// Real hosts do their share in parallel; the estimate keeps it whole.
 pub const HOST_WORK_SECONDS: f64 = 0.0064;
 
