@@ -230,8 +230,9 @@ pub fn probe_script(m: crate::plan::model::Mechanism) -> String {
 /// in ns, 3 the niceness it was armed with, 4 the arming deadline (epoch s). Past the
 /// deadline it says `late` and exits. Otherwise it records its pid in its file, and then,
 /// if the run's tombstone is there (a disarm came while it started), says `disarmed` and
-/// exits; if not, it says its pid on stdout and closes it, then `sleep`s (a child process, so a waiter stopped across its wake-up,
-/// a paused or busy host, goes on the moment it is continued) until about a second before,
+/// exits; if not, it says its pid on stdout and closes it, then `sleep`s (a child process,
+/// so a waiter stopped across its wake-up, a paused or busy host, goes on the moment it is
+/// continued) until about a second before,
 /// then waits with `read -t` on a pipe nobody writes (`3<> <(:)`), a timed wait inside bash
 /// itself, in slices of at most 0.2 s (a `read -t` restarts its whole timeout after a stop),
 /// to the microsecond (bash ≥ 5, `$EPOCHREALTIME`; bash 4 reads `date` each round). The clock
