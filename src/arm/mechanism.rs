@@ -230,18 +230,22 @@ pub fn probe_script(m: crate::plan::model::Mechanism) -> String {
 /// in ns, 3 the niceness it was armed with, 4 the arming deadline (epoch s). Past the
 /// deadline it says `late` and exits. Otherwise it records its pid in its file, and then,
 /// if the run's tombstone is there (a disarm came while it started), says `disarmed` and
-/// exits; if not, it says its pid on stdout and closes it, then `sleep`s (a child process,
-/// so a waiter stopped across its wake-up, a paused or busy host, goes on the moment it is
-/// continued) until about a second before,
-/// then waits with `read -t` on a pipe nobody writes (`3<> <(:)`), a timed wait inside bash
-/// itself, in slices of at most 0.2 s (a `read -t` restarts its whole timeout after a stop),
-/// to the microsecond (bash ≥ 5, `$EPOCHREALTIME`; bash 4 reads `date` each round). The clock
+/// exits; if not, it says its pid on stdout and closes it, then waits with `read -t` on a pipe
+/// nobody writes (`3<> <(:)`), a timed wait inside bash itself with no process of its own (a
+/// `sleep` child cost every host a process start to arm and a death to disarm), straight to
+/// the fire time in slices of at most 30 s (each slice re-reads the clock, so a clock stepped
+/// during a long wait is followed), to the microsecond (bash ≥ 5, `$EPOCHREALTIME`; bash 4
+/// reads `date` each round). `trap : CONT` keeps a stopped waiter exact: without it, a `read
+/// -t` restarts its whole timeout when a stopped bash is continued (a paused or busy host
+/// would wake up to one slice late); with it, it wakes at its deadline, or at once when
+/// continued past it. A `read` that ends without timing out (no such pipe) `sleep`s the slice
+/// rather than spin. The clock
 /// read that ends the loop is the wake time, taken with no fork or exec after the wait (bash
 /// ≥ 5), and handed to the job wrapper. It waits at a raised priority (`nice -n -10`, where allowed: root) so
 /// that on a busy host the wake is not queued behind other work, and hands the job back the
 /// niceness it was armed with, so the action itself runs at normal priority.
 /// No single quotes: it is quoted in `'…'`.
-const BASH_WAITER: &str = "d=$1; base=${3:-0}; now=${EPOCHSECONDS:-$(date +%s)}; if (( now >= $4 )); then echo late > \"$d/waiter.pid\"; echo late; exit 1; fi; read -r -a st < /proc/$$/stat 2>/dev/null; n=${st[18]:-$base}; echo $$ > \"$d/waiter.pid\"; if [ -e \"$d/disarmed\" ]; then echo disarmed; exit 1; fi; echo $$; exec >/dev/null; exec 3<> <(:) || exit 1; fire_us=$(( $2 / 1000 )); while :; do if [ -n \"$EPOCHREALTIME\" ]; then now=${EPOCHREALTIME//[!0-9]/}; else now=$(( $(date +%s%N) / 1000 )); fi; rem=$(( fire_us - now )); (( rem <= 0 )) && break; if (( rem > 2000000 )); then sleep $(( (rem - 1000000) / 1000000 )); else (( rem > 200000 )) && rem=200000; printf -v t \"%d.%06d\" $(( rem / 1000000 )) $(( rem % 1000000 )); read -r -t \"$t\" -u 3 _; fi; done; woke=${now}000; exec 3>&-; (( n < base )) && exec nice -n $(( base - n )) /bin/sh \"$d/job.sh\" $woke; exec /bin/sh \"$d/job.sh\" $woke";
+const BASH_WAITER: &str = "d=$1; base=${3:-0}; now=${EPOCHSECONDS:-$(date +%s)}; if (( now >= $4 )); then echo late > \"$d/waiter.pid\"; echo late; exit 1; fi; read -r -a st < /proc/$$/stat 2>/dev/null; n=${st[18]:-$base}; echo $$ > \"$d/waiter.pid\"; if [ -e \"$d/disarmed\" ]; then echo disarmed; exit 1; fi; echo $$; exec >/dev/null; exec 3<> <(:) || exit 1; trap : CONT; fire_us=$(( $2 / 1000 )); while :; do if [ -n \"$EPOCHREALTIME\" ]; then now=${EPOCHREALTIME//[!0-9]/}; else now=$(( $(date +%s%N) / 1000 )); fi; rem=$(( fire_us - now )); (( rem <= 0 )) && break; (( rem > 30000000 )) && rem=30000000; printf -v t \"%d.%06d\" $(( rem / 1000000 )) $(( rem % 1000000 )); read -r -t \"$t\" -u 3 _; (( $? > 128 )) || sleep \"$t\"; done; woke=${now}000; exec 3>&-; (( n < base )) && exec nice -n $(( base - n )) /bin/sh \"$d/job.sh\" $woke; exec /bin/sh \"$d/job.sh\" $woke";
 
 /// The POSIX sh waiter for hosts without bash (the same arguments): `sleep` to about a second
 /// before, then a fractional `sleep`; the job wrapper reads the wake time itself.
@@ -447,8 +451,10 @@ mod tests {
         );
         assert!(!BASH_WAITER.contains('\'') && !SH_WAITER.contains('\''));
         assert!(
-            !BASH_WAITER.contains("mkfifo") && BASH_WAITER.matches("sleep").count() == 1,
-            "only the coarse wait starts a process"
+            !BASH_WAITER.contains("mkfifo")
+                && BASH_WAITER.matches("sleep").count() == 1
+                && BASH_WAITER.contains("(( $? > 128 )) || sleep"),
+            "the wait starts no process (only a read that cannot wait sleeps)"
         );
         let (wait, wake) = (
             BASH_WAITER.find("read -r -t").unwrap(),

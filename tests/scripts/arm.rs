@@ -117,6 +117,55 @@ fn a_waiter_fires_once_no_earlier_than_planned_and_leaves_a_receipt() {
     );
 }
 
+/// Waits for the job's receipt in `dir` to say it is done.
+fn done_receipt(dir: &str) -> receipt::Receipt {
+    let deadline = cutover::clock::instant() + Duration::from_secs(15);
+    loop {
+        let r =
+            receipt::parse(&std::fs::read_to_string(format!("{dir}/receipt")).unwrap_or_default());
+        if r.done {
+            return r;
+        }
+        assert!(
+            cutover::clock::instant() < deadline,
+            "job did not finish: {r:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A waiter stopped across its fire time (a paused or overloaded host) goes on the moment it
+/// is continued: its timed wait keeps its deadline, where a plain `read -t` would start its
+/// whole timeout again and wake a slice late.
+#[test]
+fn a_waiter_stopped_across_its_fire_time_fires_as_soon_as_it_is_continued() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("run");
+    let dir = dir.to_str().expect("utf8");
+    let at = cutover::clock::now() + chrono::Duration::milliseconds(3000);
+    let (_, pid) = arm(dir, "t-stopped", at, "true");
+    let pid = Pid::from_raw(pid.parse().expect("pid"));
+    std::thread::sleep(Duration::from_millis(300));
+    kill(pid, Signal::SIGSTOP).expect("stop the waiter");
+    while cutover::clock::now() < at + chrono::Duration::milliseconds(1000) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !std::path::Path::new(&format!("{dir}/receipt")).exists(),
+        "a stopped waiter fired"
+    );
+    let continued = cutover::clock::now().timestamp_nanos_opt().expect("ns");
+    kill(pid, Signal::SIGCONT).expect("continue the waiter");
+    let started = done_receipt(dir).started_ns.expect("started");
+    assert!(
+        started - continued < 1_500_000_000,
+        "woke {} ms after it was continued",
+        (started - continued) / 1_000_000
+    );
+}
+
 #[test]
 fn disarm_leaves_no_waiter_and_is_idempotent() {
     let tmp = tempfile::tempdir().expect("tmp");
